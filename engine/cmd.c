@@ -1,0 +1,222 @@
+/*
+ * cmd.c - the command table, lookup and handler helpers (see cmd.h).
+ */
+#include "engine/cmd.h"
+#include "engine/lode.h"
+#include "engine/util.h"
+
+#include <string.h>
+
+#define CMD_ENGINE_PROTOTYPES
+#include "engine/commands.def"
+#undef CMD_ENGINE_PROTOTYPES
+
+#define E(fn) fn
+#define S(fn) NULL
+#define N() NULL
+#define CMD(id_, name_, full_, parent_, layer_, fn_, arity_, flags_, acl_, first_, last_, step_,   \
+            wal_, group_, since_, summary_, complexity_)                                           \
+    [id_] = {.id = id_,                                                                            \
+             .name = name_,                                                                        \
+             .fullname = full_,                                                                    \
+             .parent = parent_,                                                                    \
+             .layer = layer_,                                                                      \
+             .fn = fn_,                                                                            \
+             .arity = arity_,                                                                      \
+             .flags = flags_,                                                                      \
+             .acl = acl_,                                                                          \
+             .first_key = first_,                                                                  \
+             .last_key = last_,                                                                    \
+             .key_step = step_,                                                                    \
+             .wal = wal_,                                                                          \
+             .group = group_,                                                                      \
+             .since = since_,                                                                      \
+             .summary = summary_,                                                                  \
+             .complexity = complexity_},
+struct cmd_def cmd_table[CMD__COUNT] = {
+#include "engine/commands.def"
+};
+#undef CMD
+#undef E
+#undef S
+#undef N
+
+const char *const cmd_flag_names[CMDF_NFLAGS] = {
+    "write",   "readonly", "denyoom",        "admin",      "pubsub",       "noscript",
+    "blocking", "loading",  "stale",          "skip_monitor", "skip_slowlog", "fast",
+    "no_auth", "may_replicate", "no_mandatory_keys", "no_multi", "allow_busy", "movablekeys",
+};
+
+const char *const cmd_acl_names[ACL_NCATS] = {
+    "keyspace", "read",   "write",  "set",       "sortedset",   "list",      "hash",
+    "string",   "bitmap", "hyperloglog", "geo",  "stream",      "pubsub",    "admin",
+    "fast",     "slow",   "blocking", "dangerous", "connection", "transaction", "scripting",
+};
+
+/* Open-addressed name index over top-level commands. */
+#define NAME_SLOTS 1024
+static short name_index[NAME_SLOTS];
+static int sub_ids[CMD__COUNT];
+
+static void index_add(int id)
+{
+    const char *n = cmd_table[id].name;
+    uint64_t h = util_hash_nocase(n, strlen(n));
+    for (uint64_t i = h & (NAME_SLOTS - 1);; i = (i + 1) & (NAME_SLOTS - 1)) {
+        if (name_index[i] < 0) {
+            name_index[i] = (short)id;
+            return;
+        }
+    }
+}
+
+void cmd_table_init(void)
+{
+    _Static_assert(CMD__COUNT < NAME_SLOTS / 2, "grow NAME_SLOTS");
+    memset(name_index, 0xff, sizeof(name_index));
+    int nsub = 0;
+    for (int id = 0; id < CMD__COUNT; id++) {
+        struct cmd_def *c = &cmd_table[id];
+        lode_assert(c->id == id);
+        if (c->parent == CMD_NONE) {
+            index_add(id);
+            continue;
+        }
+    }
+    /* subcommands: group ids by parent, in table order */
+    for (int p = 0; p < CMD__COUNT; p++) {
+        struct cmd_def *pc = &cmd_table[p];
+        int start = nsub;
+        for (int id = 0; id < CMD__COUNT; id++)
+            if (cmd_table[id].parent == p) sub_ids[nsub++] = id;
+        pc->nsubs = nsub - start;
+        pc->subs = pc->nsubs ? &sub_ids[start] : NULL;
+    }
+}
+
+void cmd_bind(int id, cmd_handler *fn)
+{
+    lode_assert(id >= 0 && id < CMD__COUNT && cmd_table[id].layer == LAYER_SERVER);
+    cmd_table[id].fn = fn;
+}
+
+const struct cmd_def *cmd_lookup(const char *name, size_t len)
+{
+    if (len == 0 || len > 64) return NULL;
+    uint64_t h = util_hash_nocase(name, len);
+    for (uint64_t i = h & (NAME_SLOTS - 1);; i = (i + 1) & (NAME_SLOTS - 1)) {
+        int id = name_index[i];
+        if (id < 0) return NULL;
+        if (util_eq_nocase(name, len, cmd_table[id].name)) return &cmd_table[id];
+    }
+}
+
+const struct cmd_def *cmd_lookup_sub(const struct cmd_def *parent, const char *name, size_t len)
+{
+    for (int i = 0; i < parent->nsubs; i++) {
+        const struct cmd_def *s = &cmd_table[parent->subs[i]];
+        if (util_eq_nocase(name, len, s->name)) return s;
+    }
+    return NULL;
+}
+
+/* Appends "'arg' " for up to the first 128 bytes of each argument, as
+ * Redis quotes them in unknown-command errors. */
+static void quote_args(struct buf *b, int argc, const struct slice *argv)
+{
+    for (int i = 0; i < argc && b->len < 1024; i++) {
+        size_t n = argv[i].len < 128 ? argv[i].len : 128;
+        buf_putc(b, '\'');
+        buf_append(b, argv[i].ptr, n);
+        buf_append(b, "' ", 2);
+    }
+}
+
+const struct cmd_def *cmd_resolve(int argc, const struct slice *argv, struct reply *r)
+{
+    const struct cmd_def *c = cmd_lookup(argv[0].ptr, argv[0].len);
+    struct buf b = BUF_INIT;
+    if (!c) {
+        buf_append(&b, "ERR unknown command '", 21);
+        buf_append(&b, argv[0].ptr, argv[0].len < 128 ? argv[0].len : 128);
+        buf_append(&b, "', with args beginning with: ", 29);
+        quote_args(&b, argc - 1, argv + 1);
+        goto fail;
+    }
+    if (c->nsubs && argc >= 2) {
+        const struct cmd_def *s = cmd_lookup_sub(c, argv[1].ptr, argv[1].len);
+        if (!s) {
+            buf_append(&b, "ERR unknown subcommand '", 24);
+            buf_append(&b, argv[1].ptr, argv[1].len < 128 ? argv[1].len : 128);
+            buf_append(&b, "'. Try ", 7);
+            for (const char *p = c->name; *p; p++)
+                buf_putc(&b, (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p));
+            buf_append(&b, " HELP.", 6);
+            goto fail;
+        }
+        c = s;
+    }
+    if (!cmd_arity_ok(c, argc)) {
+        buf_printf(&b, "ERR wrong number of arguments for '%s' command", c->fullname);
+        goto fail;
+    }
+    return c;
+fail:
+    reply_error(r, b.ptr);
+    buf_release(&b);
+    return NULL;
+}
+
+int cmd_keys(const struct cmd_def *c, int argc, int *out, int max)
+{
+    if (!cmd_arity_ok(c, argc)) return -1;
+    if (c->first_key <= 0) return 0;
+    int last = c->last_key < 0 ? argc + c->last_key : c->last_key;
+    int n = 0;
+    for (int i = c->first_key; i <= last && i < argc && n < max; i += c->key_step) out[n++] = i;
+    return n;
+}
+
+bool arg_ll(struct cmd_ctx *ctx, int i, long long *out, const char *err)
+{
+    if (util_str2ll(ctx->argv[i].ptr, ctx->argv[i].len, out)) return true;
+    reply_error(ctx->r, err ? err : ERR_NOTINT);
+    return false;
+}
+
+bool arg_ll_range(struct cmd_ctx *ctx, int i, long long min, long long max, long long *out,
+                  const char *err)
+{
+    long long v;
+    if (!arg_ll(ctx, i, &v, err)) return false;
+    if (v < min || v > max) {
+        reply_error(ctx->r, err ? err : ERR_NOTINT);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool arg_double(struct cmd_ctx *ctx, int i, double *out)
+{
+    if (util_str2d(ctx->argv[i].ptr, ctx->argv[i].len, out)) return true;
+    reply_error(ctx->r, ERR_NOTFLOAT);
+    return false;
+}
+
+struct kv *ctx_lookup_read(struct cmd_ctx *ctx, int i)
+{
+    return db_lookup(ctx->eng, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, 0);
+}
+
+struct kv *ctx_lookup_write(struct cmd_ctx *ctx, int i)
+{
+    return db_lookup(ctx->eng, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, LOOKUP_WRITE);
+}
+
+bool ctx_wrongtype(struct cmd_ctx *ctx, const struct kv *kv, int type)
+{
+    if (kv->type == type) return false;
+    reply_error(ctx->r, ERR_WRONGTYPE);
+    return true;
+}

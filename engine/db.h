@@ -1,0 +1,137 @@
+/*
+ * db.h - the keyspace: numbered databases of key entries, the expiry index,
+ * lazy and active expiry, and the engine context that commands run in.
+ *
+ * Each db has two intrusive tables sharing one hash of the key: `keys`
+ * (struct kv elements) and `expires` (small index nodes, one per key with a
+ * TTL, holding the absolute expiry in ms). A kv carries KV_HAS_EXPIRE so a
+ * lookup only consults the index for keys that have one.
+ *
+ * Time: every expiry decision uses eng->now_ms, which the caller sets once
+ * per command (so a command, a MULTI or a script sees one instant, as in
+ * Redis).
+ *
+ * Thread: main only. Allocates; never blocks, never touches disk.
+ */
+#ifndef LODE_DB_H
+#define LODE_DB_H
+
+#include "engine/dict.h"
+#include "engine/object.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct db {
+    struct dict keys;    /* struct kv */
+    struct dict expires; /* struct xnode */
+    int id;
+    long long avg_ttl;   /* ms, estimated by the active expiry cycle */
+    uint64_t expire_cursor;
+};
+
+struct engine_stats {
+    long long expired_keys;
+    long long expired_time_cap_reached;
+    long long keyspace_hits;
+    long long keyspace_misses;
+    long long expire_cycle_us;
+};
+
+struct engine;
+
+/* Called for every key a command changes, expires or deletes (WATCH, the
+ * checkpoint dirty set and keyspace notifications hang off this). */
+typedef void (*engine_key_hook)(struct engine *eng, struct db *db, const char *key, size_t klen);
+/* Called when a key is removed by expiry (lazy or active), so that the
+ * deletion can be logged as a DEL. */
+typedef void (*engine_expire_hook)(struct engine *eng, struct db *db, const char *key,
+                                   size_t klen);
+
+struct engine {
+    struct db *dbs;
+    int ndbs;
+    long long now_ms;   /* the current command's time, set by the caller */
+    uint32_t lru_clock; /* seconds, updated by the caller's cron */
+    long long proto_max_bulk_len; /* largest string a command may build */
+    bool readonly_replica;        /* expired keys are hidden, not deleted */
+    struct engine_stats stats;
+    long long dirty; /* changes since start */
+    engine_key_hook on_key_changed;
+    engine_expire_hook on_expired;
+    void *priv; /* owner's context for the hooks */
+};
+
+void engine_init(struct engine *eng, int ndbs);
+void engine_release(struct engine *eng);
+
+/* db_lookup flags */
+enum {
+    LOOKUP_WRITE = 1 << 0,   /* for a write: no hit/miss stats */
+    LOOKUP_NOTOUCH = 1 << 1, /* do not update the access time */
+};
+
+/* The live entry for key, NULL when absent or expired (an expired key is
+ * deleted on the way, unless the engine is a read-only replica). */
+struct kv *db_lookup(struct engine *eng, struct db *db, const char *key, size_t klen, int flags);
+/* The entry without expiry checks or stats (internal tools, tests). */
+struct kv *db_find(struct db *db, const char *key, size_t klen);
+
+/* Adds kv, whose key must be absent (or expired: callers look up first). */
+void db_add(struct engine *eng, struct db *db, struct kv *kv);
+/* Puts kv under its key, replacing any existing entry. The TTL is dropped
+ * unless keepttl and an old entry had one. Takes ownership of kv. */
+void db_set(struct engine *eng, struct db *db, struct kv *kv, bool keepttl);
+/* Swaps entry old (in db) for nkv with the same key, keeping the TTL;
+ * frees old with kv_free, so old must not share its value with nkv. */
+void db_replace(struct db *db, struct kv *old, struct kv *nkv);
+/* Deletes the key. Returns true when it existed. */
+bool db_delete(struct engine *eng, struct db *db, const char *key, size_t klen);
+/* Removes the entry from db without freeing it; *expire gets its absolute
+ * expiry or -1. NULL when absent. */
+struct kv *db_take(struct db *db, const char *key, size_t klen, long long *expire);
+
+/* Absolute expiry in ms, -1 when the key has none. */
+long long db_expire_of(struct db *db, const struct kv *kv);
+/* Sets the absolute expiry of kv (which is in db). */
+void db_set_expire(struct db *db, struct kv *kv, long long when_ms);
+/* Removes the TTL; returns true when there was one. */
+bool db_persist(struct db *db, struct kv *kv);
+/* Whether kv's TTL has passed at eng->now_ms. */
+bool db_is_expired(struct engine *eng, struct db *db, const struct kv *kv);
+
+/* Converts a string entry to ENC_RAW (if needed) with room for cap bytes and
+ * returns its buffer; *kvp is updated when the entry moved. */
+struct rawstr *db_str_make_raw(struct db *db, struct kv **kvp, size_t cap);
+
+/* Empties the db; returns the number of keys removed. */
+long long db_flush(struct engine *eng, struct db *db);
+/* Swaps the contents of two dbs (SWAPDB). */
+void db_swap(struct db *a, struct db *b);
+/* A random live key, NULL when the db is empty (or only expired keys
+ * remain after a bounded number of tries). */
+struct kv *db_random(struct engine *eng, struct db *db);
+
+/* SCAN step over db->keys; fn sees entries, expired or not. */
+uint64_t db_scan(struct db *db, uint64_t cursor, void (*fn)(struct kv *kv, void *priv), void *priv);
+
+/* Active expiry: samples keys with a TTL in every db and deletes expired
+ * ones, repeating while many sampled keys were expired, for at most
+ * budget_us. Returns keys expired. */
+long long db_active_expire(struct engine *eng, long long budget_us);
+/* Incremental rehash/shrink work for all dbs, about budget_us. */
+void db_cron(struct engine *eng, long long budget_us);
+/* Number of keys with a TTL in db. */
+static inline size_t db_expires_count(const struct db *db)
+{
+    return dict_size(&db->expires);
+}
+static inline size_t db_size(const struct db *db)
+{
+    return dict_size(&db->keys);
+}
+
+/* Hash of a key as the tables use it. */
+uint64_t db_hash(const char *key, size_t klen);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * object.h - the key entry (struct kv) and string values.
+ *
+ * A key entry is one allocation: the header, then the key bytes, then (for
+ * short strings) the value bytes. The entry is also the keyspace hash-table
+ * element (it embeds the dnode), so a key with a short string value costs a
+ * single allocation plus its bucket slot.
+ *
+ * String encodings (OBJECT ENCODING reports them as Redis does):
+ *   ENC_INT     v.i holds the integer; the value is its decimal form.
+ *   ENC_EMBSTR  v.i holds the length; the bytes follow the key in data[].
+ *   ENC_RAW     v.ptr is a struct rawstr, grown geometrically by appends.
+ * A string that fits util_str2ll is stored as ENC_INT; up to
+ * OBJ_EMBSTR_MAX bytes as ENC_EMBSTR; larger or mutated-in-place as RAW.
+ *
+ * Type and encoding numbers here are in-memory only; on-disk formats have
+ * their own enums (STYLE.md section 7).
+ *
+ * Thread: main. Allocates through lode_malloc.
+ */
+#ifndef LODE_OBJECT_H
+#define LODE_OBJECT_H
+
+#include "engine/dict.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum obj_type { OBJ_STRING = 0, OBJ_LIST, OBJ_SET, OBJ_ZSET, OBJ_HASH, OBJ_STREAM, OBJ_NTYPES };
+enum obj_enc { ENC_RAW = 0, ENC_INT, ENC_EMBSTR, ENC_NENC };
+
+/* Redis stores strings of up to 44 bytes as embstr; we report the same. */
+#define OBJ_EMBSTR_MAX 44
+
+enum kv_flags {
+    KV_HAS_EXPIRE = 1 << 0, /* an entry in the db's expires index exists */
+};
+
+struct kv {
+    struct dnode node; /* keyspace chain link */
+    union {
+        void *ptr;
+        long long i;
+    } v;
+    uint32_t klen;
+    uint32_t lru;  /* seconds clock of the last access (OBJECT IDLETIME) */
+    uint8_t type;  /* enum obj_type */
+    uint8_t enc;   /* enum obj_enc */
+    uint8_t flags; /* enum kv_flags */
+    char data[];   /* key bytes, then embedded value bytes */
+};
+
+struct rawstr {
+    size_t len;
+    char data[]; /* capacity = lode_usable(rawstr) - sizeof(struct rawstr) */
+};
+
+static inline const char *kv_key(const struct kv *kv)
+{
+    return kv->data;
+}
+
+/* A new string entry holding a copy of the value, in the most compact
+ * encoding. The entry is not in any table. */
+struct kv *kv_new_str(const char *key, size_t klen, const char *val, size_t vlen);
+/* A new string entry holding an integer. */
+struct kv *kv_new_int(const char *key, size_t klen, long long v);
+/* A new entry of another type: v.ptr = ptr (ownership passes to the kv). */
+struct kv *kv_new_obj(const char *key, size_t klen, int type, int enc, void *ptr);
+/* Frees the entry and its value. NULL is a no-op. */
+void kv_free(struct kv *kv);
+/* Copy of kv under a new key (for COPY/RENAME): deep copies the value. */
+struct kv *kv_dup(const struct kv *kv, const char *key, size_t klen);
+
+/* Value of a string entry: returns a pointer to the bytes and the length.
+ * tmp (UTIL_LLSTR_SIZE bytes) holds the digits of an ENC_INT value; the
+ * result is borrowed until the entry changes. */
+const char *kv_str(const struct kv *kv, char *tmp, size_t *len);
+size_t kv_strlen(const struct kv *kv);
+/* The string as an integer, if it is one (Redis's rules). */
+bool kv_str_ll(const struct kv *kv, long long *out);
+
+/* A new ENC_RAW copy of a non-RAW string entry (same key, flags, value),
+ * with room for cap value bytes. The old entry is untouched: callers swap
+ * it in with db_replace. */
+struct kv *kv_to_raw(const struct kv *kv, size_t cap);
+/* Ensures the RAW string has room for cap bytes (rawstr may move). */
+struct rawstr *kv_raw_reserve(struct kv *kv, size_t cap);
+
+/* Bytes used by the entry and its value (MEMORY USAGE). */
+size_t kv_mem_usage(const struct kv *kv);
+
+/* Names for TYPE and OBJECT ENCODING. */
+const char *obj_type_name(int type);
+const char *kv_encoding_name(const struct kv *kv);
+
+/* Per-type hooks for types implemented in other engine modules: free, dup,
+ * and memory usage of v.ptr. Registered once at start-up. */
+struct obj_ops {
+    void (*free)(void *ptr, int enc);
+    void *(*dup)(const void *ptr, int enc);
+    size_t (*mem)(const void *ptr, int enc);
+    const char *(*enc_name)(int enc);
+};
+void obj_register(int type, const struct obj_ops *ops);
+
+#endif

@@ -1,0 +1,269 @@
+/*
+ * dispatch.c - runs one parsed command: resolve it in the command table,
+ * check authentication, run the handler, account statistics, feed the
+ * slow log and MONITOR.
+ */
+#include "server/server.h"
+#include "engine/lode.h"
+#include "engine/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CMD_SERVER_PROTOTYPES
+#include "engine/commands.def"
+#undef CMD_SERVER_PROTOTYPES
+
+void dispatch_init(void)
+{
+    cmd_table_init();
+#define BIND(id, fn) cmd_bind(id, fn);
+#define CMD_SERVER_BINDINGS
+#include "engine/commands.def"
+#undef CMD_SERVER_BINDINGS
+#undef BIND
+    for (int i = 0; i < CMD__COUNT; i++) {
+        const struct cmd_def *c = &cmd_table[i];
+        if (!c->fn && !c->nsubs) {
+            fprintf(stderr, "command '%s' has no handler\n", c->fullname);
+            abort();
+        }
+    }
+}
+
+void stats_count_error(const char *code)
+{
+    if (!code || !code[0]) code = "ERR";
+    for (int i = 0; i < srv.nerrstats; i++) {
+        if (strcmp(srv.errstats[i].code, code) == 0) {
+            srv.errstats[i].count++;
+            return;
+        }
+    }
+    /* Redis caps distinct error codes at 128 to bound memory */
+    if (srv.nerrstats >= 128) return;
+    srv.errstats = lode_realloc(srv.errstats, sizeof(*srv.errstats) * (size_t)(srv.nerrstats + 1));
+    struct errstat *e = &srv.errstats[srv.nerrstats++];
+    snprintf(e->code, sizeof(e->code), "%s", code);
+    e->count = 1;
+}
+
+/* A command known to the table but rejected before running counts as
+ * rejected for that command. */
+static void count_rejected(struct client *c)
+{
+    const struct cmd_def *cmd = cmd_lookup(c->argv[0].ptr, c->argv[0].len);
+    if (!cmd) return;
+    if (cmd->nsubs && c->argc > 1) {
+        const struct cmd_def *sub = cmd_lookup_sub(cmd, c->argv[1].ptr, c->argv[1].len);
+        if (sub) cmd = sub;
+    }
+    srv.cmd_stats[cmd->id].rejected++;
+}
+
+static void account_errors(struct reply *r)
+{
+    if (!r->errors) return;
+    srv.stat_total_error_replies += r->errors;
+    stats_count_error(r->err_code);
+}
+
+void dispatch_command(struct client *c)
+{
+    /* CLIENT REPLY OFF/SKIP: the reply is built, then dropped */
+    static struct buf discard;
+    bool skip = (c->flags & (CL_REPLY_OFF | CL_REPLY_SKIP_NEXT)) != 0;
+    if (c->flags & CL_REPLY_SKIP_NEXT) c->flags &= ~CL_REPLY_SKIP_NEXT;
+    struct reply r;
+    reply_init(&r, skip ? &discard : &c->out, c->sess.resp);
+
+    srv.eng.now_ms = util_ms_now();
+    const struct cmd_def *cmd = cmd_resolve(c->argc, c->argv, &r);
+    if (!cmd) {
+        count_rejected(c);
+        goto done;
+    }
+    if (!(c->flags & CL_AUTHENTICATED) && !(cmd->flags & CMDF_NO_AUTH)) {
+        reply_error(&r, "NOAUTH Authentication required.");
+        srv.cmd_stats[cmd->id].rejected++;
+        goto done;
+    }
+    struct cmd_ctx ctx = {
+        .eng = &srv.eng,
+        .sess = &c->sess,
+        .db = &srv.eng.dbs[c->sess.db],
+        .argc = c->argc,
+        .argv = c->argv,
+        .r = &r,
+        .cmd = cmd,
+        .client = c,
+        .dirty = 0,
+    };
+    srv.current = c;
+    c->cur_cmd = cmd;
+    long long start = util_mono_us();
+    cmd->fn(&ctx);
+    long long dur = util_mono_us() - start;
+    srv.current = NULL;
+    c->cur_cmd = NULL;
+    c->last_cmd = cmd;
+
+    struct cmd_stats *st = &srv.cmd_stats[cmd->id];
+    st->calls++;
+    st->usec += dur;
+    if (r.errors) st->failed++;
+    srv.stat_numcommands++;
+    if (!(cmd->flags & CMDF_SKIP_SLOWLOG)) slowlog_push(c, dur);
+    if (srv.monitors && !(cmd->flags & (CMDF_SKIP_MONITOR | CMDF_ADMIN))) monitor_feed(c);
+done:
+    account_errors(&r);
+    if (skip) {
+        discard.len = 0;
+        buf_shrink(&discard);
+    }
+    if (c->flags & CL_REPLY_SKIP) {
+        /* CLIENT REPLY SKIP itself: its own reply was dropped, the next one will be */
+        c->flags &= ~CL_REPLY_SKIP;
+        c->flags |= CL_REPLY_SKIP_NEXT;
+    }
+}
+
+/* ---- slow log ---- */
+
+#define SLOWLOG_MAX_ARGC 32
+#define SLOWLOG_MAX_ARGLEN 128
+
+struct slowlog_entry {
+    long long id, time, duration;
+    int argc;
+    struct buf *argv; /* owned array of argc buffers */
+    char addr[64];
+    char *name;
+    struct slowlog_entry *next;
+};
+
+static void slowlog_entry_free(struct slowlog_entry *e)
+{
+    for (int i = 0; i < e->argc; i++) buf_release(&e->argv[i]);
+    lode_free(e->argv);
+    free(e->name);
+    lode_free(e);
+}
+
+void slowlog_push(struct client *c, long long duration_us)
+{
+    if (srv.cfg.slowlog_log_slower_than < 0 || duration_us < srv.cfg.slowlog_log_slower_than)
+        return;
+    struct slowlog_entry *e = lode_calloc(sizeof(*e));
+    e->id = srv.slowlog_next_id++;
+    e->time = util_ms_now() / 1000;
+    e->duration = duration_us;
+    int argc = c->argc > SLOWLOG_MAX_ARGC ? SLOWLOG_MAX_ARGC : c->argc;
+    e->argc = argc;
+    e->argv = lode_calloc(sizeof(struct buf) * (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        if (i == argc - 1 && argc != c->argc) {
+            buf_printf(&e->argv[i], "... (%d more arguments)", c->argc - argc + 1);
+            break;
+        }
+        const struct slice *a = &c->argv[i];
+        if (a->len > SLOWLOG_MAX_ARGLEN) {
+            buf_append(&e->argv[i], a->ptr, SLOWLOG_MAX_ARGLEN);
+            buf_printf(&e->argv[i], "... (%zu more bytes)", a->len - SLOWLOG_MAX_ARGLEN);
+        } else {
+            buf_append(&e->argv[i], a->ptr, a->len);
+        }
+    }
+    snprintf(e->addr, sizeof(e->addr), "%s", c->addr);
+    e->name = c->name ? strdup(c->name) : NULL;
+    e->next = srv.slowlog;
+    srv.slowlog = e;
+    srv.slowlog_len++;
+    /* trim to slowlog-max-len */
+    struct slowlog_entry **pp = &srv.slowlog;
+    long long k = 0;
+    while (*pp && k < srv.cfg.slowlog_max_len) {
+        pp = &(*pp)->next;
+        k++;
+    }
+    while (*pp) {
+        struct slowlog_entry *dead = *pp;
+        *pp = dead->next;
+        slowlog_entry_free(dead);
+        srv.slowlog_len--;
+    }
+}
+
+void slowlog_reset(void)
+{
+    while (srv.slowlog) {
+        struct slowlog_entry *e = srv.slowlog;
+        srv.slowlog = e->next;
+        slowlog_entry_free(e);
+    }
+    srv.slowlog_len = 0;
+}
+
+/* SLOWLOG GET [count] */
+void slowlog_reply(struct reply *r, long long count)
+{
+    if (count < 0 || count > srv.slowlog_len) count = srv.slowlog_len;
+    reply_array(r, count);
+    struct slowlog_entry *e = srv.slowlog;
+    for (long long i = 0; i < count && e; i++, e = e->next) {
+        reply_array(r, 6);
+        reply_int(r, e->id);
+        reply_int(r, e->time);
+        reply_int(r, e->duration);
+        reply_array(r, e->argc);
+        for (int k = 0; k < e->argc; k++) reply_bulk(r, e->argv[k].ptr, e->argv[k].len);
+        reply_cstr(r, e->addr);
+        reply_cstr(r, e->name ? e->name : "");
+    }
+}
+
+/* ---- MONITOR ---- */
+
+/* Appends s quoted as Redis's sdscatrepr does. */
+void repr_append(struct buf *b, const char *s, size_t n)
+{
+    buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        switch (ch) {
+        case '\\': buf_append(b, "\\\\", 2); break;
+        case '"': buf_append(b, "\\\"", 2); break;
+        case '\n': buf_append(b, "\\n", 2); break;
+        case '\r': buf_append(b, "\\r", 2); break;
+        case '\t': buf_append(b, "\\t", 2); break;
+        case '\a': buf_append(b, "\\a", 2); break;
+        case '\b': buf_append(b, "\\b", 2); break;
+        default:
+            if (ch >= 32 && ch < 127)
+                buf_putc(b, (char)ch);
+            else
+                buf_printf(b, "\\x%02x", ch);
+        }
+    }
+    buf_putc(b, '"');
+}
+
+void monitor_feed(struct client *c)
+{
+    struct buf line = BUF_INIT;
+    long long us = util_us_now();
+    buf_printf(&line, "+%lld.%06lld [%d %s]", us / 1000000, us % 1000000, c->sess.db,
+               (c->flags & CL_UNIX) ? "unix" : c->addr);
+    for (int i = 0; i < c->argc; i++) {
+        buf_putc(&line, ' ');
+        repr_append(&line, c->argv[i].ptr, c->argv[i].len);
+    }
+    buf_append(&line, "\r\n", 2);
+    for (struct client *m = srv.monitors; m; m = m->mon_next) {
+        if (m == c) continue;
+        buf_append(&m->out, line.ptr, line.len);
+        client_schedule_write(m);
+    }
+    buf_release(&line);
+}

@@ -1,0 +1,259 @@
+/*
+ * main.c - lode-server: configuration, start-up, the event loop, cron,
+ * signals and shutdown.
+ *
+ * Usage: lode-server [CONFIGFILE] [--name value ...]   (as redis-server)
+ */
+#include "server/server.h"
+#include "engine/lode.h"
+#include "engine/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+struct server srv;
+
+void srv_log(int level, const char *fmt, ...)
+{
+    if (level < srv.cfg.loglevel) return;
+    static const char marks[] = ".-*#";
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    localtime_r(&tv.tv_sec, &tm);
+    char ts[64];
+    size_t off = strftime(ts, sizeof(ts), "%d %b %Y %H:%M:%S.", &tm);
+    snprintf(ts + off, sizeof(ts) - off, "%03d", (int)(tv.tv_usec / 1000));
+    const char *lf = srv.cfg.logfile;
+    FILE *f = (lf && lf[0]) ? fopen(lf, "a") : stdout;
+    if (!f) return;
+    fprintf(f, "%d:M %s %c %s\n", (int)getpid(), ts, marks[level], msg);
+    if (f == stdout)
+        fflush(f);
+    else
+        fclose(f);
+}
+
+void server_request_shutdown(int exit_code)
+{
+    srv.shutdown_asap = true;
+    srv.shutdown_exit_code = exit_code;
+    ev_break(srv.loop, EVBREAK_ALL);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    srv_log(LL_WARNING, "Received %s scheduling shutdown...",
+            w->signum == SIGINT ? "SIGINT" : "SIGTERM");
+    server_request_shutdown(0);
+}
+
+static void track_ops_sec(void)
+{
+    long long now = util_ms_now();
+    long long dt = now - srv.ops_sec_last_ms;
+    if (dt <= 0) return;
+    long long ops = srv.stat_numcommands - srv.ops_sec_last_cmds;
+    srv.ops_sec_samples[srv.ops_sec_idx++ % 16] = ops * 1000 / dt;
+    srv.ops_sec_last_ms = now;
+    srv.ops_sec_last_cmds = srv.stat_numcommands;
+}
+
+static void on_cron(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    srv.cron_loops++;
+    srv.eng.now_ms = util_ms_now();
+    srv.eng.lru_clock = (uint32_t)(srv.eng.now_ms / 1000);
+    /* active expiry may use up to a quarter of each cron period, as Redis */
+    if (srv.cfg.active_expire) db_active_expire(&srv.eng, 250000 / srv.cfg.hz);
+    db_cron(&srv.eng, 1000);
+    clients_cron();
+    if (srv.cron_loops % (unsigned)(srv.cfg.hz / 10 ? srv.cfg.hz / 10 : 1) == 0) track_ops_sec();
+    double period = 1.0 / (double)srv.cfg.hz;
+    if (w->repeat != period) {
+        w->repeat = period;
+        ev_timer_again(srv.loop, w);
+    }
+}
+
+static void on_before_sleep(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
+    client_write_pending();
+}
+
+static void gen_run_id(void)
+{
+    unsigned char rnd[20];
+    int fd = open("/dev/urandom", O_RDONLY);
+    if (fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd)) {
+        for (size_t i = 0; i < sizeof(rnd); i++) rnd[i] = (unsigned char)(util_us_now() >> (i % 8));
+    }
+    if (fd >= 0) close(fd);
+    for (size_t i = 0; i < sizeof(rnd); i++) snprintf(srv.run_id + 2 * i, 3, "%02x", rnd[i]);
+    util_hash_seed(rnd);
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "Usage: ./lode-server [/path/to/lode.conf] [options] [-]\n"
+                    "       ./lode-server - (read config from stdin)\n"
+                    "       ./lode-server -v or --version\n"
+                    "       ./lode-server -h or --help\n\n"
+                    "Examples:\n"
+                    "       ./lode-server (run the server with default config)\n"
+                    "       ./lode-server /etc/lodestore/6379.conf\n"
+                    "       ./lode-server --port 7777\n"
+                    "       ./lode-server /etc/mylode.conf --loglevel verbose\n");
+    exit(1);
+}
+
+/* Builds "name value value\n" lines from --name value ... arguments, as
+ * redis-server does, and loads them after the file. */
+static int load_args(int argc, char **argv, int start, struct buf *err)
+{
+    struct buf text = BUF_INIT;
+    for (int i = start; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] == '-' && a[1] == '-' && a[2]) {
+            if (text.len) buf_putc(&text, '\n');
+            buf_append(&text, a + 2, strlen(a + 2));
+        } else {
+            buf_putc(&text, ' ');
+            /* quote so that values with spaces survive the line split */
+            buf_putc(&text, '"');
+            for (const char *p = a; *p; p++) {
+                if (*p == '"' || *p == '\\') buf_putc(&text, '\\');
+                buf_putc(&text, *p);
+            }
+            buf_putc(&text, '"');
+        }
+    }
+    int rc = text.len ? config_load_string(&srv.cfg, text.ptr, err) : 0;
+    buf_release(&text);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    config_init(&srv.cfg);
+    int first = 1;
+    if (argc >= 2) {
+        if (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--version")) {
+            printf("Lodestore server v=%s (redis-compatible %s) malloc=%s bits=%d\n",
+                   LODE_VERSION, LODE_REDIS_COMPAT_VERSION, lode_allocator_name(),
+                   (int)sizeof(long) * 8);
+            return 0;
+        }
+        if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) usage();
+    }
+    struct buf err = BUF_INIT;
+    if (argc >= 2 && argv[1][0] != '-') {
+        if (config_load_file(&srv.cfg, argv[1], &err) != 0) {
+            fprintf(stderr, "%s\n", err.ptr);
+            return 1;
+        }
+        first = 2;
+    } else if (argc >= 2 && !strcmp(argv[1], "-")) {
+        if (config_load_file(&srv.cfg, "-", &err) != 0) {
+            fprintf(stderr, "%s\n", err.ptr);
+            return 1;
+        }
+        first = 2;
+    }
+    if (load_args(argc, argv, first, &err) != 0) {
+        fprintf(stderr, "%s\n", err.ptr);
+        return 1;
+    }
+    buf_release(&err);
+
+    if (srv.cfg.daemonize) {
+        if (daemon(1, 0) != 0) {
+            perror("daemon");
+            return 1;
+        }
+    }
+    if (mkdir_p(srv.cfg.dir) != 0 || chdir(srv.cfg.dir) != 0) {
+        fprintf(stderr, "Can't chdir to '%s': %s\n", srv.cfg.dir, strerror(errno));
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    gen_run_id();
+    srv.start_ms = util_ms_now();
+    srv.ops_sec_last_ms = srv.start_ms;
+
+    engine_init(&srv.eng, (int)srv.cfg.databases);
+    srv.eng.proto_max_bulk_len = srv.cfg.proto_max_bulk_len;
+    srv.eng.lru_clock = (uint32_t)(srv.start_ms / 1000);
+    dispatch_init();
+
+    srv.loop = ev_default_loop(EVFLAG_AUTO);
+    if (net_listen_all() != 0) return 1;
+    if (srv.cfg.pidfile) {
+        FILE *pf = fopen(srv.cfg.pidfile, "w");
+        if (pf) {
+            fprintf(pf, "%d\n", (int)getpid());
+            fclose(pf);
+        }
+    }
+    ev_timer_init(&srv.cron, on_cron, 1.0 / (double)srv.cfg.hz, 1.0 / (double)srv.cfg.hz);
+    ev_timer_start(srv.loop, &srv.cron);
+    ev_prepare_init(&srv.before_sleep, on_before_sleep);
+    ev_prepare_start(srv.loop, &srv.before_sleep);
+    ev_signal_init(&srv.sigterm, on_signal, SIGTERM);
+    ev_signal_start(srv.loop, &srv.sigterm);
+    ev_signal_init(&srv.sigint, on_signal, SIGINT);
+    ev_signal_start(srv.loop, &srv.sigint);
+
+    srv_log(LL_NOTICE, "Lodestore %s (redis-compatible %s) starting, pid %d, port %lld, dir %s",
+            LODE_VERSION, LODE_REDIS_COMPAT_VERSION, (int)getpid(), srv.cfg.port, srv.cfg.dir);
+    srv_log(LL_NOTICE, "Ready to accept connections");
+    ev_run(srv.loop, 0);
+
+    srv_log(LL_WARNING, "Lodestore is now ready to exit, bye bye...");
+    client_write_pending();
+    net_close_listeners();
+    while (srv.clients) client_free(srv.clients);
+    if (srv.cfg.pidfile) unlink(srv.cfg.pidfile);
+    slowlog_reset();
+    engine_release(&srv.eng);
+    lode_free(srv.errstats);
+    ev_loop_destroy(srv.loop);
+    config_release(&srv.cfg);
+    return srv.shutdown_exit_code;
+}

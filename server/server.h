@@ -1,0 +1,171 @@
+/*
+ * server.h - the server process: global state, clients, the event loop.
+ *
+ * One main thread runs the libev loop and executes every command alone, so
+ * the data needs no locks and each command is atomic. Replies are built
+ * into each client's output buffer and written before the loop sleeps (an
+ * ev_prepare watcher), so a pipeline of commands read together leaves in
+ * one write.
+ *
+ * Globals live only in server/ (STYLE.md section 3): `srv` is the one.
+ * Thread: main.
+ */
+#ifndef LODE_SERVER_H
+#define LODE_SERVER_H
+
+#include "engine/buf.h"
+#include "engine/cmd.h"
+#include "engine/db.h"
+#include "engine/reply.h"
+#include "server/config.h"
+#include "server/resp.h"
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define LODE_VERSION "0.1.0"
+/* The Redis version whose behaviour we match; clients read it from INFO
+ * and HELLO to decide which commands they may use. */
+#define LODE_REDIS_COMPAT_VERSION "7.0.15"
+
+enum client_flags {
+    CL_CLOSE_AFTER_REPLY = 1 << 0, /* QUIT, protocol error: flush then close */
+    CL_CLOSE_ASAP = 1 << 1,        /* kill: close without flushing */
+    CL_MONITOR = 1 << 2,
+    CL_UNIX = 1 << 3,
+    CL_AUTHENTICATED = 1 << 4,
+    CL_REPLY_OFF = 1 << 5,       /* CLIENT REPLY OFF */
+    CL_REPLY_SKIP_NEXT = 1 << 6, /* CLIENT REPLY SKIP: applies to the next command */
+    CL_REPLY_SKIP = 1 << 7,      /* the current command's reply is dropped */
+    CL_PENDING_WRITE = 1 << 8,   /* in srv.pending_writes */
+    CL_PAUSED = 1 << 9,          /* waiting for CLIENT UNPAUSE */
+    CL_NO_EVICT = 1 << 10,
+    CL_IN_CALL = 1 << 11,        /* a command is running for this client */
+};
+
+struct client {
+    uint64_t id;
+    int fd;
+    ev_io rio, wio;
+    unsigned flags;
+    struct session sess;
+    struct buf q;            /* query buffer */
+    struct resp_parser parser;
+    struct slice *argv;      /* owned array, capacity argv_cap */
+    int argc, argv_cap;
+    struct buf out;          /* pending reply bytes */
+    size_t sent;             /* bytes of out already written */
+    long long obuf_soft_since; /* ms when the soft limit was first exceeded, 0 = under */
+    char *name;              /* owned, NULL = none */
+    char addr[64], laddr[64];
+    long long ctime;         /* ms, connection time */
+    long long last_interaction; /* ms */
+    const struct cmd_def *last_cmd;
+    const struct cmd_def *cur_cmd;
+    struct client *prev, *next;          /* all clients */
+    struct client *pw_next;              /* pending-write list */
+    struct client *mon_prev, *mon_next;  /* monitors */
+    struct client *paused_next;          /* paused list */
+};
+
+struct cmd_stats {
+    long long calls, usec, rejected, failed;
+};
+
+struct slowlog_entry;
+
+struct server {
+    struct ev_loop *loop;
+    struct config cfg;
+    struct engine eng;
+    int listen_fds[CFG_MAX_BIND + 1];
+    ev_io listen_io[CFG_MAX_BIND + 1];
+    int nlisten;
+    ev_timer cron;
+    ev_prepare before_sleep;
+    ev_signal sigterm, sigint;
+    struct client *clients;       /* list head */
+    long long nclients;
+    uint64_t next_client_id;
+    struct client *pending_writes;
+    struct client *monitors;
+    struct client *paused;        /* clients held by CLIENT PAUSE */
+    long long pause_until_ms;     /* 0 = not paused */
+    bool pause_writes_only;
+    struct client *current;       /* client whose command is running */
+    bool shutdown_asap;
+    int shutdown_exit_code;
+    long long start_ms;
+    uint64_t cron_loops;
+    char run_id[41];
+    /* stats */
+    long long stat_numconnections, stat_rejected_conn, stat_numcommands;
+    long long stat_net_input_bytes, stat_net_output_bytes;
+    long long stat_total_error_replies, stat_unexpected_error_replies;
+    long long stat_client_qbuf_limit_disconnections, stat_client_outbuf_limit_disconnections;
+    long long stat_evictedclients;
+    long long ops_sec_samples[16];
+    int ops_sec_idx;
+    long long ops_sec_last_cmds, ops_sec_last_ms;
+    struct cmd_stats cmd_stats[CMD__COUNT];
+    struct errstat *errstats;     /* error code counts (INFO errorstats) */
+    int nerrstats;
+    /* slowlog */
+    struct slowlog_entry *slowlog;  /* ring, newest first (linked) */
+    long long slowlog_len;
+    long long slowlog_next_id;
+};
+
+struct errstat {
+    char code[32];
+    long long count;
+};
+
+extern struct server srv;
+
+/* ---- logging ---- */
+void srv_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- clients (client.c) ---- */
+struct client *client_new(int fd, bool is_unix);
+/* Frees at once (not from inside the client's own command). */
+void client_free(struct client *c);
+/* Closes when safe: after the current command returns. */
+void client_close_async(struct client *c);
+/* Queues the client's output to be written before the loop sleeps. */
+void client_schedule_write(struct client *c);
+/* Reads and runs whatever is complete in the query buffer. */
+void client_process_input(struct client *c);
+void client_unpause_all(void);
+/* The client list line used by CLIENT LIST / INFO. */
+void client_info_line(struct client *c, struct buf *out);
+void client_write_pending(void);
+/* Cron work: idle timeouts, buffer housekeeping. */
+void clients_cron(void);
+
+/* ---- dispatch (dispatch.c) ---- */
+/* Runs one parsed command for c; the reply goes to c->out. */
+void dispatch_command(struct client *c);
+/* Binds server-layer handlers into the command table. */
+void dispatch_init(void);
+void stats_count_error(const char *code);
+
+/* ---- network (net.c) ---- */
+int net_listen_all(void);
+void net_close_listeners(void);
+
+/* ---- misc ---- */
+void client_set_name(struct client *c, const char *p, size_t n);
+void server_reset_stats(void);
+/* Replies with a HELP array: title, lines (NULL-terminated), then HELP. */
+void reply_help(struct reply *r, const char *title, const char *const *lines);
+void server_request_shutdown(int exit_code);
+void slowlog_push(struct client *c, long long duration_us);
+void slowlog_reset(void);
+void slowlog_reply(struct reply *r, long long count);
+/* Appends s quoted as Redis shows arguments (MONITOR, DEBUG). */
+void repr_append(struct buf *b, const char *s, size_t n);
+void monitor_feed(struct client *c);
+
+#endif
