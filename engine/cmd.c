@@ -13,7 +13,7 @@
 
 #define E(fn) fn
 #define S(fn) NULL
-#define N() NULL
+#define N()   NULL
 #define CMD(id_, name_, full_, parent_, layer_, fn_, arity_, flags_, acl_, first_, last_, step_,   \
             wal_, group_, since_, summary_, complexity_)                                           \
     [id_] = {.id = id_,                                                                            \
@@ -42,15 +42,16 @@ struct cmd_def cmd_table[CMD__COUNT] = {
 #undef N
 
 const char *const cmd_flag_names[CMDF_NFLAGS] = {
-    "write",   "readonly", "denyoom",        "admin",      "pubsub",       "noscript",
-    "blocking", "loading",  "stale",          "skip_monitor", "skip_slowlog", "fast",
-    "no_auth", "may_replicate", "no_mandatory_keys", "no_multi", "allow_busy", "movablekeys",
+    "write",        "readonly",   "denyoom",     "admin",         "pubsub",
+    "noscript",     "blocking",   "loading",     "stale",         "skip_monitor",
+    "skip_slowlog", "fast",       "no_auth",     "may_replicate", "no_mandatory_keys",
+    "no_multi",     "allow_busy", "movablekeys",
 };
 
 const char *const cmd_acl_names[ACL_NCATS] = {
-    "keyspace", "read",   "write",  "set",       "sortedset",   "list",      "hash",
-    "string",   "bitmap", "hyperloglog", "geo",  "stream",      "pubsub",    "admin",
-    "fast",     "slow",   "blocking", "dangerous", "connection", "transaction", "scripting",
+    "keyspace", "read",   "write",       "set",       "sortedset",  "list",        "hash",
+    "string",   "bitmap", "hyperloglog", "geo",       "stream",     "pubsub",      "admin",
+    "fast",     "slow",   "blocking",    "dangerous", "connection", "transaction", "scripting",
 };
 
 /* Open-addressed name index over top-level commands. */

@@ -22,17 +22,17 @@
 
 enum {
     LODE_EBASE = -10000,
-    LODE_ENOMEM,    /* allocation failed */
-    LODE_EPROTO,    /* malformed input from a peer */
-    LODE_ERANGE,    /* value out of range */
-    LODE_ECORRUPT,  /* on-disk data failed validation */
-    LODE_EVERSION,  /* unknown format version */
+    LODE_ENOMEM,   /* allocation failed */
+    LODE_EPROTO,   /* malformed input from a peer */
+    LODE_ERANGE,   /* value out of range */
+    LODE_ECORRUPT, /* on-disk data failed validation */
+    LODE_EVERSION, /* unknown format version */
 };
 
 /* Names both -errno values and LODE_E* codes. Never NULL. */
 const char *lode_strerror(int err);
 
-#define LODE_LIKELY(x) __builtin_expect(!!(x), 1)
+#define LODE_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define LODE_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* A broken invariant is our bug: report it and abort. Stays on in release. */

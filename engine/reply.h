@@ -65,13 +65,13 @@ void reply_defer_map(struct reply *r, size_t token, long long n);
 void reply_defer_set(struct reply *r, size_t token, long long n);
 
 /* Common error texts, byte-identical to Redis 7.0. */
-#define ERR_WRONGTYPE "WRONGTYPE Operation against a key holding the wrong kind of value"
-#define ERR_SYNTAX "ERR syntax error"
-#define ERR_NOTINT "ERR value is not an integer or out of range"
-#define ERR_NOTFLOAT "ERR value is not a valid float"
-#define ERR_OVERFLOW "ERR increment or decrement would overflow"
-#define ERR_NOKEY "ERR no such key"
+#define ERR_WRONGTYPE  "WRONGTYPE Operation against a key holding the wrong kind of value"
+#define ERR_SYNTAX     "ERR syntax error"
+#define ERR_NOTINT     "ERR value is not an integer or out of range"
+#define ERR_NOTFLOAT   "ERR value is not a valid float"
+#define ERR_OVERFLOW   "ERR increment or decrement would overflow"
+#define ERR_NOKEY      "ERR no such key"
 #define ERR_OUTOFRANGE "ERR index out of range"
-#define ERR_DBINDEX "ERR DB index is out of range"
+#define ERR_DBINDEX    "ERR DB index is out of range"
 
 #endif

@@ -195,8 +195,8 @@ bool util_glob_match(const char *pat, size_t plen, const char *str, size_t slen,
             } else {
                 if (pc == '\\' && p + 1 < plen) pc = pat[++p];
                 char sc = str[s];
-                bool eq = nocase ? tolower((unsigned char)pc) == tolower((unsigned char)sc)
-                                 : pc == sc;
+                bool eq =
+                    nocase ? tolower((unsigned char)pc) == tolower((unsigned char)sc) : pc == sc;
                 if (eq) {
                     p++;
                     s++;

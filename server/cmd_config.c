@@ -77,8 +77,10 @@ void cmd_config_set(struct cmd_ctx *ctx)
         for (int k = 0; k < i; k++) {
             const struct slice *b = &ctx->argv[2 + 2 * k];
             if (a->len == b->len && strncasecmp(a->ptr, b->ptr, a->len) == 0) {
-                buf_printf(&err, "ERR CONFIG SET failed (possibly related to argument '%.*s') - "
-                                 "duplicate parameter", (int)a->len, a->ptr);
+                buf_printf(&err,
+                           "ERR CONFIG SET failed (possibly related to argument '%.*s') - "
+                           "duplicate parameter",
+                           (int)a->len, a->ptr);
                 goto fail;
             }
         }

@@ -127,8 +127,8 @@ void cmd_hello(struct cmd_ctx *ctx)
             }
             j++;
         } else {
-            reply_errorf(ctx->r, "ERR Syntax error in HELLO option '%.*s'",
-                         (int)ctx->argv[j].len, ctx->argv[j].ptr);
+            reply_errorf(ctx->r, "ERR Syntax error in HELLO option '%.*s'", (int)ctx->argv[j].len,
+                         ctx->argv[j].ptr);
             return;
         }
     }
@@ -178,8 +178,10 @@ void cmd_reset(struct cmd_ctx *ctx)
     client_set_name(c, NULL, 0);
     c->flags &= ~(CL_REPLY_OFF | CL_REPLY_SKIP | CL_REPLY_SKIP_NEXT | CL_NO_EVICT);
     if (c->flags & CL_MONITOR) {
-        if (c->mon_prev) c->mon_prev->mon_next = c->mon_next;
-        else srv.monitors = c->mon_next;
+        if (c->mon_prev)
+            c->mon_prev->mon_next = c->mon_next;
+        else
+            srv.monitors = c->mon_next;
         if (c->mon_next) c->mon_next->mon_prev = c->mon_prev;
         c->mon_prev = c->mon_next = NULL;
         c->flags &= ~CL_MONITOR;
@@ -192,10 +194,14 @@ void cmd_shutdown(struct cmd_ctx *ctx)
 {
     bool nosave = false, save = false, abort_req = false;
     for (int j = 1; j < ctx->argc; j++) {
-        if (arg_is(ctx, j, "nosave")) nosave = true;
-        else if (arg_is(ctx, j, "save")) save = true;
-        else if (arg_is(ctx, j, "now") || arg_is(ctx, j, "force")) continue;
-        else if (arg_is(ctx, j, "abort")) abort_req = true;
+        if (arg_is(ctx, j, "nosave"))
+            nosave = true;
+        else if (arg_is(ctx, j, "save"))
+            save = true;
+        else if (arg_is(ctx, j, "now") || arg_is(ctx, j, "force"))
+            continue;
+        else if (arg_is(ctx, j, "abort"))
+            abort_req = true;
         else {
             reply_error(ctx->r, ERR_SYNTAX);
             return;

@@ -20,8 +20,8 @@ enum { F_IMMUTABLE = 1, F_NULLABLE = 2 };
 
 static const char *const durability_names[] = {"always", "everysec", "no", NULL};
 static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
-static const char *const policy_names[] = {"noeviction",  "allkeys-lru",  "volatile-lru",
-                                           "allkeys-lfu", "volatile-lfu", "allkeys-random",
+static const char *const policy_names[] = {"noeviction",      "allkeys-lru",  "volatile-lru",
+                                           "allkeys-lfu",     "volatile-lfu", "allkeys-random",
                                            "volatile-random", "volatile-ttl", NULL};
 static const char *const obuf_names[] = {"normal", "slave", "pubsub"};
 
@@ -61,8 +61,7 @@ static const struct param params[] = {
     {"client-output-buffer-limit", T_OBUF, O(obuf), 0, 0, 0, NULL,
      "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"},
     {"hz", T_INT, O(hz), 1, 500, 0, NULL, "10"},
-    {"slowlog-log-slower-than", T_INT, O(slowlog_log_slower_than), -1, LLONG_MAX, 0, NULL,
-     "10000"},
+    {"slowlog-log-slower-than", T_INT, O(slowlog_log_slower_than), -1, LLONG_MAX, 0, NULL, "10000"},
     {"slowlog-max-len", T_INT, O(slowlog_max_len), 0, LONG_MAX, 0, NULL, "128"},
     {"maxmemory", T_MEM, O(maxmemory), 0, LLONG_MAX, 0, NULL, "0"},
     {"maxmemory-policy", T_ENUM, O(maxmemory_policy), 0, 0, 0, policy_names, "noeviction"},
@@ -95,15 +94,24 @@ static bool parse_mem(const char *s, size_t n, long long *out)
     long long mul = 1;
     const char *u = s + d;
     size_t ul = n - d;
-    if (ul == 0) mul = 1;
-    else if (util_eq_nocase(u, ul, "b")) mul = 1;
-    else if (util_eq_nocase(u, ul, "k")) mul = 1000;
-    else if (util_eq_nocase(u, ul, "kb")) mul = 1024;
-    else if (util_eq_nocase(u, ul, "m")) mul = 1000LL * 1000;
-    else if (util_eq_nocase(u, ul, "mb")) mul = 1024LL * 1024;
-    else if (util_eq_nocase(u, ul, "g")) mul = 1000LL * 1000 * 1000;
-    else if (util_eq_nocase(u, ul, "gb")) mul = 1024LL * 1024 * 1024;
-    else return false;
+    if (ul == 0)
+        mul = 1;
+    else if (util_eq_nocase(u, ul, "b"))
+        mul = 1;
+    else if (util_eq_nocase(u, ul, "k"))
+        mul = 1000;
+    else if (util_eq_nocase(u, ul, "kb"))
+        mul = 1024;
+    else if (util_eq_nocase(u, ul, "m"))
+        mul = 1000LL * 1000;
+    else if (util_eq_nocase(u, ul, "mb"))
+        mul = 1024LL * 1024;
+    else if (util_eq_nocase(u, ul, "g"))
+        mul = 1000LL * 1000 * 1000;
+    else if (util_eq_nocase(u, ul, "gb"))
+        mul = 1024LL * 1024 * 1024;
+    else
+        return false;
     long long v;
     if (!util_str2ll(s, d, &v)) return false;
     if (v < 0 || (v > 0 && mul > LLONG_MAX / v)) return false;
@@ -125,8 +133,7 @@ static void set_str(char **slot, const char *v, size_t n, bool nullable)
 }
 
 /* Applies one value; on failure writes the reason (Redis's wording) to err. */
-static int apply(struct config *c, const struct param *p, const char *v, size_t n,
-                 struct buf *err)
+static int apply(struct config *c, const struct param *p, const char *v, size_t n, struct buf *err)
 {
     char *base = (char *)c;
     switch (p->type) {
@@ -213,11 +220,13 @@ static int apply(struct config *c, const struct param *p, const char *v, size_t 
         memcpy(lim, c->obuf, sizeof(lim));
         for (int i = 0; i < argc; i += 4) {
             int cls = -1;
-            if (util_eq_nocase(a[i].ptr, a[i].len, "normal")) cls = OBUF_NORMAL;
+            if (util_eq_nocase(a[i].ptr, a[i].len, "normal"))
+                cls = OBUF_NORMAL;
             else if (util_eq_nocase(a[i].ptr, a[i].len, "slave") ||
                      util_eq_nocase(a[i].ptr, a[i].len, "replica"))
                 cls = OBUF_REPLICA;
-            else if (util_eq_nocase(a[i].ptr, a[i].len, "pubsub")) cls = OBUF_PUBSUB;
+            else if (util_eq_nocase(a[i].ptr, a[i].len, "pubsub"))
+                cls = OBUF_PUBSUB;
             long long h, s, sec;
             if (cls < 0 || !parse_mem(a[i + 1].ptr, a[i + 1].len, &h) ||
                 !parse_mem(a[i + 2].ptr, a[i + 2].len, &s) ||
@@ -324,8 +333,10 @@ int config_set(struct config *c, const char *name, size_t nlen, const char *val,
         return -1;
     }
     if (p->flags & F_IMMUTABLE) {
-        buf_printf(err, "ERR CONFIG SET failed (possibly related to argument '%s') - can't set "
-                        "immutable config", p->name);
+        buf_printf(err,
+                   "ERR CONFIG SET failed (possibly related to argument '%s') - can't set "
+                   "immutable config",
+                   p->name);
         return -1;
     }
     struct buf why = BUF_INIT;
@@ -437,6 +448,28 @@ int config_load_string(struct config *c, const char *text, struct buf *err)
     return load_text(c, text, err, "string");
 }
 
+/* "name value" for the config file: empty or spaced single values quoted
+ * so that the file loads back to the same settings. */
+static void render_line(struct config *c, const struct param *p, struct buf *out)
+{
+    struct buf v = BUF_INIT;
+    config_render(c, p->name, &v);
+    buf_printf(out, "%s ", p->name);
+    bool list = p->type == T_BIND || p->type == T_OBUF;
+    if (v.len == 0 || (!list && memchr(v.ptr, ' ', v.len))) {
+        buf_putc(out, '"');
+        for (size_t i = 0; i < v.len; i++) {
+            if (v.ptr[i] == '"' || v.ptr[i] == '\\') buf_putc(out, '\\');
+            buf_putc(out, v.ptr[i]);
+        }
+        buf_putc(out, '"');
+    } else {
+        buf_append(out, v.ptr, v.len);
+    }
+    buf_putc(out, '\n');
+    buf_release(&v);
+}
+
 int config_rewrite(struct config *c, struct buf *err)
 {
     if (!c->config_file) {
@@ -466,9 +499,7 @@ int config_rewrite(struct config *c, struct buf *err)
         if (p) {
             size_t idx = (size_t)(p - params);
             if (!done[idx]) {
-                buf_printf(&out, "%s ", p->name);
-                config_render(c, p->name, &out);
-                buf_putc(&out, '\n');
+                render_line(c, p, &out);
                 done[idx] = true;
             }
         } else {
@@ -487,7 +518,7 @@ int config_rewrite(struct config *c, struct buf *err)
         config_render(&d, params[i].name, &def);
         config_release(&d);
         if (cur.len != def.len || (cur.len && memcmp(cur.ptr, def.ptr, cur.len)))
-            buf_printf(&out, "%s %s\n", params[i].name, cur.ptr ? cur.ptr : "\"\"");
+            render_line(c, &params[i], &out);
         buf_release(&cur);
         buf_release(&def);
     }

@@ -23,29 +23,29 @@ enum loglevel { LL_DEBUG = 0, LL_VERBOSE, LL_NOTICE, LL_WARNING };
 enum obuf_class { OBUF_NORMAL = 0, OBUF_REPLICA, OBUF_PUBSUB, OBUF_NCLASSES };
 
 struct obuf_limit {
-    long long hard;    /* bytes, 0 = none */
-    long long soft;    /* bytes, 0 = none */
-    long long soft_s;  /* seconds over soft before the client is cut */
+    long long hard;   /* bytes, 0 = none */
+    long long soft;   /* bytes, 0 = none */
+    long long soft_s; /* seconds over soft before the client is cut */
 };
 
 struct config {
     long long port;
     char *bind[CFG_MAX_BIND]; /* owned */
     int nbind;
-    char *unixsocket;     /* owned, NULL = none */
+    char *unixsocket; /* owned, NULL = none */
     long long unixsocketperm;
-    char *dir;            /* owned */
+    char *dir; /* owned */
     long long databases;
-    char *requirepass;    /* owned, NULL = none */
+    char *requirepass; /* owned, NULL = none */
     bool protected_mode;
     long long maxclients;
     long long timeout;       /* seconds, 0 = never */
     long long tcp_keepalive; /* seconds */
     long long tcp_backlog;
     int loglevel;
-    char *logfile;        /* owned, "" = stdout */
+    char *logfile; /* owned, "" = stdout */
     bool daemonize;
-    char *pidfile;        /* owned, NULL = none */
+    char *pidfile; /* owned, NULL = none */
     int durability;
     long long proto_max_bulk_len;
     long long client_query_buffer_limit;
@@ -55,8 +55,8 @@ struct config {
     long long slowlog_max_len;
     long long maxmemory;
     int maxmemory_policy;
-    bool active_expire;   /* DEBUG SET-ACTIVE-EXPIRE */
-    char *config_file;    /* owned absolute path, NULL = none */
+    bool active_expire; /* DEBUG SET-ACTIVE-EXPIRE */
+    char *config_file;  /* owned absolute path, NULL = none */
 };
 
 /* Sets every parameter to its default. */

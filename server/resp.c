@@ -16,7 +16,7 @@
 
 /* Before AUTH: a client may not make the server buffer much (Redis 7.0). */
 #define UNAUTH_MAX_MULTIBULK 10
-#define UNAUTH_MAX_BULK 16384
+#define UNAUTH_MAX_BULK      16384
 
 void resp_parser_init(struct resp_parser *p)
 {

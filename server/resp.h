@@ -32,10 +32,10 @@ struct resp_arg {
 };
 
 struct resp_parser {
-    size_t pos;          /* bytes of the buffer consumed by complete commands + current progress */
-    size_t cmd_start;    /* where the command being parsed begins */
-    long long want;      /* multibulk: arguments still to read; 0 = between commands */
-    long long bulk;      /* length of the bulk being read, -1 = expecting a '$' line */
+    size_t pos;       /* bytes of the buffer consumed by complete commands + current progress */
+    size_t cmd_start; /* where the command being parsed begins */
+    long long want;   /* multibulk: arguments still to read; 0 = between commands */
+    long long bulk;   /* length of the bulk being read, -1 = expecting a '$' line */
     int argc;
     int argc_cap;
     struct resp_arg *args; /* owned */
@@ -44,8 +44,8 @@ struct resp_parser {
 };
 
 struct resp_limits {
-    long long max_bulk;   /* proto-max-bulk-len */
-    bool authenticated;   /* false applies the tighter unauthenticated limits */
+    long long max_bulk; /* proto-max-bulk-len */
+    bool authenticated; /* false applies the tighter unauthenticated limits */
 };
 
 enum resp_status {

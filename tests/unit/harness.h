@@ -58,8 +58,13 @@ static inline const char *th_runv(struct th *t, int argc, const char **argv, con
     const struct cmd_def *c = cmd_resolve(argc, a, &r);
     if (c) {
         if (!c->fn) return "(server command)";
-        struct cmd_ctx ctx = {.eng = &t->eng, .sess = &t->sess, .db = &t->eng.dbs[t->sess.db],
-                              .argc = argc, .argv = a, .r = &r, .cmd = c};
+        struct cmd_ctx ctx = {.eng = &t->eng,
+                              .sess = &t->sess,
+                              .db = &t->eng.dbs[t->sess.db],
+                              .argc = argc,
+                              .argv = a,
+                              .r = &r,
+                              .cmd = c};
         c->fn(&ctx);
     }
     return t->out.ptr;
