@@ -61,7 +61,7 @@ static void apply_runtime(void)
 void cmd_config_set(struct cmd_ctx *ctx)
 {
     if ((ctx->argc - 2) % 2 != 0) {
-        reply_error(ctx->r, "ERR wrong number of arguments for 'config|set' command");
+        reply_error(ctx->r, ERR_SYNTAX);
         return;
     }
     int npairs = (ctx->argc - 2) / 2;

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum cfg_type { T_BOOL, T_INT, T_MEM, T_STR, T_ENUM, T_BIND, T_OBUF };
+enum cfg_type { T_BOOL, T_INT, T_OCTAL, T_MEM, T_STR, T_ENUM, T_BIND, T_OBUF };
 enum { F_IMMUTABLE = 1, F_NULLABLE = 2 };
 
 static const char *const durability_names[] = {"always", "everysec", "no", NULL};
@@ -40,7 +40,7 @@ static const struct param params[] = {
     {"port", T_INT, O(port), 0, 65535, F_IMMUTABLE, NULL, "6379"},
     {"bind", T_BIND, O(bind), 0, 0, F_IMMUTABLE, NULL, "127.0.0.1"},
     {"unixsocket", T_STR, O(unixsocket), 0, 0, F_IMMUTABLE | F_NULLABLE, NULL, ""},
-    {"unixsocketperm", T_INT, O(unixsocketperm), 0, 0777, F_IMMUTABLE, NULL, "0"},
+    {"unixsocketperm", T_OCTAL, O(unixsocketperm), 0, 0777, F_IMMUTABLE, NULL, "0"},
     {"dir", T_STR, O(dir), 0, 0, F_IMMUTABLE, NULL, "./data"},
     {"databases", T_INT, O(databases), 1, INT_MAX, F_IMMUTABLE, NULL, "16"},
     {"requirepass", T_STR, O(requirepass), 0, 0, F_NULLABLE, NULL, ""},
@@ -148,22 +148,21 @@ static int apply(struct config *c, const struct param *p, const char *v, size_t 
         }
         return 0;
     case T_INT:
+    case T_OCTAL:
     case T_MEM: {
-        long long x;
-        bool ok = p->type == T_INT ? util_str2ll(v, n, &x) : parse_mem(v, n, &x);
-        if (p->type == T_INT && !ok && n > 1 && v[0] == '0') {
-            /* unixsocketperm is octal in redis.conf */
-            char tmp[32];
-            if (n < sizeof(tmp)) {
-                memcpy(tmp, v, n);
-                tmp[n] = 0;
-                char *end;
-                x = strtoll(tmp, &end, 8);
-                ok = *end == '\0';
+        long long x = 0;
+        bool ok;
+        if (p->type == T_OCTAL) { /* file modes are octal, as in redis.conf */
+            ok = n > 0 && n < 12;
+            for (size_t i = 0; ok && i < n; i++) {
+                ok = v[i] >= '0' && v[i] <= '7';
+                x = x * 8 + (v[i] - '0');
             }
+        } else {
+            ok = p->type == T_INT ? util_str2ll(v, n, &x) : parse_mem(v, n, &x);
         }
         if (!ok) {
-            buf_printf(err, p->type == T_INT ? "argument couldn't be parsed into an integer"
+            buf_printf(err, p->type != T_MEM ? "argument couldn't be parsed into an integer"
                                              : "argument must be a memory value");
             return -1;
         }
@@ -274,12 +273,8 @@ bool config_render(struct config *c, const char *name, struct buf *out)
     char *base = (char *)c;
     switch (p->type) {
     case T_BOOL: buf_printf(out, "%s", *(bool *)(base + p->off) ? "yes" : "no"); break;
-    case T_INT:
-        if (p->off == offsetof(struct config, unixsocketperm))
-            buf_printf(out, "%llo", *(long long *)(base + p->off));
-        else
-            buf_printf(out, "%lld", *(long long *)(base + p->off));
-        break;
+    case T_INT: buf_printf(out, "%lld", *(long long *)(base + p->off)); break;
+    case T_OCTAL: buf_printf(out, "%llo", *(long long *)(base + p->off)); break;
     case T_MEM: buf_printf(out, "%lld", *(long long *)(base + p->off)); break;
     case T_STR: {
         const char *s = *(char **)(base + p->off);

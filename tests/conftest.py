@@ -87,14 +87,17 @@ class Server:
         def ready():
             if self.proc.poll() is not None:
                 raise AssertionError("server exited at start:\n" + self.read_log())
+            c = redis.Redis(port=self.port, socket_timeout=1)
             try:
-                return redis.Redis(port=self.port, socket_timeout=1).ping()
+                return c.ping()
             except redis.exceptions.AuthenticationError:
                 return True
             except redis.exceptions.ResponseError as e:
                 return "NOAUTH" in str(e)
             except (redis.exceptions.ConnectionError, OSError):
                 return False
+            finally:
+                c.close()
         wait_until(ready, timeout, what="server to accept connections")
         return self
 
