@@ -154,7 +154,7 @@ void cmd_hello(struct cmd_ctx *ctx)
     struct reply *r = ctx->r;
     reply_map(r, 7);
     reply_cstr(r, "server");
-    reply_cstr(r, "redis");
+    reply_cstr(r, "lodestore");
     reply_cstr(r, "version");
     reply_cstr(r, LODE_REDIS_COMPAT_VERSION);
     reply_cstr(r, "proto");

@@ -53,6 +53,7 @@ static int hexval(int c)
 bool resp_split_inline(struct resp_parser *p, const char *s, size_t n)
 {
     struct buf *t = &p->inline_tmp;
+    buf_reserve(t, 1); /* empty arguments still need a valid base pointer */
     t->len = 0;
     p->argc = 0;
     p->is_inline = true;
