@@ -298,6 +298,9 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
         size_t have = c->q.len - c->parser.pos;
         size_t need = (size_t)c->parser.bulk + 2;
         if (need > have) want = need - have;
+        /* grow with the data actually sent, not the declared length: a
+         * client declaring 512 MB and sending nothing costs nothing */
+        if (want > (1u << 20)) want = 1u << 20;
     }
     buf_reserve(&c->q, want);
     ssize_t n = read(c->fd, c->q.ptr + c->q.len, want);
