@@ -133,7 +133,8 @@ def aggregate(raw_dir):
                 continue
             cols = ok[0].keys()
             med = {c: statistics.median(v[c] for v in ok) for c in cols}
-            cells[server] = {"vals": med, "runs": len(ok), "failed": len(errors)}
+            cells[server] = {"vals": med, "runs": len(ok), "failed": len(errors),
+                             "rounds": [v["rps"] for v in ok]}
         rows.append((label, pipeline, cells))
     return rows
 
@@ -165,6 +166,19 @@ def throughput_table(rows):
             line.append(fmt_lat(c["vals"]) if "vals" in c else "n/a")
         out.append(line)
     return header, out, notes
+
+
+def rounds_table(rows):
+    """Every round's ops/s, to judge the noise behind each median."""
+    header = ["test", "pipeline", "lode ops/s per round", "redis ops/s per round"]
+    out = []
+    for label, pipeline, cells in rows:
+        line = [label, str(pipeline)]
+        for server in SERVERS:
+            c = cells[server]
+            line.append(", ".join(fmt_rate(v) for v in c["rounds"]) if "vals" in c else "n/a")
+        out.append(line)
+    return header, out
 
 
 def read_mem(path):
@@ -254,6 +268,10 @@ def report(args):
         if notes:
             text += ["", "Notes:"] + ["  - " + n for n in notes]
             md += ["", "Notes:", ""] + ["- " + n for n in notes]
+        header, body = rounds_table(rows)
+        md += ["", "### Every round", "",
+               "Rounds in run order; a wide spread means the machine was noisy.", "",
+               md_table(header, body)]
         text.append("")
         md.append("")
     if mem:
