@@ -13,9 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const names[] = {"port",      "bind",     "timeout", "requirepass",
-                                    "maxmemory", "loglevel", "client-output-buffer-limit",
-                                    "unixsocketperm", "durability", "protected-mode"};
+static const char *const names[] = {"port",
+                                    "bind",
+                                    "timeout",
+                                    "requirepass",
+                                    "maxmemory",
+                                    "loglevel",
+                                    "client-output-buffer-limit",
+                                    "unixsocketperm",
+                                    "durability",
+                                    "protected-mode"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
