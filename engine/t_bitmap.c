@@ -487,7 +487,14 @@ static bool bf_fit(const struct bf_op *op, i128 want, uint64_t *store, long long
     if (want < min || want > max) {
         if (op->overflow == BF_FAIL) return false;
         if (op->overflow == BF_SAT) {
-            v = want < min ? min : max;
+            bool high = want > max;
+            /* Redis 7.0 computes max - value in 64 bits: for a signed SET
+             * so far below the range that this exceeds INT64_MAX, the
+             * result wraps negative and the value is taken for a positive
+             * overflow, so SAT stores max. Reproduced for compatibility. */
+            if (op->sign && op->opcode == BF_SET && op->bits < 64 && max - want > INT64_MAX)
+                high = true;
+            v = high ? max : min;
         } else {
             uint64_t low = (uint64_t)want;
             if (op->bits < 64) low &= ~(UINT64_MAX << op->bits);

@@ -123,6 +123,10 @@ def model_bitfield(buf, ops):
             continue
         elif ow == "sat":
             new = lo if want < lo else hi
+            # Redis computes hi - value in 64 bits; a signed SET so far below
+            # the range that this overflows is taken for a positive overflow
+            if signed and op == "set" and bits < 64 and hi - want > 2 ** 63 - 1:
+                new = hi
         else:
             new = want % (1 << bits)
             if signed and new > hi:
@@ -394,3 +398,31 @@ def test_bitfield_ro_missing_key(r):
     assert r.get("nokey") is None
     with pytest.raises(redis.ResponseError, match="only supports the GET subcommand"):
         r.execute_command("BITFIELD_RO", "nokey", "INCRBY", "u8", 0, 1)
+
+
+def test_bitfield_sat_signed_set_far_below_range(r):
+    """Redis 7.0 saturates a signed SET to the maximum when max - value
+    overflows 64 bits (a quirk of its overflow check), else to the minimum."""
+    cases = [(8, -9223372036854775681, 127), (8, -9223372036854775680, -128),
+             (63, -9223372036854775808, 4611686018427387903),
+             (62, -6917529027641081856, -2305843009213693952),
+             (62, -6917529027641081857, 2305843009213693951),
+             (64, -9223372036854775808, -9223372036854775808)]
+    for bits, value, stored in cases:
+        buf = bytearray()
+        ops = [("set", True, bits, 3, value, "sat"), ("get", True, bits, 3, 0, "sat")]
+        assert model_bitfield(buf, ops) == [0, stored]
+        r.delete("q")
+        assert r.execute_command("BITFIELD", "q", "OVERFLOW", "SAT", "SET", "i%d" % bits, 3,
+                                 value, "GET", "i%d" % bits, 3) == [0, stored]
+        assert r.get("q") == bytes(buf)
+    rnd = random.Random(7004)
+    buf = bytearray()
+    r.delete("q")
+    for _ in range(200):
+        bits = rnd.randrange(1, 65)
+        value = rnd.randrange(-2 ** 63, 0)
+        ops = [("set", True, bits, rnd.randrange(64), value, rnd.choice(["sat", "wrap", "fail"]))]
+        args = ["OVERFLOW", ops[0][5], "SET", "i%d" % bits, ops[0][3], value]
+        assert r.execute_command("BITFIELD", "q", *args) == model_bitfield(buf, ops)
+    assert r.get("q") == bytes(buf)

@@ -350,6 +350,12 @@ static void test_bitfield(void **state)
            "i64", "0", "9223372036854775807", "incrby", "i64", "0", "1");
     EXPECT(t, "*3\r\n:0\r\n:9223372036854775807\r\n:-1\r\n", "BITFIELD", "w", "set", "u63", "0",
            "9223372036854775807", "get", "u63", "0", "get", "i64", "0");
+    /* a signed SET so far below the range that max - value overflows 64
+     * bits saturates to max, as in Redis 7.0 */
+    EXPECT(t, "*6\r\n:0\r\n:127\r\n:127\r\n:-128\r\n:0\r\n:4611686018427387903\r\n", "BITFIELD",
+           "q", "overflow", "sat", "set", "i8", "0", "-9223372036854775681", "get", "i8", "0",
+           "set", "i8", "0", "-9223372036854775680", "get", "i8", "0", "set", "i63", "8",
+           "-9223372036854775808", "get", "i63", "8");
     /* u2 counter wrapping, at an offset past the end */
     EXPECT(t, "*4\r\n:1\r\n:2\r\n:3\r\n:0\r\n", "BITFIELD", "c", "incrby", "u2", "100", "1",
            "incrby", "u2", "100", "1", "incrby", "u2", "100", "1", "incrby", "u2", "100", "1");
