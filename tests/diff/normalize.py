@@ -439,3 +439,16 @@ def compare(args, lode, redis):
     except (ValueError, IndexError) as e:
         return "unparseable reply: %s" % e
     return rule(args, a, b)
+
+
+# MONITOR lines: "+<unix time>.<micros> [<db> <client addr>] "cmd" "arg"...":
+# the time and the client's address are process facts; the db and the
+# quoted command (with Redis's escaping of binary bytes) must be identical.
+MONITOR_LINE = re.compile(rb"^\+(\d+)\.(\d{6}) \[(\d+) (\S+)\] (.*)\r\n$", re.S)
+
+
+def monitor_line(line):
+    m = MONITOR_LINE.match(line)
+    if not m:
+        return None
+    return (m.group(3), m.group(5))
