@@ -1,0 +1,1 @@
+"""Differential test suite: lode-server vs redis-server (see harness.py)."""

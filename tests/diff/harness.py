@@ -1,0 +1,457 @@
+"""Differential harness: runs the same command sequences against lode-server
+and redis-server and compares every reply (rules in normalize.py).
+
+Environment:
+  LODE_SERVER           lode-server binary (see tests/conftest.py)
+  LODE_DIFF_BOTH_REDIS  1: start a second redis-server in place of
+                        lode-server, to validate the harness and the cases
+  LODE_DIFF_SEEDS       number of random sequences (default 24)
+  LODE_DIFF_SEED_BASE   first seed (default 1)
+
+Case files (cases/*.txt), one command per line, redis-cli quoting:
+  # comment
+  === case-name [+resp3] [resp3only]
+  SET k "a b\\x00"                 double quotes: \\n \\r \\t \\\\ \\" \\xHH escapes
+  SET k 'single quoted'
+  SET k %rep:100:ab                %rep:N:TEXT is TEXT repeated N times
+  EXPIREAT k {now+100}             {now+N} / {nowms+N}: unix time (s / ms) + N
+  CLIENT KILL ID {myid}            {myid}: the connection's CLIENT ID
+  !conn 1                          switch to connection 1 (opened on demand)
+  !scan [MATCH p] [COUNT n] [TYPE t]   full SCAN iteration, key sets compared
+  !dump                            KEYS * sorted, then TYPE, GET/PTTL per key
+  !until "<reply>" CMD ARGS...     poll CMD on both servers until each
+                                   replies <reply> (escaped), 5 s deadline
+A case's keyspace is flushed (FLUSHALL) and the connections RESET after it;
+parameters changed by CONFIG SET are restored.
+"""
+import os
+import re
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+
+def _load_shared():
+    """tests/conftest.py (Server, wait_until), loaded under its own name:
+    the plain name "conftest" is this directory's conftest."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(HERE), "conftest.py")
+    spec = importlib.util.spec_from_file_location("lode_shared_conftest", path)
+    mod = sys.modules.get(spec.name)
+    if mod is None:
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod
+        spec.loader.exec_module(mod)
+    return mod
+
+
+_shared = _load_shared()
+Server, wait_until = _shared.Server, _shared.wait_until
+from resp_client import RawConn, encode  # noqa: E402
+import normalize  # noqa: E402
+
+CLOSED = b"<closed>"
+ADMIN = -1  # connection used by the harness itself (cleanup, CONFIG GET)
+BOTH_REDIS = os.environ.get("LODE_DIFF_BOTH_REDIS") == "1"
+# redis-server 7.0 refuses DEBUG unless enabled; Lodestore has no such switch.
+REDIS_ARGS = ["--enable-debug-command", "yes"]
+
+
+# ---------------------------------------------------------------- case files
+
+_ESC = {"n": b"\n", "r": b"\r", "t": b"\t", "b": b"\b", "a": b"\a", "\\": b"\\", '"': b'"'}
+
+
+def split_line(line):
+    """Splits like redis-cli: returns a list of bytes tokens."""
+    out, i, n = [], 0, len(line)
+    while True:
+        while i < n and line[i] in " \t":
+            i += 1
+        if i >= n:
+            return out
+        tok = bytearray()
+        if line[i] == '"':
+            i += 1
+            while True:
+                if i >= n:
+                    raise ValueError("unbalanced quotes: " + line)
+                c = line[i]
+                if c == "\\" and i + 1 < n:
+                    e = line[i + 1]
+                    if e == "x" and i + 3 < n and re.match(r"[0-9a-fA-F]{2}", line[i + 2:i + 4]):
+                        tok.append(int(line[i + 2:i + 4], 16))
+                        i += 4
+                        continue
+                    tok += _ESC.get(e, e.encode())
+                    i += 2
+                elif c == '"':
+                    i += 1
+                    break
+                else:
+                    tok += c.encode()
+                    i += 1
+        elif line[i] == "'":
+            i += 1
+            while True:
+                if i >= n:
+                    raise ValueError("unbalanced quotes: " + line)
+                c = line[i]
+                if c == "\\" and line[i + 1:i + 2] == "'":
+                    tok += b"'"
+                    i += 2
+                elif c == "'":
+                    i += 1
+                    break
+                else:
+                    tok += c.encode()
+                    i += 1
+        else:
+            j = i
+            while j < n and line[j] not in " \t":
+                j += 1
+            word = line[i:j]
+            i = j
+            m = re.fullmatch(r"%rep:(\d+):(.*)", word)
+            tok += (m.group(2).encode() * int(m.group(1))) if m else word.encode()
+        out.append(bytes(tok))
+
+
+class Case:
+    def __init__(self, name, path):
+        self.name, self.path = name, path
+        self.lines = []  # (lineno, [tokens])
+        self.resp3 = False
+        self.resp2 = True
+
+    def __repr__(self):
+        return "%s::%s" % (os.path.basename(self.path), self.name)
+
+
+def load_cases(pattern=None):
+    d = os.path.join(HERE, "cases")
+    cases = []
+    for fn in sorted(os.listdir(d)):
+        if not fn.endswith(".txt"):
+            continue
+        path = os.path.join(d, fn)
+        cur = None
+        seen = set()
+        with open(path, encoding="utf-8") as f:
+            for no, raw in enumerate(f, 1):
+                line = raw.rstrip("\n")
+                s = line.strip()
+                if not s or s.startswith("#"):
+                    continue
+                if s.startswith("==="):
+                    words = s[3:].split()
+                    cur = Case(words[0], path)
+                    assert cur.name not in seen, "%s:%d duplicate case %s" % (fn, no, cur.name)
+                    seen.add(cur.name)
+                    cur.resp3 = "+resp3" in words or "resp3only" in words
+                    cur.resp2 = "resp3only" not in words
+                    cases.append(cur)
+                    continue
+                assert cur is not None, "%s:%d command before first === header" % (fn, no)
+                cur.lines.append((no, split_line(s)))
+    return cases
+
+
+# ---------------------------------------------------------------- the pair
+
+
+def _subst(tok, myid, now):
+    def rep(m):
+        what, off = m.group(1).decode(), int(m.group(2) or 0)
+        if what == "myid":
+            return b"%d" % myid
+        if what == "now":
+            return b"%d" % (int(now) + off)
+        return b"%d" % (int(now * 1000) + off)
+    return re.sub(rb"\{(myid|nowms|now)([+-]\d+)?\}", rep, tok)
+
+
+class Side:
+    """One server and its connections (index -> RawConn)."""
+
+    def __init__(self, label, server):
+        self.label, self.server = label, server
+        self.conns = {}
+        self.ids = {}
+
+    def conn(self, i):
+        c = self.conns.get(i)
+        if c is None:
+            c = self.conns[i] = RawConn(self.server.port, timeout=5.0)
+            self.ids.pop(i, None)
+        return c
+
+    def myid(self, i):
+        if i not in self.ids:
+            r = self.conn(i).call("CLIENT", "ID")
+            self.ids[i] = int(r[1:-2]) if r.startswith(b":") else -1
+        return self.ids[i]
+
+    def drop(self, i):
+        c = self.conns.pop(i, None)
+        self.ids.pop(i, None)
+        if c:
+            c.close()
+
+    def call(self, i, args, expect_reply=True):
+        c = self.conn(i)
+        try:
+            c.send_raw(encode(*args))
+            if not expect_reply:
+                return None
+            return c.read_reply()
+        except (ConnectionError, OSError):
+            self.drop(i)
+            return CLOSED
+
+    def alive(self):
+        return self.server.proc is not None and self.server.proc.poll() is None
+
+
+class Mismatch(AssertionError):
+    pass
+
+
+def _show(b):
+    if b is None:
+        return "(no reply)"
+    s = repr(b)
+    return s if len(s) < 600 else s[:600] + "...(%d bytes)" % len(b)
+
+
+class Pair:
+    """lode-server (or a second redis-server) beside the reference redis."""
+
+    def __init__(self):
+        kind = "redis" if BOTH_REDIS else "lode"
+        self.lode = Side("lode" if not BOTH_REDIS else "redis#2",
+                         Server(kind, REDIS_ARGS if BOTH_REDIS else []))
+        self.redis = Side("redis", Server("redis", REDIS_ARGS))
+        self.sides = (self.lode, self.redis)
+
+    def start(self):
+        for s in self.sides:
+            s.server.start()
+        return self
+
+    def stop(self):
+        errors = []
+        for s in self.sides:
+            for i in list(s.conns):
+                s.drop(i)
+            try:
+                s.server.stop()
+            except AssertionError as e:
+                errors.append(str(e))
+            finally:
+                s.server.cleanup()
+        assert not errors, "\n".join(errors)
+
+    def ensure_alive(self):
+        """Restarts a server that died (e.g. a crash in an earlier case) so
+        later cases still run; returns the dead server's log tail."""
+        tail = None
+        for s in self.sides:
+            if not s.alive():
+                tail = s.server.read_log()[-3000:]
+                for i in list(s.conns):
+                    s.drop(i)
+                try:
+                    s.server.log.close()
+                except Exception:
+                    pass
+                s.server.proc = None
+                s.server.start()
+        return tail
+
+    # -------------------------------------------------------- running
+
+    def begin(self, label, resp3=False):
+        self.label = label
+        self.history = []
+        self.config_saved = {}
+        self.reply_mode = {}  # conn index -> "on" | "off" | "skip"
+        self.case_tokens = set()
+        self.cur = 0
+        if resp3:
+            self.command(["HELLO", "3"])
+
+    def fail(self, args, why, la, lb, extra=""):
+        ctx = "\n".join("    %s" % " ".join(repr(x)[1:] if isinstance(x, bytes) else str(x)
+                                            for x in h) for h in self.history[-8:])
+        raise Mismatch(
+            "differential mismatch in %s\n  command: %s\n  %s: %s\n  %s: %s\n  why: %s%s\n"
+            "  last commands:\n%s" % (
+                self.label, " ".join(_show(a)[1:] if isinstance(a, bytes) else a for a in args),
+                self.lode.label, _show(la), self.redis.label, _show(lb), why, extra, ctx))
+
+    def _save_config(self, args):
+        # CONFIG SET p v [p v ...]: remember each parameter's value first
+        if len(args) >= 4 and normalize._u(args[0]) == "CONFIG" and normalize._u(args[1]) == "SET":
+            for p in args[2::2]:
+                key = p.lower()
+                if key in self.config_saved:
+                    continue
+                vals = []
+                for s in self.sides:
+                    r = s.call(ADMIN, ["CONFIG", "GET", key])
+                    try:
+                        pairs = normalize.parse(r).as_pairs()
+                    except Exception:
+                        pairs = []
+                    vals.append(pairs[0][1].val if pairs else None)
+                self.config_saved[key] = vals
+
+    def _expects(self, i, args):
+        """Whether a reply is expected under CLIENT REPLY ON/OFF/SKIP, and
+        the mode after this command."""
+        mode = self.reply_mode.get(i, "on")
+        u = [normalize._u(a) for a in args[:3]]
+        if u[:2] == ["CLIENT", "REPLY"] and len(u) == 3 and len(args) == 3:
+            if u[2] == "ON":
+                self.reply_mode[i] = "on"
+                return True
+            if u[2] in ("OFF", "SKIP"):
+                self.reply_mode[i] = u[2].lower()
+                return False
+        if mode == "off":
+            return False
+        if mode == "skip":
+            self.reply_mode[i] = "on"
+            return False
+        return True
+
+    def command(self, args, conn=None):
+        i = self.cur if conn is None else conn
+        now = time.time()
+        self.case_tokens.update(a for a in args if isinstance(a, bytes))
+        self._save_config(args)
+        per = []
+        for s in self.sides:
+            a = [_subst(x, s.myid(i) if b"{myid" in x else 0, now)
+                 if isinstance(x, bytes) and b"{" in x else x
+                 for x in args]
+            per.append(a)
+        self.history.append(per[1])
+        expect = self._expects(i, per[1])
+        la = self.lode.call(i, per[0], expect)
+        lb = self.redis.call(i, per[1], expect)
+        if not expect:
+            return None, None
+        why = normalize.compare(per[1], la, lb)
+        if why:
+            self.fail(per[1], why, la, lb)
+        if normalize._u(per[1][0]) in normalize.RANDOM_KEY_COMMANDS and lb.startswith(b"$") \
+                and not lb.startswith(b"$-1"):
+            for s, r in zip(self.sides, (la, lb)):
+                key = normalize.parse(r).val
+                e = s.call(i, ["EXISTS", key])
+                if e != b":1\r\n":
+                    self.fail(per[1], "%s returned %r which EXISTS says is missing (%r)"
+                              % (s.label, key, e), la, lb)
+        return la, lb
+
+    def scan_all(self, extra):
+        """!scan: iterate SCAN to completion on each server; the sets of
+        keys must be equal (duplicates are allowed by SCAN's contract)."""
+        sets = []
+        for s in self.sides:
+            cursor, keys, steps = b"0", set(), 0
+            while True:
+                r = s.call(self.cur, ["SCAN", cursor] + extra)
+                try:
+                    p = normalize.parse(r)
+                    cursor, batch = p.val[0].val, p.val[1].items()
+                except Exception:
+                    self.fail(["SCAN", cursor] + extra, "%s: bad SCAN reply" % s.label, r, r)
+                keys.update(e.val for e in batch)
+                steps += 1
+                if cursor == b"0":
+                    break
+                if steps > 100000:
+                    self.fail(["SCAN"] + extra, "%s: SCAN does not terminate" % s.label, r, r)
+            sets.append(sorted(keys))
+        if sets[0] != sets[1]:
+            self.fail(["!scan"] + extra, "SCAN iteration key sets differ", repr(sets[0]).encode(),
+                      repr(sets[1]).encode())
+        self.history.append([b"!scan"] + extra)
+
+    def dump(self):
+        """!dump: the whole current database: key names, then per key its
+        TYPE and, for strings, GET and PTTL."""
+        la, lb = self.command(["KEYS", "*"])
+        keys = sorted(e.val for e in normalize.parse(lb).items())
+        for k in keys:
+            _, t = self.command(["TYPE", k])
+            if t == b"+string\r\n":
+                self.command(["GET", k])
+            self.command(["PTTL", k])
+
+    def until(self, want, args):
+        for s in self.sides:
+            def ok():
+                return s.call(self.cur, args) == want
+            try:
+                wait_until(ok, 5.0, what="%s %r" % (s.label, args))
+            except AssertionError as e:
+                self.fail(args, str(e), s.call(self.cur, args), want)
+        self.history.append([b"!until"] + list(args))
+
+    def run_line(self, toks):
+        head = toks[0]
+        if head == b"!conn":
+            self.cur = int(toks[1])
+        elif head == b"!scan":
+            self.scan_all(toks[1:])
+        elif head == b"!dump":
+            self.dump()
+        elif head == b"!until":
+            self.until(toks[1], toks[2:])
+        else:
+            self.command(toks)
+
+    def run_case(self, case, resp3=False):
+        self.begin("%r%s" % (case, " [RESP3]" if resp3 else ""), resp3)
+        try:
+            for no, toks in case.lines:
+                self.label = "%r%s line %d" % (case, " [RESP3]" if resp3 else "", no)
+                self.run_line(toks)
+        finally:
+            self.end()
+
+    def end(self):
+        """Back to a clean state: every case connection is closed (so db,
+        protocol, name, CLIENT REPLY, MONITOR are gone with it); on the
+        admin connection: CONFIG restored, CLIENT UNPAUSE, FLUSHALL."""
+        for s in self.sides:
+            for i in list(s.conns):
+                if i != ADMIN:
+                    s.drop(i)
+            if not s.alive():
+                continue
+            for key, vals in self.config_saved.items():
+                v = vals[self.sides.index(s)]
+                if v is not None:
+                    s.call(ADMIN, ["CONFIG", "SET", key, v])
+            if any(t.upper() == b"PAUSE" for t in self.case_tokens):
+                s.call(ADMIN, ["CLIENT", "UNPAUSE"])
+            r = s.call(ADMIN, ["FLUSHALL"])
+            if r.startswith(b"-ERR unknown command"):
+                # Temporary fallback while a branch lacks FLUSHALL: delete
+                # every token the case used as a key, in every database.
+                toks = sorted(self.case_tokens | {b"k%d" % j for j in range(8)})
+                for db in range(16):
+                    if s.call(ADMIN, ["SELECT", db]) != b"+OK\r\n":
+                        break
+                    for j in range(0, len(toks), 256):
+                        s.call(ADMIN, ["DEL"] + toks[j:j + 256])
+                s.call(ADMIN, ["SELECT", 0])
+            elif r != b"+OK\r\n":
+                raise AssertionError("%s: FLUSHALL failed: %r" % (s.label, r))

@@ -1,0 +1,454 @@
+"""Every rule the differential suite uses to compare a Lodestore reply with
+Redis's reply. One place, one reason per rule.
+
+compare(args, lode_bytes, redis_bytes) -> None when the replies agree, or a
+string explaining the difference. The default is exact byte equality; the
+rules below only relax it where Redis itself is non-deterministic or where
+a value is a property of the process (ids, addresses, timings, allocator
+statistics) rather than of the data. A relaxed rule always checks the shape
+of the reply (type, length, field names) so nothing is skipped silently.
+"""
+import re
+
+# ---------------------------------------------------------------- RESP parser
+
+
+class Reply:
+    """A parsed RESP2/RESP3 reply: kind is the type byte ('+', '-', ':', '$',
+    '*', '%', '~', '_', ',', '#', '(', '=', '|', '>'); val is bytes, int,
+    None, or a list of Reply (maps: flat list k1, v1, k2, v2...)."""
+    __slots__ = ("kind", "val")
+
+    def __init__(self, kind, val):
+        self.kind, self.val = kind, val
+
+    def __repr__(self):
+        return "Reply(%r, %r)" % (self.kind, self.val)
+
+    def __eq__(self, other):
+        return isinstance(other, Reply) and self.kind == other.kind and self.val == other.val
+
+    def is_agg(self):
+        return self.kind in "*%~|>" and self.val is not None
+
+    def items(self):
+        """Elements of an array/set, or the flat k, v list of a map."""
+        return self.val if self.is_agg() else []
+
+    def as_pairs(self):
+        """A map reply (RESP3 %) or flat RESP2 array as [(key bytes, Reply)]."""
+        v = self.items()
+        return [(v[i].val, v[i + 1]) for i in range(0, len(v) - 1, 2)]
+
+
+def parse(data):
+    r, end = _parse(data, 0)
+    if end != len(data):
+        raise ValueError("trailing bytes after reply: %r" % data[end:end + 40])
+    return r
+
+
+def _parse(data, pos):
+    t = chr(data[pos])
+    eol = data.index(b"\r\n", pos)
+    head = data[pos + 1:eol]
+    nxt = eol + 2
+    if t in "+-,(#":
+        return Reply(t, head), nxt
+    if t == ":":
+        return Reply(t, int(head)), nxt
+    if t == "_":
+        return Reply(t, None), nxt
+    if t in "$=!":
+        n = int(head)
+        if n < 0:
+            return Reply(t, None), nxt
+        return Reply(t, data[nxt:nxt + n]), nxt + n + 2
+    if t in "*~%|>":
+        n = int(head)
+        if n < 0:
+            return Reply(t, None), nxt
+        if t in "%|":
+            n *= 2
+        out = []
+        for _ in range(n):
+            e, nxt = _parse(data, nxt)
+            out.append(e)
+        return Reply(t, out), nxt
+    raise ValueError("unknown RESP type %r" % t)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _u(a):
+    return (a.decode("latin-1") if isinstance(a, bytes) else str(a)).upper()
+
+
+def _ints_close(a, b, tol, what):
+    """Both integers; negative values (-1 no expiry, -2 no key) must be
+    equal, non-negative ones within tol of each other."""
+    if a.kind != ":" or b.kind != ":":
+        return None if a == b else "%s: different reply types" % what
+    if a.val < 0 or b.val < 0:
+        return None if a.val == b.val else "%s: %d vs %d" % (what, a.val, b.val)
+    if abs(a.val - b.val) > tol:
+        return "%s: %d vs %d differ by more than %d" % (what, a.val, b.val, tol)
+    return None
+
+
+def _same_kind(a, b, what):
+    """Shape check for replies whose content is process-specific: the same
+    type; errors must still be byte-identical."""
+    if a.kind != b.kind:
+        return "%s: reply types differ (%s vs %s)" % (what, a.kind, b.kind)
+    if a.kind == "-" and a.val != b.val:
+        return "%s: errors differ" % what
+    if (a.val is None) != (b.val is None):
+        return "%s: one reply is null" % what
+    return None
+
+
+def _sorted_agg(a, b, what):
+    """Arrays whose element order is unspecified: compare as sorted lists."""
+    if a.kind != b.kind or not a.is_agg() or not b.is_agg():
+        return None if a == b else "%s: differ" % what
+    ka = sorted(e.val for e in a.items())
+    kb = sorted(e.val for e in b.items())
+    return None if ka == kb else "%s (sorted): %r vs %r" % (what, ka, kb)
+
+
+# TTL-like replies: the two servers set the expiry a few milliseconds apart
+# and read it back at different instants (and an ASan build is slower), so
+# remaining times are compared with a tolerance; absolute times too, because
+# "now" differs by those milliseconds.
+TOLERANCE = {
+    "TTL": 1,
+    "PTTL": 1500,
+    "EXPIRETIME": 1,
+    "PEXPIRETIME": 1500,
+}
+# OBJECT IDLETIME: seconds since last access, measured by each server's own
+# LRU clock (resolution: Redis updates it every 1/hz s).
+IDLE_TOLERANCE = 2
+
+# Values that differ only because the servers are different processes.
+# Lodestore's own parameters (not in Redis): may appear in CONFIG GET <glob>.
+LODE_ONLY_PARAMS = {b"durability"}
+CONFIG_PROCESS_PARAMS = {b"dir", b"port", b"pidfile", b"logfile", b"unixsocket", b"bind"}
+
+# CLIENT LIST / CLIENT INFO fields whose values are per-connection or
+# timing facts (ids, socket addresses, ages, buffer sizes and memory).
+CLIENT_VOLATILE = {b"id", b"addr", b"laddr", b"fd", b"age", b"idle", b"qbuf", b"qbuf-free",
+                   b"argv-mem", b"multi-mem", b"obl", b"oll", b"omem", b"tot-mem", b"events",
+                   b"rbs", b"rbp", b"ssub", b"lib-name", b"lib-ver", b"resp"}
+
+# INFO fields both servers must report (the rest of INFO is server-specific:
+# versions, pids, allocator statistics, uptime...).
+INFO_REQUIRED = {
+    b"server": [b"redis_version", b"redis_mode", b"tcp_port", b"uptime_in_seconds", b"hz"],
+    b"clients": [b"connected_clients", b"blocked_clients", b"maxclients"],
+    b"memory": [b"used_memory", b"used_memory_human", b"maxmemory", b"maxmemory_policy"],
+    b"stats": [b"total_connections_received", b"total_commands_processed", b"keyspace_hits",
+               b"keyspace_misses", b"expired_keys", b"evicted_keys", b"rejected_connections"],
+}
+
+# ---------------------------------------------------------------- per-command rules
+
+
+def _keys(args, a, b):
+    # KEYS walks the hash table: element order depends on the table layout.
+    return _sorted_agg(a, b, "KEYS")
+
+
+def _scan(args, a, b):
+    # One SCAN step: cursors are positions in each server's own hash table,
+    # so a single step is only compared by shape; complete iterations are
+    # compared as sets by the !scan directive (see harness.scan_all).
+    err = _same_kind(a, b, "SCAN")
+    if err or a.kind == "-":
+        return err
+    for r in (a, b):
+        v = r.items()
+        if len(v) != 2 or v[0].kind != "$" or not v[0].val.isdigit() or not v[1].is_agg():
+            return "SCAN: malformed reply %r" % r
+    # a whole iteration in one step (started at 0, returned 0) must have
+    # returned every key; other start cursors are implementation-specific
+    if args[1:2] == [b"0"] and a.val[0].val == b"0" and b.val[0].val == b"0":
+        return _sorted_agg(a.val[1], b.val[1], "SCAN keys (both iterations done)")
+    return None
+
+
+def _ttl(args, a, b):
+    cmd = _u(args[0])
+    return _ints_close(a, b, TOLERANCE[cmd], cmd)
+
+
+def _object(args, a, b):
+    sub = _u(args[1]) if len(args) > 1 else ""
+    if sub == "IDLETIME" and a.kind == ":" and b.kind == ":":
+        return _ints_close(a, b, IDLE_TOLERANCE, "OBJECT IDLETIME")
+    return None if a == b else "OBJECT %s differs" % sub
+
+
+def _time(args, a, b):
+    # TIME: the wall clock of each process; both must be [seconds, micros]
+    # and within 2 s of each other.
+    err = _same_kind(a, b, "TIME")
+    if err or a.kind == "-":
+        return err
+    try:
+        sa, ua = (int(e.val) for e in a.items())
+        sb, ub = (int(e.val) for e in b.items())
+    except (TypeError, ValueError):
+        return "TIME: malformed %r / %r" % (a, b)
+    if not (0 <= ua < 1000000 and 0 <= ub < 1000000) or abs(sa - sb) > 2:
+        return "TIME: %r vs %r" % ((sa, ua), (sb, ub))
+    return None
+
+
+def _hello(args, a, b):
+    # HELLO: the connection id is per process; everything else (server,
+    # version, proto, mode, role, modules) must be identical.
+    err = _same_kind(a, b, "HELLO")
+    if err or a.kind == "-":
+        return err
+    pa, pb = a.as_pairs(), b.as_pairs()
+    if [k for k, _ in pa] != [k for k, _ in pb]:
+        return "HELLO: field names differ"
+    for (k, va), (_, vb) in zip(pa, pb):
+        if k == b"id":
+            if va.kind != ":" or vb.kind != ":":
+                return "HELLO: id is not an integer"
+        elif va != vb:
+            return "HELLO: field %r differs: %r vs %r" % (k, va, vb)
+    return None
+
+
+def _info_sections(text):
+    sections, cur = {}, None
+    for line in text.split(b"\r\n"):
+        if not line:
+            continue
+        if line.startswith(b"# "):
+            cur = line[2:].strip().lower()
+            sections[cur] = {}
+        elif b":" in line and cur is not None:
+            k, v = line.split(b":", 1)
+            sections[cur][k] = v
+        else:
+            return None, "INFO: malformed line %r" % line
+    return sections, None
+
+
+def _info(args, a, b):
+    # INFO: a server report. Compared structurally: both bulk strings made
+    # of "# Section" headers and key:value lines, the same section names,
+    # the INFO_REQUIRED fields present, and the keyspace section identical
+    # except avg_ttl (an estimate sampled by the active-expiry cycle).
+    err = _same_kind(a, b, "INFO")
+    if err or a.kind == "-":
+        return err
+    if a.kind not in "$=":
+        return "INFO: not a bulk string"
+    sa, e1 = _info_sections(a.val)
+    sb, e2 = _info_sections(b.val)
+    if e1 or e2:
+        return e1 or e2
+    if sorted(sa) != sorted(sb):
+        return "INFO: sections differ: %r vs %r" % (sorted(sa), sorted(sb))
+    for sec, fields in INFO_REQUIRED.items():
+        if sec in sa:
+            for s in (sa, sb):
+                missing = [f for f in fields if f not in s[sec]]
+                if missing:
+                    return "INFO %s: missing fields %r" % (sec.decode(), missing)
+    if b"keyspace" in sa:
+        def ks(s):
+            return {k: re.sub(rb",avg_ttl=\d+", b"", v) for k, v in s[b"keyspace"].items()}
+        if ks(sa) != ks(sb):
+            return "INFO keyspace: %r vs %r" % (ks(sa), ks(sb))
+    return None
+
+
+def _client_line(line):
+    fields = []
+    for part in line.split(b" "):
+        if b"=" not in part:
+            return None
+        k, v = part.split(b"=", 1)
+        fields.append((k, b"*" if k in CLIENT_VOLATILE else v))
+    return fields
+
+
+def _client(args, a, b):
+    sub = _u(args[1]) if len(args) > 1 else ""
+    if sub == "ID":
+        # per-process connection counter
+        err = _same_kind(a, b, "CLIENT ID")
+        return err or (None if a.kind in ":-" else "CLIENT ID: not an integer")
+    if sub in ("LIST", "INFO") and a.kind in "$=" and b.kind in "$=" and a.val and b.val:
+        # one line per client, key=value fields; per-connection facts masked
+        la = [_client_line(x) for x in a.val.strip(b"\n").split(b"\n")]
+        lb = [_client_line(x) for x in b.val.strip(b"\n").split(b"\n")]
+        if None in la or None in lb:
+            return "CLIENT %s: malformed line" % sub
+        if sorted(la) != sorted(lb):
+            return "CLIENT %s (volatile fields masked): %r vs %r" % (sub, la, lb)
+        return None
+    return None if a == b else "CLIENT %s differs" % sub
+
+
+def _command(args, a, b):
+    sub = _u(args[1]) if len(args) > 1 else ""
+    if sub in ("GETKEYS", "GETKEYSANDFLAGS", "HELP") or a.kind == "-" or b.kind == "-":
+        return None if a == b else "COMMAND %s differs" % sub
+    if sub == "INFO" and len(args) > 2:
+        # per command: name, arity, flags, first/last key, step and ACL
+        # categories must match exactly; tips, key specs and subcommand
+        # details are documentation and only checked for shape.
+        if a.kind != b.kind or len(a.items()) != len(b.items()):
+            return "COMMAND INFO: different number of entries"
+        for ea, eb in zip(a.items(), b.items()):
+            if (ea.val is None) != (eb.val is None):
+                return "COMMAND INFO: one side has no entry: %r vs %r" % (ea, eb)
+            if ea.val is None:
+                continue
+            if ea.val[:7] != eb.val[:7] or len(ea.val) != len(eb.val):
+                return "COMMAND INFO %r: %r vs %r" % (eb.val[0].val, ea.val[:7], eb.val[:7])
+        return None
+    if sub == "LIST" and len(args) > 2:
+        # filtered lists: the set of names is deterministic, not the order
+        return _sorted_agg(a, b, "COMMAND LIST FILTERBY")
+    if sub == "COUNT":
+        # number of implemented commands: differs until every command exists
+        return None if (a.kind == b.kind == ":") else "COMMAND COUNT: not integers"
+    # COMMAND, COMMAND INFO, COMMAND LIST, COMMAND DOCS without names: the
+    # whole table, in dictionary order, and Lodestore has other commands
+    # than Redis (and not all of Redis's): shape only
+    return _same_kind(a, b, "COMMAND " + sub)
+
+
+def _debug(args, a, b):
+    # DEBUG: a developer tool with process-specific output (addresses,
+    # digests, serialized lengths). Same reply type; for DEBUG OBJECT the
+    # refcount and encoding fields must agree.
+    err = _same_kind(a, b, "DEBUG")
+    if err or a.kind == "-":
+        return err
+    sub = _u(args[1]) if len(args) > 1 else ""
+    if sub == "OBJECT":
+        def fields(r):
+            return dict(re.findall(rb"(refcount|encoding):(\S+)", r.val))
+        if fields(a) != fields(b):
+            return "DEBUG OBJECT: %r vs %r" % (fields(a), fields(b))
+    if sub in ("SLEEP", "SET-ACTIVE-EXPIRE") and a != b:
+        return "DEBUG %s differs" % sub
+    return None
+
+
+def _memory(args, a, b):
+    sub = _u(args[1]) if len(args) > 1 else ""
+    if sub in ("HELP", "PURGE") or a.kind == "-" or b.kind == "-":
+        return None if a == b else "MEMORY %s differs" % sub
+    # USAGE / STATS / DOCTOR / MALLOC-STATS report allocator facts
+    return _same_kind(a, b, "MEMORY " + sub)
+
+
+def _slowlog_entry(e):
+    # [id, timestamp, duration, argv, client addr, client name]: id counts
+    # every entry since start, timestamp and duration are timings, the
+    # address is a socket fact; argv and client name must match.
+    v = e.items()
+    if len(v) != 6:
+        return None
+    return (v[3], v[5])
+
+
+def _slowlog(args, a, b):
+    sub = _u(args[1]) if len(args) > 1 else ""
+    if sub == "GET" and a.is_agg() and b.is_agg():
+        ea = [_slowlog_entry(e) for e in a.items()]
+        eb = [_slowlog_entry(e) for e in b.items()]
+        if None in ea or None in eb or ea != eb:
+            return "SLOWLOG GET (ids, times, addresses masked): %r vs %r" % (ea, eb)
+        return None
+    return None if a == b else "SLOWLOG %s differs" % sub
+
+
+def _config(args, a, b):
+    sub = _u(args[1]) if len(args) > 1 else ""
+    if sub != "GET" or not a.is_agg() or not b.is_agg():
+        return None if a == b else "CONFIG %s differs" % sub
+    # CONFIG GET: pairs come in table order (not specified); glob patterns
+    # may match parameters Lodestore does not have, so for patterns only
+    # Lodestore's parameters are compared and each must exist in Redis;
+    # values describing the process (dir, port...) only need to exist.
+    da, db = dict(a.as_pairs()), dict(b.as_pairs())
+    globbed = any(any(c in x for c in b"*?[") for x in args[2:])
+    if not globbed and sorted(da) != sorted(db):
+        return "CONFIG GET: names %r vs %r" % (sorted(da), sorted(db))
+    for k, v in da.items():
+        if k in LODE_ONLY_PARAMS and globbed:
+            continue
+        if k not in db:
+            return "CONFIG GET: %r unknown to Redis" % k
+        if k not in CONFIG_PROCESS_PARAMS and v != db[k]:
+            return "CONFIG GET %r: %r vs %r" % (k, v, db[k])
+    return None
+
+
+RULES = {
+    "KEYS": _keys,
+    "SCAN": _scan,
+    "TTL": _ttl,
+    "PTTL": _ttl,
+    "EXPIRETIME": _ttl,
+    "PEXPIRETIME": _ttl,
+    "OBJECT": _object,
+    "TIME": _time,
+    "HELLO": _hello,
+    "INFO": _info,
+    "CLIENT": _client,
+    "COMMAND": _command,
+    "DEBUG": _debug,
+    "MEMORY": _memory,
+    "SLOWLOG": _slowlog,
+    "CONFIG": _config,
+}
+
+# Commands whose successful reply is a key chosen at random: compared by
+# membership (harness.check_member asks both servers EXISTS <key>).
+RANDOM_KEY_COMMANDS = {"RANDOMKEY"}
+
+
+def compare(args, lode, redis):
+    """None if equivalent, else a reason. lode/redis are raw reply bytes
+    (or the marker b"<closed>" when the server closed the connection)."""
+    if lode == redis:
+        return None
+    if lode == b"<closed>" or redis == b"<closed>":
+        return "only one server closed the connection"
+    rule = RULES.get(_u(args[0]))
+    if rule is None:
+        if _u(args[0]) in RANDOM_KEY_COMMANDS:
+            return _same_kind(parse(lode), parse(redis), "RANDOMKEY")
+        return "replies differ"
+    try:
+        a, b = parse(lode), parse(redis)
+    except (ValueError, IndexError) as e:
+        return "unparseable reply: %s" % e
+    return rule(args, a, b)
+
+
+# MONITOR lines: "+<unix time>.<micros> [<db> <client addr>] "cmd" "arg"...":
+# the time and the client's address are process facts; the db and the
+# quoted command (with Redis's escaping of binary bytes) must be identical.
+MONITOR_LINE = re.compile(rb"^\+(\d+)\.(\d{6}) \[(\d+) (\S+)\] (.*)\r\n$", re.S)
+
+
+def monitor_line(line):
+    m = MONITOR_LINE.match(line)
+    if not m:
+        return None
+    return (m.group(3), m.group(5))
