@@ -18,7 +18,7 @@ void reply_help(struct reply *r, const char *title, const char *const *lines)
     reply_status(r, title);
     for (long long i = 0; i < n - 1; i++) reply_status(r, lines[i]);
     reply_status(r, "HELP");
-    reply_status(r, "    Print this help.");
+    reply_status(r, "    Prints this help.");
 }
 
 void cmd_config_help(struct cmd_ctx *ctx)
@@ -45,7 +45,16 @@ void cmd_config_get(struct cmd_ctx *ctx)
         config_get(&srv.cfg, ctx->argv[i].ptr, ctx->argv[i].len, &pairs, &n, &cap);
     reply_map(ctx->r, n);
     for (int i = 0; i < n; i++) {
-        reply_cstr(ctx->r, pairs[i].name);
+        /* a name asked for without wildcards is echoed as the caller typed it */
+        const struct slice *asked = NULL;
+        for (int k = 2; k < ctx->argc && !asked; k++)
+            if (strcspn(ctx->argv[k].ptr, "*?[") >= ctx->argv[k].len &&
+                util_eq_nocase(ctx->argv[k].ptr, ctx->argv[k].len, pairs[i].name))
+                asked = &ctx->argv[k];
+        if (asked)
+            reply_bulk(ctx->r, asked->ptr, asked->len);
+        else
+            reply_cstr(ctx->r, pairs[i].name);
         reply_bulk(ctx->r, pairs[i].value.ptr ? pairs[i].value.ptr : "", pairs[i].value.len);
         buf_release(&pairs[i].value);
     }

@@ -141,7 +141,7 @@ void cmd_hello(struct cmd_ctx *ctx)
     }
     if (!(c->flags & CL_AUTHENTICATED)) {
         reply_error(ctx->r, "NOAUTH HELLO must be called with the client already authenticated, "
-                            "otherwise the HELLO <proto> AUTH <user> <pass> option can be used "
+                            "otherwise the HELLO AUTH <user> <pass> option can be used "
                             "to authenticate the client and select the RESP protocol version at "
                             "the same time");
         return;

@@ -60,7 +60,7 @@ static const struct param params[] = {
      NULL, "1073741824"},
     {"client-output-buffer-limit", T_OBUF, O(obuf), 0, 0, 0, NULL,
      "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"},
-    {"hz", T_INT, O(hz), 1, 500, 0, NULL, "10"},
+    {"hz", T_INT, O(hz), 0, INT_MAX, 0, NULL, "10"},
     {"slowlog-log-slower-than", T_INT, O(slowlog_log_slower_than), -1, LLONG_MAX, 0, NULL, "10000"},
     {"slowlog-max-len", T_INT, O(slowlog_max_len), 0, LONG_MAX, 0, NULL, "128"},
     {"maxmemory", T_MEM, O(maxmemory), 0, LLONG_MAX, 0, NULL, "0"},
@@ -170,6 +170,8 @@ static int apply(struct config *c, const struct param *p, const char *v, size_t 
             buf_printf(err, "argument must be between %lld and %lld inclusive", p->min, p->max);
             return -1;
         }
+        /* hz is accepted in any range and clamped, as Redis does */
+        if (p->off == offsetof(struct config, hz)) x = x < 1 ? 1 : x > 500 ? 500 : x;
         *(long long *)(base + p->off) = x;
         return 0;
     }
