@@ -120,12 +120,24 @@ void cmd_renamenx(struct cmd_ctx *ctx)
     rename_generic(ctx, true);
 }
 
-/* Parses argv[i] as a db index: ERR_NOTINT when it is not an int, ERR_DBINDEX
- * when no such db exists. Replies and returns NULL on error. */
+/* Parses argv[i] as a C int with Redis's getIntFromObjectOrReply errors:
+ * ERR_NOTINT when it is no integer, a range error when it is a long long
+ * outside int. Replies and returns false on error. */
+static bool arg_int(struct cmd_ctx *ctx, int i, long long *out)
+{
+    if (!arg_ll(ctx, i, out, NULL)) return false;
+    if (*out >= INT_MIN && *out <= INT_MAX) return true;
+    reply_errorf(ctx->r, "ERR value is out of range, value must between %d and %d", INT_MIN,
+                 INT_MAX);
+    return false;
+}
+
+/* Parses argv[i] as a db index (arg_int's errors, then ERR_DBINDEX when no
+ * such db exists). Replies and returns NULL on error. */
 static struct db *arg_db(struct cmd_ctx *ctx, int i)
 {
     long long id;
-    if (!arg_ll_range(ctx, i, INT_MIN, INT_MAX, &id, NULL)) return NULL;
+    if (!arg_int(ctx, i, &id)) return NULL;
     if (id < 0 || id >= ctx->eng->ndbs) {
         reply_error(ctx->r, ERR_DBINDEX);
         return NULL;
@@ -195,14 +207,10 @@ void cmd_move(struct cmd_ctx *ctx)
 
 void cmd_select(struct cmd_ctx *ctx)
 {
-    long long id;
-    if (!arg_ll_range(ctx, 1, INT32_MIN, INT32_MAX, &id, NULL)) return;
-    if (id < 0 || id >= ctx->eng->ndbs) {
-        reply_error(ctx->r, ERR_DBINDEX);
-        return;
-    }
-    ctx->sess->db = (int)id;
-    ctx->db = &ctx->eng->dbs[id];
+    struct db *db = arg_db(ctx, 1);
+    if (!db) return;
+    ctx->sess->db = db->id;
+    ctx->db = db;
     reply_ok(ctx->r);
 }
 
