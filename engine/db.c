@@ -347,6 +347,11 @@ long long db_active_expire(struct engine *eng, long long budget_us)
             struct kv *victims[EXPIRE_SAMPLE];
             for (size_t k = 0; k < got; k++) {
                 struct xnode *x = (struct xnode *)sample[k];
+                /* dict_sample may return a node twice (it can revisit a
+                 * bucket): count and delete each key once */
+                bool dup = false;
+                for (size_t m = 0; m < k && !dup; m++) dup = sample[m] == sample[k];
+                if (dup) continue;
                 if (x->when <= eng->now_ms) {
                     victims[expired++] = x->kv;
                 } else {

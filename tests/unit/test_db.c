@@ -154,6 +154,31 @@ static void test_active_expiry(void **state)
     engine_release(&eng);
 }
 
+/* dict_sample may return an element twice (it can revisit a bucket after a
+ * random jump): the cycle must still delete each key exactly once. */
+static void test_active_expiry_small_tables(void **state)
+{
+    (void)state;
+    struct engine eng;
+    setup_engine(&eng);
+    struct db *db = &eng.dbs[0];
+    char key[32];
+    long long expected = 0;
+    for (int round = 0; round < 300; round++) {
+        int n = 1 + round % 40;
+        for (int i = 0; i < n; i++) {
+            snprintf(key, sizeof(key), "r%d-%d", round, i);
+            db_set_expire(db, add_str(&eng, db, key, "x"), eng.now_ms);
+        }
+        expected += n;
+        while (db_expires_count(db)) db_active_expire(&eng, 1000000);
+        assert_int_equal(db_size(db), 0);
+    }
+    assert_int_equal(eng.stats.expired_keys, expected);
+    assert_int_equal(expired_calls, expected);
+    engine_release(&eng);
+}
+
 struct seen {
     unsigned char *hit; /* per original key */
     int n;
@@ -283,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_lazy_expiry_on_lookup),
         cmocka_unit_test(test_replica_hides_expired_keys),
         cmocka_unit_test(test_active_expiry),
+        cmocka_unit_test(test_active_expiry_small_tables),
         cmocka_unit_test(test_scan_guarantee_while_growing),
         cmocka_unit_test(test_move_keeps_ttl_and_value),
         cmocka_unit_test(test_key_changed_hook),
