@@ -241,6 +241,27 @@ struct kv *db_take(struct db *db, const char *key, size_t klen, long long *expir
     return kv;
 }
 
+struct kv *db_move(struct engine *eng, struct db *src, const char *key, size_t klen, struct db *dst,
+                   const char *nkey, size_t nklen)
+{
+    lode_assert(src != dst || klen != nklen || memcmp(key, nkey, klen) != 0);
+    long long when;
+    struct kv *kv = db_take(src, key, klen, &when);
+    if (!kv) return NULL;
+    notify_changed(eng, src, key, klen);
+    if (klen != nklen || memcmp(kv->data, nkey, nklen) != 0) kv = kv_rekey(kv, nkey, nklen);
+    uint32_t lru = kv->lru;
+    db_add(eng, dst, kv);
+    kv->lru = lru; /* moving is not an access */
+    if (when != -1) db_set_expire(dst, kv, when);
+    return kv;
+}
+
+void db_key_changed(struct engine *eng, struct db *db, const char *key, size_t klen)
+{
+    notify_changed(eng, db, key, klen);
+}
+
 struct rawstr *db_str_make_raw(struct db *db, struct kv **kvp, size_t cap)
 {
     struct kv *kv = *kvp;
@@ -326,6 +347,11 @@ long long db_active_expire(struct engine *eng, long long budget_us)
             struct kv *victims[EXPIRE_SAMPLE];
             for (size_t k = 0; k < got; k++) {
                 struct xnode *x = (struct xnode *)sample[k];
+                /* dict_sample may return a node twice (it can revisit a
+                 * bucket): count and delete each key once */
+                bool dup = false;
+                for (size_t m = 0; m < k && !dup; m++) dup = sample[m] == sample[k];
+                if (dup) continue;
                 if (x->when <= eng->now_ms) {
                     victims[expired++] = x->kv;
                 } else {

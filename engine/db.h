@@ -91,6 +91,19 @@ bool db_delete(struct engine *eng, struct db *db, const char *key, size_t klen);
  * expiry or -1. NULL when absent. */
 struct kv *db_take(struct db *db, const char *key, size_t klen, long long *expire);
 
+/* Moves the entry under <key, klen> in src to <nkey, nklen> in dst, keeping
+ * its TTL and its value, which is not copied (RENAME when src == dst, MOVE
+ * when the keys are equal). No expiry check is made: callers look the key up
+ * first. The destination key must be absent from dst (callers delete it
+ * first); src == dst with equal keys is not allowed. Both keys are reported
+ * to on_key_changed. Returns the entry now in dst (borrowed, valid until the
+ * key next changes), or NULL when key is absent from src (nothing changes). */
+struct kv *db_move(struct engine *eng, struct db *src, const char *key, size_t klen, struct db *dst,
+                   const char *nkey, size_t nklen);
+/* Reports a change that no other db_* call reported to on_key_changed: TTL
+ * changes (db_set_expire, db_persist) and in-place value edits. */
+void db_key_changed(struct engine *eng, struct db *db, const char *key, size_t klen);
+
 /* Absolute expiry in ms, -1 when the key has none. */
 long long db_expire_of(struct db *db, const struct kv *kv);
 /* Sets the absolute expiry of kv (which is in db). */

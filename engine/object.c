@@ -107,6 +107,21 @@ struct kv *kv_dup(const struct kv *kv, const char *key, size_t klen)
     return kv_new_obj(key, klen, kv->type, kv->enc, type_ops[kv->type]->dup(kv->v.ptr, kv->enc));
 }
 
+struct kv *kv_rekey(struct kv *kv, const char *key, size_t klen)
+{
+    /* an embedded value lives inside the header: copy it with the key */
+    size_t extra = kv->type == OBJ_STRING && kv->enc == ENC_EMBSTR ? (size_t)kv->v.i : 0;
+    struct kv *n = kv_alloc(key, klen, extra);
+    n->type = kv->type;
+    n->enc = kv->enc;
+    n->lru = kv->lru;
+    n->v = kv->v;
+    if (extra) memcpy(n->data + klen, kv->data + kv->klen, extra);
+    /* the value (if separately allocated) now belongs to n: free the header only */
+    lode_free(kv);
+    return n;
+}
+
 const char *kv_str(const struct kv *kv, char *tmp, size_t *len)
 {
     switch (kv->enc) {

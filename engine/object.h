@@ -71,6 +71,12 @@ struct kv *kv_new_obj(const char *key, size_t klen, int type, int enc, void *ptr
 void kv_free(struct kv *kv);
 /* Copy of kv under a new key (for COPY/RENAME): deep copies the value. */
 struct kv *kv_dup(const struct kv *kv, const char *key, size_t klen);
+/* The same value under a new key, without copying it (RENAME, MOVE): returns
+ * a new entry holding kv's type, encoding, value and access time, and frees
+ * kv's header, so kv is dead afterwards. kv must not be in any table. Costs
+ * one allocation plus copying the key (and an embedded value, at most
+ * OBJ_EMBSTR_MAX bytes) whatever the value's size. Flags start cleared. */
+struct kv *kv_rekey(struct kv *kv, const char *key, size_t klen);
 
 /* Value of a string entry: returns a pointer to the bytes and the length.
  * tmp (UTIL_LLSTR_SIZE bytes) holds the digits of an ENC_INT value; the
