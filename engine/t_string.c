@@ -269,6 +269,7 @@ static bool mset_generic(struct cmd_ctx *ctx, bool nx)
     }
     for (int i = 1; i < ctx->argc; i += 2) {
         const struct slice *k = &ctx->argv[i], *v = &ctx->argv[i + 1];
+        if (!nx) ctx_lookup_write(ctx, i); /* a stale entry expires (and is logged) first */
         db_set(ctx->eng, ctx->db, kv_new_str(k->ptr, k->len, v->ptr, v->len), false);
     }
     ctx_dirty(ctx, (ctx->argc - 1) / 2);
@@ -385,13 +386,12 @@ void cmd_incrbyfloat(struct cmd_ctx *ctx)
         reply_error(ctx->r, "ERR increment would produce NaN or Infinity");
         return;
     }
-    char *buf = lode_malloc(LD_STR_CAP);
-    int n = util_ld2str(buf, LD_STR_CAP, v);
+    char buf[LD_STR_CAP];
+    int n = util_ld2str(buf, sizeof(buf), v);
     lode_assert(n > 0);
     /* the TTL stays (the WAL logs this as SET key <result> KEEPTTL) */
     store_string(ctx, 1, buf, (size_t)n, true);
     reply_bulk(ctx->r, buf, (size_t)n);
-    lode_free(buf);
 }
 
 /* ---- APPEND, STRLEN, GETRANGE, SUBSTR, SETRANGE ---- */
