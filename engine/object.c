@@ -49,6 +49,11 @@ struct kv *kv_new_str(const char *key, size_t klen, const char *val, size_t vlen
 {
     long long iv;
     if (vlen <= 20 && util_str2ll(val, vlen, &iv)) return kv_new_int(key, klen, iv);
+    return kv_new_bytes(key, klen, val, vlen);
+}
+
+struct kv *kv_new_bytes(const char *key, size_t klen, const char *val, size_t vlen)
+{
     struct kv *kv;
     if (vlen <= OBJ_EMBSTR_MAX) {
         kv = kv_alloc(key, klen, vlen);

@@ -63,6 +63,9 @@ static inline const char *kv_key(const struct kv *kv)
 /* A new string entry holding a copy of the value, in the most compact
  * encoding. The entry is not in any table. */
 struct kv *kv_new_str(const char *key, size_t klen, const char *val, size_t vlen);
+/* Same, but never ENC_INT (embstr or raw): for results Redis keeps as
+ * strings even when they look like integers (INCRBYFLOAT). */
+struct kv *kv_new_bytes(const char *key, size_t klen, const char *val, size_t vlen);
 /* A new string entry holding an integer. */
 struct kv *kv_new_int(const char *key, size_t klen, long long v);
 /* A new entry of another type: v.ptr = ptr (ownership passes to the kv). */

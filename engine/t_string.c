@@ -389,8 +389,11 @@ void cmd_incrbyfloat(struct cmd_ctx *ctx)
     char buf[LD_STR_CAP];
     int n = util_ld2str(buf, sizeof(buf), v);
     lode_assert(n > 0);
-    /* the TTL stays (the WAL logs this as SET key <result> KEEPTTL) */
-    store_string(ctx, 1, buf, (size_t)n, true);
+    /* the TTL stays (the WAL logs this as SET key <result> KEEPTTL); the
+     * result is a string even when it looks like an integer, as in Redis */
+    db_set(ctx->eng, ctx->db, kv_new_bytes(ctx->argv[1].ptr, ctx->argv[1].len, buf, (size_t)n),
+           true);
+    ctx_dirty(ctx, 1);
     reply_bulk(ctx->r, buf, (size_t)n);
 }
 

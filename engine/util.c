@@ -78,7 +78,7 @@ bool util_str2ld(const char *s, size_t n, long double *out)
     errno = 0;
     char *end;
     long double v = strtold(buf, &end);
-    if (isspace((unsigned char)buf[0]) || *end != '\0' || isnan(v)) return false;
+    if (isspace((unsigned char)buf[0]) || end != buf + n || isnan(v)) return false;
     if (errno == EINVAL) return false;
     if (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || fpclassify(v) == FP_ZERO))
         return false;

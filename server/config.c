@@ -45,7 +45,7 @@ static const struct param params[] = {
     {"databases", T_INT, O(databases), 1, INT_MAX, F_IMMUTABLE, NULL, "16"},
     {"requirepass", T_STR, O(requirepass), 0, 0, F_NULLABLE, NULL, ""},
     {"protected-mode", T_BOOL, O(protected_mode), 0, 0, 0, NULL, "yes"},
-    {"maxclients", T_INT, O(maxclients), 1, INT_MAX, 0, NULL, "10000"},
+    {"maxclients", T_INT, O(maxclients), 1, 4294967295LL, 0, NULL, "10000"},
     {"timeout", T_INT, O(timeout), 0, INT_MAX, 0, NULL, "0"},
     {"tcp-keepalive", T_INT, O(tcp_keepalive), 0, INT_MAX, 0, NULL, "300"},
     {"tcp-backlog", T_INT, O(tcp_backlog), 0, INT_MAX, F_IMMUTABLE, NULL, "511"},

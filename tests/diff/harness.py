@@ -285,7 +285,7 @@ class Pair:
 
     def fail(self, args, why, la, lb, extra=""):
         ctx = "\n".join("    %s" % " ".join(repr(x)[1:] if isinstance(x, bytes) else str(x)
-                                            for x in h) for h in self.history[-8:])
+                                            for x in h) for h in self.history[-int(os.environ.get("LODE_DIFF_HISTORY", "8")):])
         raise Mismatch(
             "differential mismatch in %s\n  command: %s\n  %s: %s\n  %s: %s\n  why: %s%s\n"
             "  last commands:\n%s" % (

@@ -208,8 +208,9 @@ def _time(args, a, b):
 
 
 def _hello(args, a, b):
-    # HELLO: the connection id is per process; everything else (server,
-    # version, proto, mode, role, modules) must be identical.
+    # HELLO: the connection id is per process, and the server field names
+    # the product (docs/compatibility.md: "lodestore" vs "redis"); everything
+    # else (version, proto, mode, role, modules) must be identical.
     err = _same_kind(a, b, "HELLO")
     if err or a.kind == "-":
         return err
@@ -220,6 +221,9 @@ def _hello(args, a, b):
         if k == b"id":
             if va.kind != ":" or vb.kind != ":":
                 return "HELLO: id is not an integer"
+        elif k == b"server":
+            if va.kind != "$" or vb.kind != "$":
+                return "HELLO: server is not a string"
         elif va != vb:
             return "HELLO: field %r differs: %r vs %r" % (k, va, vb)
     return None
