@@ -165,8 +165,7 @@ bad:
  * place; db_add/db_set/db_delete do this themselves. */
 static void key_changed(struct cmd_ctx *ctx, int i)
 {
-    if (ctx->eng->on_key_changed)
-        ctx->eng->on_key_changed(ctx->eng, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len);
+    db_key_changed(ctx->eng, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len);
 }
 
 /* The string at argv[1], ready to be written up to bit maxbit: created

@@ -123,8 +123,7 @@ void cmd_get(struct cmd_ctx *ctx)
  * mutations (INCR, APPEND, SETRANGE, TTL changes) do it here. */
 static void key_changed(struct cmd_ctx *ctx, const struct kv *kv)
 {
-    struct engine *eng = ctx->eng;
-    if (eng->on_key_changed) eng->on_key_changed(eng, ctx->db, kv->data, kv->klen);
+    db_key_changed(ctx->eng, ctx->db, kv->data, kv->klen);
 }
 
 /* Stores a string value under argv[key]; keepttl keeps an existing TTL. */
