@@ -266,6 +266,7 @@ void client_process_input(struct client *c)
         c->argc = 0;
         resp_next(&c->parser);
         lim.authenticated = (c->flags & CL_AUTHENTICATED) != 0;
+        if (c->out.len - c->sent > c->out_peak) c->out_peak = c->out.len - c->sent;
         if (has_output(c)) {
             client_schedule_write(c);
             if (!check_output_limits(c)) break;
@@ -361,8 +362,8 @@ void client_info_line(struct client *c, struct buf *out)
                "redir=-1 resp=%d",
                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                (now - c->ctime) / 1000, (now - c->last_interaction) / 1000,
-               client_flags_str(c, flags), c->sess.db, c->q.len, qfree, argv_mem, c->q.cap,
-               c->q.len, c->out.len - c->sent, omem,
+               client_flags_str(c, flags), c->sess.db, c->q.len, qfree, argv_mem, c->out.cap,
+               c->out_peak, c->out.len - c->sent, omem,
                sizeof(*c) + c->q.cap + c->out.cap + argv_mem, has_output(c) ? "w" : "", cmd,
                c->sess.resp);
 }

@@ -18,7 +18,7 @@ void reply_help(struct reply *r, const char *title, const char *const *lines)
     reply_status(r, title);
     for (long long i = 0; i < n - 1; i++) reply_status(r, lines[i]);
     reply_status(r, "HELP");
-    reply_status(r, "    Print this help.");
+    reply_status(r, "    Prints this help.");
 }
 
 void cmd_config_help(struct cmd_ctx *ctx)
