@@ -336,6 +336,7 @@ static const char *client_flags_str(const struct client *c, char *dst)
 {
     char *p = dst;
     if (c->flags & CL_MONITOR) *p++ = 'O';
+    if (c->flags & CL_PAUSED) *p++ = 'b'; /* Redis shows held clients as blocked */
     if (c->flags & CL_CLOSE_AFTER_REPLY) *p++ = 'c';
     if (c->flags & CL_CLOSE_ASAP) *p++ = 'A';
     if (c->flags & CL_UNIX) *p++ = 'U';
@@ -351,6 +352,15 @@ void client_info_line(struct client *c, struct buf *out)
     char flags[16];
     const char *cmd = c->last_cmd ? c->last_cmd->fullname : "NULL";
     if (c->cur_cmd) cmd = c->cur_cmd->fullname;
+    if ((c->flags & CL_PAUSED) && c->argc > 0) {
+        /* a held client shows the command it waits to run, as in Redis */
+        const struct cmd_def *held = cmd_lookup(c->argv[0].ptr, c->argv[0].len);
+        if (held && held->nsubs && c->argc > 1) {
+            const struct cmd_def *sub = cmd_lookup_sub(held, c->argv[1].ptr, c->argv[1].len);
+            if (sub) held = sub;
+        }
+        if (held) cmd = held->fullname;
+    }
     size_t qfree = c->q.cap > c->q.len ? c->q.cap - c->q.len : 0;
     size_t omem = c->out.cap;
     size_t argv_mem = 0;

@@ -146,7 +146,9 @@ static void section_server(struct buf *b)
 static void section_clients(struct buf *b)
 {
     size_t max_in = 0, max_out = 0;
+    long long blocked = 0;
     for (struct client *c = srv.clients; c; c = c->next) {
+        blocked += (c->flags & CL_PAUSED) != 0; /* Redis counts paused clients here */
         if (c->q.cap > max_in) max_in = c->q.cap;
         size_t pending = c->out.len - c->sent;
         if (pending > max_out) max_out = pending;
@@ -157,10 +159,10 @@ static void section_clients(struct buf *b)
                "maxclients:%lld\r\n"
                "client_recent_max_input_buffer:%zu\r\n"
                "client_recent_max_output_buffer:%zu\r\n"
-               "blocked_clients:0\r\n"
+               "blocked_clients:%lld\r\n"
                "tracking_clients:0\r\n"
                "clients_in_timeout_table:0\r\n",
-               srv.nclients, srv.cfg.maxclients, max_in, max_out);
+               srv.nclients, srv.cfg.maxclients, max_in, max_out, blocked);
 }
 
 void server_track_memory_peak(void)
