@@ -15,6 +15,11 @@ void obj_register(int type, const struct obj_ops *ops)
     type_ops[type] = ops;
 }
 
+const struct obj_ops *obj_get_ops(int type)
+{
+    return type > OBJ_STRING && type < OBJ_NTYPES ? type_ops[type] : NULL;
+}
+
 static struct kv *kv_alloc(const char *key, size_t klen, size_t extra)
 {
     lode_assert(klen <= UINT32_MAX);

@@ -104,13 +104,21 @@ const char *obj_type_name(int type);
 const char *kv_encoding_name(const struct kv *kv);
 
 /* Per-type hooks for types implemented in other engine modules: free, dup,
- * and memory usage of v.ptr. Registered once at start-up. */
+ * and memory usage of v.ptr. Registered once at start-up.
+ * digest mixes the value's logical content into out (20 bytes, already
+ * seeded with the type) with digest_mix / digest_xor from engine/digest.h:
+ * unordered elements (set members, hash fields) are folded with
+ * digest_xor so the result ignores layout; the same content must give the
+ * same bytes in every encoding. DEBUG DIGEST refuses types without it. */
 struct obj_ops {
     void (*free)(void *ptr, int enc);
     void *(*dup)(const void *ptr, int enc);
     size_t (*mem)(const void *ptr, int enc);
     const char *(*enc_name)(int enc);
+    void (*digest)(const void *ptr, int enc, uint8_t out[20]);
 };
 void obj_register(int type, const struct obj_ops *ops);
+/* The hooks registered for type, NULL for strings and unregistered types. */
+const struct obj_ops *obj_get_ops(int type);
 
 #endif

@@ -266,6 +266,7 @@ void client_process_input(struct client *c)
         c->argc = 0;
         resp_next(&c->parser);
         lim.authenticated = (c->flags & CL_AUTHENTICATED) != 0;
+        if (c->out.len - c->sent > c->out_peak) c->out_peak = c->out.len - c->sent;
         if (has_output(c)) {
             client_schedule_write(c);
             if (!check_output_limits(c)) break;
@@ -338,6 +339,7 @@ static const char *client_flags_str(const struct client *c, char *dst)
 {
     char *p = dst;
     if (c->flags & CL_MONITOR) *p++ = 'O';
+    if (c->flags & CL_PAUSED) *p++ = 'b'; /* Redis shows held clients as blocked */
     if (c->flags & CL_CLOSE_AFTER_REPLY) *p++ = 'c';
     if (c->flags & CL_CLOSE_ASAP) *p++ = 'A';
     if (c->flags & CL_UNIX) *p++ = 'U';
@@ -353,6 +355,15 @@ void client_info_line(struct client *c, struct buf *out)
     char flags[16];
     const char *cmd = c->last_cmd ? c->last_cmd->fullname : "NULL";
     if (c->cur_cmd) cmd = c->cur_cmd->fullname;
+    if ((c->flags & CL_PAUSED) && c->argc > 0) {
+        /* a held client shows the command it waits to run, as in Redis */
+        const struct cmd_def *held = cmd_lookup(c->argv[0].ptr, c->argv[0].len);
+        if (held && held->nsubs && c->argc > 1) {
+            const struct cmd_def *sub = cmd_lookup_sub(held, c->argv[1].ptr, c->argv[1].len);
+            if (sub) held = sub;
+        }
+        if (held) cmd = held->fullname;
+    }
     size_t qfree = c->q.cap > c->q.len ? c->q.cap - c->q.len : 0;
     size_t omem = c->out.cap;
     size_t argv_mem = 0;
@@ -364,8 +375,8 @@ void client_info_line(struct client *c, struct buf *out)
                "redir=-1 resp=%d",
                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                (now - c->ctime) / 1000, (now - c->last_interaction) / 1000,
-               client_flags_str(c, flags), c->sess.db, c->q.len, qfree, argv_mem, c->q.cap,
-               c->q.len, c->out.len - c->sent, omem,
+               client_flags_str(c, flags), c->sess.db, c->q.len, qfree, argv_mem, c->out.cap,
+               c->out_peak, c->out.len - c->sent, omem,
                sizeof(*c) + c->q.cap + c->out.cap + argv_mem, has_output(c) ? "w" : "", cmd,
                c->sess.resp);
 }

@@ -86,6 +86,7 @@ static void on_cron(struct ev_loop *loop, ev_timer *w, int revents)
     if (srv.cfg.active_expire) db_active_expire(&srv.eng, 250000 / srv.cfg.hz);
     db_cron(&srv.eng, 1000);
     clients_cron();
+    server_track_memory_peak();
     if (srv.cron_loops % (unsigned)(srv.cfg.hz / 10 ? srv.cfg.hz / 10 : 1) == 0) track_ops_sec();
     double period = 1.0 / (double)srv.cfg.hz;
     if (w->repeat != period) {
@@ -99,6 +100,11 @@ static void on_before_sleep(struct ev_loop *loop, ev_prepare *w, int revents)
     (void)loop;
     (void)w;
     (void)revents;
+    if (srv.unpause_pending) {
+        /* CLIENT UNPAUSE: held clients run here, not nested in that command */
+        srv.unpause_pending = false;
+        if (!srv.pause_until_ms) client_unpause_all();
+    }
     client_write_pending();
 }
 
@@ -221,6 +227,8 @@ int main(int argc, char **argv)
     srv.eng.proto_max_bulk_len = srv.cfg.proto_max_bulk_len;
     srv.eng.lru_clock = (uint32_t)(srv.start_ms / 1000);
     dispatch_init();
+    srv.used_memory_startup = lode_used_memory();
+    srv.stat_peak_memory = srv.used_memory_startup;
 
     srv.loop = ev_default_loop(EVFLAG_AUTO);
     if (net_listen_all() != 0) return 1;

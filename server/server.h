@@ -67,6 +67,7 @@ struct client {
     struct client *pw_next;              /* pending-write list */
     struct client *mon_prev, *mon_next;  /* monitors */
     struct client *paused_next;          /* paused list */
+    size_t out_peak;                     /* bytes, largest pending output (CLIENT LIST rbp) */
 };
 
 struct cmd_stats {
@@ -93,6 +94,7 @@ struct server {
     struct client *paused;        /* clients held by CLIENT PAUSE */
     long long pause_until_ms;     /* 0 = not paused */
     bool pause_writes_only;
+    bool unpause_pending;         /* CLIENT UNPAUSE: resume srv.paused before sleeping */
     struct client *current;       /* client whose command is running */
     bool shutdown_asap;
     int shutdown_exit_code;
@@ -108,6 +110,8 @@ struct server {
     long long ops_sec_samples[16];
     int ops_sec_idx;
     long long ops_sec_last_cmds, ops_sec_last_ms;
+    size_t stat_peak_memory;      /* bytes, highest lode_used_memory() seen (cron, INFO) */
+    size_t used_memory_startup;   /* bytes, lode_used_memory() once start-up was done */
     struct cmd_stats cmd_stats[CMD__COUNT];
     struct errstat *errstats;     /* error code counts (INFO errorstats) */
     int nerrstats;
@@ -158,6 +162,8 @@ void net_close_listeners(void);
 /* ---- misc ---- */
 void client_set_name(struct client *c, const char *p, size_t n);
 void server_reset_stats(void);
+/* Raises srv.stat_peak_memory to the current used memory (cron, INFO). */
+void server_track_memory_peak(void);
 /* Replies with a HELP array: title, lines (NULL-terminated), then HELP. */
 void reply_help(struct reply *r, const char *title, const char *const *lines);
 void server_request_shutdown(int exit_code);

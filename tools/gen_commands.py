@@ -18,7 +18,9 @@ JSON fields:
   keys        [first, last, step] or absent when the command takes no keys
   wal         none | verbatim | rewrite   (how a write is logged)
   layer       engine | server             (where the handler lives)
-  handler     C function name (cmd_...); absent for pure containers
+  handler     C function name (cmd_...); absent for pure containers. A container
+              with arity -1 (COMMAND) must have one: it runs when no subcommand
+              is given.
 """
 import json
 import os
@@ -112,10 +114,13 @@ def validate(cmds):
             p = names.get(c["container"])
             if p is None:
                 raise Bad(f'{c["_file"]}: container {c["container"]} has no JSON file')
-            if "handler" in p:
-                raise Bad(f'{p["_file"]}: a container has subcommands, not a handler')
+            if "handler" in p and p["arity"] != -1:
+                raise Bad(f'{p["_file"]}: a container has subcommands, not a handler '
+                          '(unless it also runs without one: arity -1, like COMMAND)')
         elif "handler" not in c and not any(x.get("container") == c["name"] for x in cmds):
             raise Bad(f'{c["_file"]}: no handler and no subcommands')
+        elif "handler" not in c and c["arity"] == -1:
+            raise Bad(f'{c["_file"]}: a container callable without a subcommand needs a handler')
     return names
 
 

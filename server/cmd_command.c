@@ -1,0 +1,340 @@
+/*
+ * cmd_command.c - COMMAND, COMMAND COUNT / INFO / DOCS / LIST / GETKEYS /
+ * GETKEYSANDFLAGS / HELP, served from the declarative table (engine/cmd.h).
+ *
+ * Reply layout is Redis 7.0's, RESP2 and RESP3 alike (RESP3 uses sets for
+ * flags, categories, tips and key specs, as Redis does). What the table
+ * does not declare is derived or left empty:
+ *   - tips: always empty;
+ *   - key specs: one range spec derived from first/last/step, flagged RW
+ *     with "update" for writes and RO with "access" otherwise (Redis's
+ *     hand-written specs are finer, e.g. DEL is RM/delete);
+ *   - docs: summary, since, group, complexity and subcommands, without
+ *     the arguments and history Redis also lists.
+ */
+#include "server/server.h"
+#include "engine/lode.h"
+#include "engine/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Key-spec flags for c, as Redis names them. */
+static int key_flags(const struct cmd_def *c, const char *out[2])
+{
+    if (c->flags & CMDF_WRITE) {
+        out[0] = "RW";
+        out[1] = "update";
+    } else {
+        out[0] = "RO";
+        out[1] = "access";
+    }
+    return 2;
+}
+
+static void reply_key_specs(struct reply *r, const struct cmd_def *c)
+{
+    if (c->first_key <= 0) {
+        reply_set(r, 0);
+        return;
+    }
+    reply_set(r, 1);
+    reply_map(r, 3);
+    reply_cstr(r, "flags");
+    const char *fl[2];
+    int nfl = key_flags(c, fl);
+    reply_set(r, nfl);
+    for (int i = 0; i < nfl; i++) reply_status(r, fl[i]);
+    reply_cstr(r, "begin_search");
+    reply_map(r, 2);
+    reply_cstr(r, "type");
+    reply_cstr(r, "index");
+    reply_cstr(r, "spec");
+    reply_map(r, 1);
+    reply_cstr(r, "index");
+    reply_int(r, c->first_key);
+    reply_cstr(r, "find_keys");
+    reply_map(r, 2);
+    reply_cstr(r, "type");
+    reply_cstr(r, "range");
+    reply_cstr(r, "spec");
+    reply_map(r, 3);
+    reply_cstr(r, "lastkey");
+    /* relative to the first key; negative counts from the end */
+    reply_int(r, c->last_key < 0 ? c->last_key : c->last_key - c->first_key);
+    reply_cstr(r, "keystep");
+    reply_int(r, c->key_step);
+    reply_cstr(r, "limit");
+    reply_int(r, 0);
+}
+
+static void reply_command_info(struct reply *r, const struct cmd_def *c)
+{
+    reply_array(r, 10);
+    reply_cstr(r, c->fullname);
+    reply_int(r, c->arity);
+    int nflags = 0;
+    for (int i = 0; i < CMDF_NFLAGS; i++) nflags += (c->flags >> i) & 1;
+    reply_set(r, nflags);
+    for (int i = 0; i < CMDF_NFLAGS; i++)
+        if ((c->flags >> i) & 1) reply_status(r, cmd_flag_names[i]);
+    reply_int(r, c->first_key);
+    reply_int(r, c->last_key);
+    reply_int(r, c->key_step);
+    int ncats = 0;
+    for (int i = 0; i < ACL_NCATS; i++) ncats += (c->acl >> i) & 1;
+    reply_set(r, ncats);
+    char cat[40];
+    for (int i = 0; i < ACL_NCATS; i++) {
+        if (!((c->acl >> i) & 1)) continue;
+        snprintf(cat, sizeof(cat), "@%s", cmd_acl_names[i]);
+        reply_status(r, cat);
+    }
+    reply_set(r, 0); /* tips */
+    reply_key_specs(r, c);
+    if (c->nsubs) {
+        reply_array(r, c->nsubs);
+        for (int i = 0; i < c->nsubs; i++) reply_command_info(r, &cmd_table[c->subs[i]]);
+    } else {
+        reply_set(r, 0);
+    }
+}
+
+static void reply_command_docs(struct reply *r, const struct cmd_def *c)
+{
+    bool has_complexity = c->complexity && c->complexity[0];
+    reply_map(r, 3 + has_complexity + (c->nsubs > 0));
+    reply_cstr(r, "summary");
+    reply_cstr(r, c->summary);
+    reply_cstr(r, "since");
+    reply_cstr(r, c->since);
+    reply_cstr(r, "group");
+    reply_cstr(r, c->group);
+    if (has_complexity) {
+        reply_cstr(r, "complexity");
+        reply_cstr(r, c->complexity);
+    }
+    if (c->nsubs) {
+        reply_cstr(r, "subcommands");
+        reply_map(r, c->nsubs);
+        for (int i = 0; i < c->nsubs; i++) {
+            const struct cmd_def *s = &cmd_table[c->subs[i]];
+            reply_cstr(r, s->fullname);
+            reply_command_docs(r, s);
+        }
+    }
+}
+
+/* A command by name or by "container|sub" full name, NULL when unknown. */
+static const struct cmd_def *lookup_full(const struct slice *s)
+{
+    const char *bar = memchr(s->ptr, '|', s->len);
+    if (!bar) return cmd_lookup(s->ptr, s->len);
+    const struct cmd_def *p = cmd_lookup(s->ptr, (size_t)(bar - s->ptr));
+    if (!p || !p->nsubs) return NULL;
+    size_t rest = s->len - (size_t)(bar - s->ptr) - 1;
+    if (memchr(bar + 1, '|', rest)) return NULL;
+    return cmd_lookup_sub(p, bar + 1, rest);
+}
+
+static int top_level_count(void)
+{
+    int n = 0;
+    for (int i = 0; i < CMD__COUNT; i++) n += cmd_table[i].parent == CMD_NONE;
+    return n;
+}
+
+void cmd_command(struct cmd_ctx *ctx)
+{
+    reply_array(ctx->r, top_level_count());
+    for (int i = 0; i < CMD__COUNT; i++)
+        if (cmd_table[i].parent == CMD_NONE) reply_command_info(ctx->r, &cmd_table[i]);
+}
+
+void cmd_command_count(struct cmd_ctx *ctx)
+{
+    reply_int(ctx->r, top_level_count());
+}
+
+void cmd_command_info(struct cmd_ctx *ctx)
+{
+    if (ctx->argc == 2) {
+        cmd_command(ctx);
+        return;
+    }
+    reply_array(ctx->r, ctx->argc - 2);
+    for (int i = 2; i < ctx->argc; i++) {
+        const struct cmd_def *c = lookup_full(&ctx->argv[i]);
+        if (c)
+            reply_command_info(ctx->r, c);
+        else
+            reply_null(ctx->r);
+    }
+}
+
+void cmd_command_docs(struct cmd_ctx *ctx)
+{
+    struct reply *r = ctx->r;
+    if (ctx->argc == 2) {
+        reply_map(r, top_level_count());
+        for (int i = 0; i < CMD__COUNT; i++) {
+            const struct cmd_def *c = &cmd_table[i];
+            if (c->parent != CMD_NONE) continue;
+            reply_cstr(r, c->fullname);
+            reply_command_docs(r, c);
+        }
+        return;
+    }
+    size_t tok = reply_defer(r);
+    long long n = 0;
+    for (int i = 2; i < ctx->argc; i++) {
+        const struct cmd_def *c = lookup_full(&ctx->argv[i]);
+        if (!c) continue;
+        reply_cstr(r, c->fullname);
+        reply_command_docs(r, c);
+        n++;
+    }
+    reply_defer_map(r, tok, n);
+}
+
+enum list_filter { LIST_ALL, LIST_MODULE, LIST_ACLCAT, LIST_PATTERN };
+
+static bool list_match(const struct cmd_def *c, int kind, const struct slice *arg, int cat)
+{
+    switch (kind) {
+    case LIST_MODULE: return false; /* no modules */
+    case LIST_ACLCAT: return cat >= 0 && ((c->acl >> cat) & 1);
+    case LIST_PATTERN:
+        return util_glob_match(arg->ptr, arg->len, c->fullname, strlen(c->fullname), true);
+    default: return true;
+    }
+}
+
+void cmd_command_list(struct cmd_ctx *ctx)
+{
+    int kind = LIST_ALL, cat = -1;
+    const struct slice *arg = NULL;
+    if (ctx->argc == 5 && arg_is(ctx, 2, "filterby")) {
+        arg = &ctx->argv[4];
+        if (arg_is(ctx, 3, "module")) {
+            kind = LIST_MODULE;
+        } else if (arg_is(ctx, 3, "aclcat")) {
+            kind = LIST_ACLCAT;
+            for (int i = 0; i < ACL_NCATS; i++)
+                if (util_eq_nocase(arg->ptr, arg->len, cmd_acl_names[i])) cat = i;
+        } else if (arg_is(ctx, 3, "pattern")) {
+            kind = LIST_PATTERN;
+        } else {
+            reply_error(ctx->r, ERR_SYNTAX);
+            return;
+        }
+    } else if (ctx->argc != 2) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return;
+    }
+    size_t tok = reply_defer(ctx->r);
+    long long n = 0;
+    for (int i = 0; i < CMD__COUNT; i++) {
+        const struct cmd_def *c = &cmd_table[i];
+        if (c->parent != CMD_NONE) continue;
+        if (list_match(c, kind, arg, cat)) {
+            reply_cstr(ctx->r, c->fullname);
+            n++;
+        }
+        for (int k = 0; k < c->nsubs; k++) {
+            const struct cmd_def *s = &cmd_table[c->subs[k]];
+            if (!list_match(s, kind, arg, cat)) continue;
+            reply_cstr(ctx->r, s->fullname);
+            n++;
+        }
+    }
+    reply_defer_array(ctx->r, tok, n);
+}
+
+/* Resolves argv[2..] as a command call and finds its keys. Replies with
+ * Redis's error and returns -1 on failure. */
+static int getkeys(struct cmd_ctx *ctx, const struct cmd_def **cmdp, int *keys, int max)
+{
+    int argc = ctx->argc - 2;
+    const struct slice *argv = ctx->argv + 2;
+    const struct cmd_def *c = cmd_lookup(argv[0].ptr, argv[0].len);
+    if (c && c->nsubs && argc >= 2) c = cmd_lookup_sub(c, argv[1].ptr, argv[1].len);
+    if (!c) {
+        reply_error(ctx->r, "ERR Invalid command specified");
+        return -1;
+    }
+    if (!cmd_arity_ok(c, argc)) {
+        reply_error(ctx->r, "ERR Invalid number of arguments specified for command");
+        return -1;
+    }
+    int n = cmd_keys(c, argc, keys, max);
+    if (n <= 0) {
+        reply_error(ctx->r, "ERR The command has no key arguments");
+        return -1;
+    }
+    *cmdp = c;
+    return n;
+}
+
+void cmd_command_getkeys(struct cmd_ctx *ctx)
+{
+    const struct cmd_def *c;
+    int max = ctx->argc;
+    int *keys = lode_malloc(sizeof(int) * (size_t)max);
+    int n = getkeys(ctx, &c, keys, max);
+    if (n > 0) {
+        reply_array(ctx->r, n);
+        for (int i = 0; i < n; i++) {
+            const struct slice *k = &ctx->argv[2 + keys[i]];
+            reply_bulk(ctx->r, k->ptr, k->len);
+        }
+    }
+    lode_free(keys);
+}
+
+void cmd_command_getkeysandflags(struct cmd_ctx *ctx)
+{
+    const struct cmd_def *c;
+    int max = ctx->argc;
+    int *keys = lode_malloc(sizeof(int) * (size_t)max);
+    int n = getkeys(ctx, &c, keys, max);
+    if (n > 0) {
+        const char *fl[2];
+        int nfl = key_flags(c, fl);
+        reply_array(ctx->r, n);
+        for (int i = 0; i < n; i++) {
+            const struct slice *k = &ctx->argv[2 + keys[i]];
+            reply_array(ctx->r, 2);
+            reply_bulk(ctx->r, k->ptr, k->len);
+            reply_set(ctx->r, nfl);
+            for (int f = 0; f < nfl; f++) reply_status(ctx->r, fl[f]);
+        }
+    }
+    lode_free(keys);
+}
+
+void cmd_command_help(struct cmd_ctx *ctx)
+{
+    static const char *const lines[] = {
+        "(no subcommand)",
+        "    Return details about all Redis commands.",
+        "COUNT",
+        "    Return the total number of commands in this Redis server.",
+        "LIST",
+        "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full Redis command.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Return the keys and the access flags from a full Redis command.",
+        NULL,
+    };
+    reply_help(ctx->r, "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", lines);
+}
