@@ -157,6 +157,49 @@ static void expire_now(struct engine *eng, struct db *db, struct kv *kv, uint64_
     remove_kv(db, kv, h);
 }
 
+/* Access tracking. Under an LRU (or no) policy kv->lru is the seconds
+ * clock of the last access. Under an LFU policy it is, as in Redis, the
+ * minutes clock (16 bits) above a logarithmic access counter (8 bits) that
+ * new keys start at LFU_INIT, that an access raises with probability
+ * 1 / ((counter - LFU_INIT) * LFU_LOG_FACTOR + 1), and that loses one per
+ * LFU_DECAY_MIN minutes without access. */
+#define LFU_INIT 5
+#define LFU_LOG_FACTOR 10
+#define LFU_DECAY_MIN 1
+
+static uint32_t lfu_minutes(const struct engine *eng)
+{
+    return (uint32_t)(eng->now_ms / 60000) & 0xffff;
+}
+
+int db_lfu_counter(struct engine *eng, const struct kv *kv)
+{
+    uint32_t elapsed = (lfu_minutes(eng) - (kv->lru >> 8)) & 0xffff;
+    uint32_t periods = elapsed / LFU_DECAY_MIN;
+    uint32_t counter = kv->lru & 0xff;
+    return periods >= counter ? 0 : (int)(counter - periods);
+}
+
+static void touch_new(struct engine *eng, struct kv *kv)
+{
+    kv->lru = eng->lfu ? lfu_minutes(eng) << 8 | LFU_INIT : eng->lru_clock;
+}
+
+static void touch_access(struct engine *eng, struct kv *kv)
+{
+    if (!eng->lfu) {
+        kv->lru = eng->lru_clock;
+        return;
+    }
+    uint32_t c = (uint32_t)db_lfu_counter(eng, kv);
+    if (c < 255) {
+        double base = c > LFU_INIT ? (double)(c - LFU_INIT) : 0.0;
+        double r = (double)(util_rand64() >> 11) / (double)(1ULL << 53);
+        if (r < 1.0 / (base * LFU_LOG_FACTOR + 1)) c++;
+    }
+    kv->lru = lfu_minutes(eng) << 8 | c;
+}
+
 struct kv *db_lookup(struct engine *eng, struct db *db, const char *key, size_t klen, int flags)
 {
     uint64_t h = util_hash(key, klen);
@@ -175,13 +218,13 @@ struct kv *db_lookup(struct engine *eng, struct db *db, const char *key, size_t 
         else
             eng->stats.keyspace_misses++;
     }
-    if (kv && !(flags & LOOKUP_NOTOUCH)) kv->lru = eng->lru_clock;
+    if (kv && !(flags & LOOKUP_NOTOUCH)) touch_access(eng, kv);
     return kv;
 }
 
 void db_add(struct engine *eng, struct db *db, struct kv *kv)
 {
-    kv->lru = eng->lru_clock;
+    touch_new(eng, kv);
     kv->flags &= (uint8_t)~KV_HAS_EXPIRE;
     dict_add(&db->keys, &kv->node, util_hash(kv->data, kv->klen));
     notify_changed(eng, db, kv->data, kv->klen);
@@ -204,7 +247,7 @@ void db_set(struct engine *eng, struct db *db, struct kv *kv, bool keepttl)
 {
     uint64_t h = util_hash(kv->data, kv->klen);
     struct kv *old = (struct kv *)dict_find(&db->keys, kv->data, kv->klen, h);
-    kv->lru = eng->lru_clock;
+    touch_new(eng, kv);
     if (!old) {
         kv->flags &= (uint8_t)~KV_HAS_EXPIRE;
         dict_add(&db->keys, &kv->node, h);

@@ -55,6 +55,7 @@ struct engine {
     uint32_t lru_clock; /* seconds, updated by the caller's cron */
     long long proto_max_bulk_len; /* largest string a command may build */
     bool readonly_replica;        /* expired keys are hidden, not deleted */
+    bool lfu;                     /* an LFU maxmemory policy: kv->lru holds LFU data */
     struct engine_stats stats;
     long long dirty; /* changes since start */
     engine_key_hook on_key_changed;
@@ -143,6 +144,10 @@ static inline size_t db_size(const struct db *db)
 {
     return dict_size(&db->keys);
 }
+
+/* The access-frequency counter of kv (LFU policies), decayed by the time
+ * since its last access: Redis's logarithmic 0..255 counter. */
+int db_lfu_counter(struct engine *eng, const struct kv *kv);
 
 /* Hash of a key as the tables use it. */
 uint64_t db_hash(const char *key, size_t klen);

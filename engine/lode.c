@@ -2,6 +2,7 @@
  * lode.c - error names, panic, and the accounted allocator (see lode.h).
  */
 #include "engine/lode.h"
+#include "engine/buf.h"
 
 #include <malloc.h>
 #include <stdatomic.h>
@@ -102,5 +103,34 @@ const char *lode_allocator_name(void)
     return name;
 #else
     return "libc";
+#endif
+}
+
+void lode_allocator_purge(void)
+{
+#ifdef LODE_USE_JEMALLOC
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "arena.%u.purge", (unsigned)MALLCTL_ARENAS_ALL);
+    mallctl(cmd, NULL, NULL, NULL, 0);
+#else
+    malloc_trim(0);
+#endif
+}
+
+#ifdef LODE_USE_JEMALLOC
+static void stats_cb(void *opaque, const char *text)
+{
+    buf_append(opaque, text, strlen(text));
+}
+#endif
+
+int lode_allocator_stats(struct buf *out)
+{
+#ifdef LODE_USE_JEMALLOC
+    malloc_stats_print(stats_cb, out, NULL);
+    return 0;
+#else
+    (void)out;
+    return -1;
 #endif
 }

@@ -56,5 +56,10 @@ size_t lode_usable(const void *p);
 size_t lode_used_memory(void);
 /* Name of the allocator in use ("jemalloc-5.3.0" or "libc"). */
 const char *lode_allocator_name(void);
+/* Asks the allocator to return unused pages to the system. */
+void lode_allocator_purge(void);
+struct buf;
+/* Appends the allocator's statistics report; -1 when it has none. */
+int lode_allocator_stats(struct buf *out);
 
 #endif

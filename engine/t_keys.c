@@ -597,15 +597,25 @@ void cmd_object_idletime(struct cmd_ctx *ctx)
 {
     struct kv *kv = object_lookup(ctx);
     if (!kv) return;
+    if (ctx->eng->lfu) {
+        reply_error(ctx->r, "ERR An LFU maxmemory policy is selected, idle time not tracked. "
+                            "Please note that when switching between policies at runtime LRU "
+                            "and LFU data will take some time to adjust.");
+        return;
+    }
     /* unsigned difference: correct across a wrap of the seconds clock */
     reply_int(ctx->r, (long long)(uint32_t)(ctx->eng->lru_clock - kv->lru));
 }
 
-/* Access frequency is tracked only under an LFU maxmemory policy, which
- * Lodestore does not have: Redis's error for the LRU/no-eviction case. */
+/* Access frequency is tracked only under an LFU maxmemory policy. */
 void cmd_object_freq(struct cmd_ctx *ctx)
 {
-    if (!object_lookup(ctx)) return;
+    struct kv *kv = object_lookup(ctx);
+    if (!kv) return;
+    if (ctx->eng->lfu) {
+        reply_int(ctx->r, db_lfu_counter(ctx->eng, kv));
+        return;
+    }
     reply_error(ctx->r, "ERR An LFU maxmemory policy is not selected, access frequency not "
                         "tracked. Please note that when switching between policies at runtime "
                         "LRU and LFU data will take some time to adjust.");

@@ -335,6 +335,8 @@ void cmd_client_help(struct cmd_ctx *ctx)
 {
     /* Redis's text for the subcommands this server implements */
     static const char *const lines[] = {
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
         "GETNAME",
         "    Return the name of the current connection.",
         "ID",
@@ -367,6 +369,8 @@ void cmd_client_help(struct cmd_ctx *ctx)
         "    Control the replies sent to the current connection.",
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",
         NULL,
@@ -385,4 +389,24 @@ void cmd_monitor(struct cmd_ctx *ctx)
     if (srv.monitors) srv.monitors->mon_prev = c;
     srv.monitors = c;
     reply_ok(ctx->r);
+}
+
+/* Client-side caching (CLIENT TRACKING) is not implemented: these report
+ * the state of a connection that has tracking off, as Redis does. */
+void cmd_client_getredir(struct cmd_ctx *ctx)
+{
+    reply_int(ctx->r, -1);
+}
+
+void cmd_client_trackinginfo(struct cmd_ctx *ctx)
+{
+    struct reply *r = ctx->r;
+    reply_map(r, 3);
+    reply_cstr(r, "flags");
+    reply_set(r, 1);
+    reply_cstr(r, "off");
+    reply_cstr(r, "redirect");
+    reply_int(r, -1);
+    reply_cstr(r, "prefixes");
+    reply_empty_array(r);
 }

@@ -62,9 +62,13 @@ void cmd_config_get(struct cmd_ctx *ctx)
 }
 
 /* Pushes changed settings to where they are used. */
-static void apply_runtime(void)
+void apply_runtime_config(void)
 {
     srv.eng.proto_max_bulk_len = srv.cfg.proto_max_bulk_len;
+    struct buf policy = BUF_INIT;
+    config_render(&srv.cfg, "maxmemory-policy", &policy);
+    srv.eng.lfu = policy.ptr && strstr(policy.ptr, "lfu") != NULL;
+    buf_release(&policy);
 }
 
 void cmd_config_set(struct cmd_ctx *ctx)
@@ -117,7 +121,7 @@ void cmd_config_set(struct cmd_ctx *ctx)
     for (int k = 0; k < npairs; k++) buf_release(&old[k]);
     lode_free(old);
     if (applied < npairs) goto fail;
-    apply_runtime();
+    apply_runtime_config();
     reply_ok(ctx->r);
     return;
 fail:
@@ -127,6 +131,7 @@ fail:
 
 void server_reset_stats(void)
 {
+    for (int i = 0; i < CMD__COUNT; i++) latency_free(&srv.cmd_stats[i].lat);
     memset(srv.cmd_stats, 0, sizeof(srv.cmd_stats));
     srv.nerrstats = 0;
     srv.stat_numconnections = srv.stat_rejected_conn = srv.stat_numcommands = 0;

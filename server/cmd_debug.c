@@ -78,11 +78,14 @@ static void debug_object(struct cmd_ctx *ctx)
     /* the access clock is seconds; Redis shows its 24-bit LRU field */
     uint32_t clock = ctx->eng->lru_clock;
     unsigned long long idle = clock > kv->lru ? clock - kv->lru : 0;
+    /* Redis shares the integers 0..9999 and shows their refcount as INT_MAX */
+    bool shared =
+        kv->type == OBJ_STRING && kv->enc == ENC_INT && kv->v.i >= 0 && kv->v.i < 10000;
     struct buf b = BUF_INIT;
     buf_printf(&b,
-               "Value at:%p refcount:1 encoding:%s serializedlength:%zu lru:%u "
+               "Value at:%p refcount:%d encoding:%s serializedlength:%zu lru:%u "
                "lru_seconds_idle:%llu",
-               (void *)kv, kv_encoding_name(kv), serialized_length(kv),
+               (void *)kv, shared ? 2147483647 : 1, kv_encoding_name(kv), serialized_length(kv),
                (unsigned)(kv->lru & 0xffffff), idle);
     reply_status(ctx->r, b.ptr);
     buf_release(&b);

@@ -5,16 +5,16 @@
  * clients and tools that parse INFO (redis-py's info(), redis-cli,
  * exporters) read them unchanged. Every figure is measured, never a
  * placeholder: fields Redis has but this server cannot measure (RDB/AOF
- * internals, latency percentiles, allocator fragmentation details) are
+ * internals, allocator fragmentation details) are
  * left out rather than filled with zeros that would look real. Fields
  * whose value is a true constant here (role:master, no forks, no cluster)
  * are kept because clients test them. Lodestore-only fields are prefixed
  * "lode_".
  *
  * Sections: server clients memory persistence stats replication cpu
- * modules commandstats errorstats cluster keyspace. "default" is all but
- * commandstats; "all" and "everything" are all (there is no
- * latencystats section). Unknown names are ignored, as in Redis.
+ * modules commandstats errorstats latencystats cluster keyspace. "default"
+ * is all but commandstats and latencystats; "all" and "everything" are
+ * all. Unknown names are ignored, as in Redis.
  */
 #include "server/server.h"
 #include "engine/lode.h"
@@ -39,6 +39,7 @@ enum {
     SEC_MODULES,
     SEC_COMMANDSTATS,
     SEC_ERRORSTATS,
+    SEC_LATENCYSTATS,
     SEC_CLUSTER,
     SEC_KEYSPACE,
     SEC_COUNT
@@ -46,16 +47,16 @@ enum {
 
 static const char *const section_names[SEC_COUNT] = {
     "server", "clients", "memory",       "persistence", "stats",   "replication",
-    "cpu",    "modules", "commandstats", "errorstats",  "cluster", "keyspace",
+    "cpu",    "modules", "commandstats", "errorstats",  "latencystats", "cluster", "keyspace",
 };
 static const char *const section_titles[SEC_COUNT] = {
     "Server", "Clients", "Memory",       "Persistence", "Stats",   "Replication",
-    "CPU",    "Modules", "Commandstats", "Errorstats",  "Cluster", "Keyspace",
+    "CPU",    "Modules", "Commandstats", "Errorstats",  "Latencystats", "Cluster", "Keyspace",
 };
 
 #define SEC_BIT(s)  (1u << (s))
 #define SEC_ALL     ((1u << SEC_COUNT) - 1)
-#define SEC_DEFAULT (SEC_ALL & ~SEC_BIT(SEC_COMMANDSTATS))
+#define SEC_DEFAULT (SEC_ALL & ~SEC_BIT(SEC_COMMANDSTATS) & ~SEC_BIT(SEC_LATENCYSTATS))
 
 /* Redis's bytesToHuman: B, then K/M/G/T/P with two decimals. */
 static void human_bytes(char *out, size_t cap, double n)
@@ -74,7 +75,7 @@ static void human_bytes(char *out, size_t cap, double n)
 }
 
 /* Reads the resident set size from /proc/self/statm (pages). */
-static size_t rss_bytes(void)
+size_t server_rss_bytes(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
     if (!f) return 0;
@@ -175,7 +176,7 @@ static void section_memory(struct buf *b)
 {
     server_track_memory_peak();
     size_t used = lode_used_memory();
-    size_t rss = rss_bytes();
+    size_t rss = server_rss_bytes();
     size_t peak = srv.stat_peak_memory;
     size_t clients_mem = 0;
     for (struct client *c = srv.clients; c; c = c->next)
@@ -331,6 +332,17 @@ static void section_errorstats(struct buf *b)
         buf_printf(b, "errorstat_%s:count=%lld\r\n", srv.errstats[i].code, srv.errstats[i].count);
 }
 
+static void section_latencystats(struct buf *b)
+{
+    for (int i = 0; i < CMD__COUNT; i++) {
+        const struct latency_hist *h = srv.cmd_stats[i].lat;
+        if (!h || !h->count) continue;
+        buf_printf(b, "latency_percentiles_usec_%s:p50=%.3f,p99=%.3f,p99.9=%.3f\r\n",
+                   cmd_table[i].fullname, latency_percentile(h, 50), latency_percentile(h, 99),
+                   latency_percentile(h, 99.9));
+    }
+}
+
 static void section_keyspace(struct buf *b)
 {
     for (int i = 0; i < srv.eng.ndbs; i++) {
@@ -354,6 +366,7 @@ static void section_body(struct buf *b, int s)
     case SEC_MODULES: break;
     case SEC_COMMANDSTATS: section_commandstats(b); break;
     case SEC_ERRORSTATS: section_errorstats(b); break;
+    case SEC_LATENCYSTATS: section_latencystats(b); break;
     case SEC_CLUSTER: buf_printf(b, "cluster_enabled:0\r\n"); break;
     case SEC_KEYSPACE: section_keyspace(b); break;
     default: break;

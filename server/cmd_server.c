@@ -92,10 +92,137 @@ void cmd_memory_usage(struct cmd_ctx *ctx)
 void cmd_memory_help(struct cmd_ctx *ctx)
 {
     static const char *const lines[] = {
+        "DOCTOR",
+        "    Return memory problems reports.",
+        "MALLOC-STATS",
+        "    Return internal statistics report from the memory allocator.",
+        "PURGE",
+        "    Attempt to purge dirty pages for reclamation by the allocator.",
+        "STATS",
+        "    Return information about the memory usage of the server.",
         "USAGE <key> [SAMPLES <count>]",
         "    Return memory in bytes used by <key> and its value. Nested values are",
         "    sampled up to <count> times (default: 5, 0 means sample all).",
         NULL,
     };
     reply_help(ctx->r, "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", lines);
+}
+
+/* Bytes of client buffers (query and reply), for MEMORY STATS. */
+static size_t clients_memory(void)
+{
+    size_t n = 0;
+    for (struct client *c = srv.clients; c; c = c->next) n += c->q.cap + c->out.cap;
+    return n;
+}
+
+void cmd_memory_stats(struct cmd_ctx *ctx)
+{
+    struct reply *r = ctx->r;
+    size_t used = lode_used_memory(), peak = srv.stat_peak_memory > used ? srv.stat_peak_memory
+                                                                         : used;
+    size_t rss = server_rss_bytes(), cl = clients_memory();
+    size_t overhead = srv.used_memory_startup + cl;
+    long long keys = 0;
+    int ndb = 0;
+    for (int i = 0; i < srv.eng.ndbs; i++) {
+        if (!db_size(&srv.eng.dbs[i])) continue;
+        keys += (long long)db_size(&srv.eng.dbs[i]);
+        ndb++;
+    }
+    /* the bucket arrays are the keyspace's own overhead */
+    size_t tables = 0;
+    for (int i = 0; i < srv.eng.ndbs; i++)
+        tables += (dict_buckets(&srv.eng.dbs[i].keys) + dict_buckets(&srv.eng.dbs[i].expires)) *
+                  sizeof(void *);
+    overhead += tables;
+    size_t dataset = used > overhead ? used - overhead : 0;
+    reply_map(r, 19 + ndb);
+    reply_cstr(r, "peak.allocated");
+    reply_int(r, (long long)peak);
+    reply_cstr(r, "total.allocated");
+    reply_int(r, (long long)used);
+    reply_cstr(r, "startup.allocated");
+    reply_int(r, (long long)srv.used_memory_startup);
+    reply_cstr(r, "replication.backlog");
+    reply_int(r, 0);
+    reply_cstr(r, "clients.slaves");
+    reply_int(r, 0);
+    reply_cstr(r, "clients.normal");
+    reply_int(r, (long long)cl);
+    reply_cstr(r, "cluster.links");
+    reply_int(r, 0);
+    reply_cstr(r, "aof.buffer");
+    reply_int(r, 0);
+    reply_cstr(r, "lua.caches");
+    reply_int(r, 0);
+    reply_cstr(r, "functions.caches");
+    reply_int(r, 0);
+    for (int i = 0; i < srv.eng.ndbs; i++) {
+        const struct db *db = &srv.eng.dbs[i];
+        if (!db_size(db)) continue;
+        char name[32];
+        snprintf(name, sizeof(name), "db.%d", i);
+        reply_cstr(r, name);
+        reply_map(r, 2);
+        reply_cstr(r, "overhead.hashtable.main");
+        reply_int(r, (long long)(dict_buckets(&db->keys) * sizeof(void *)));
+        reply_cstr(r, "overhead.hashtable.expires");
+        reply_int(r, (long long)(dict_buckets(&db->expires) * sizeof(void *)));
+    }
+    reply_cstr(r, "overhead.total");
+    reply_int(r, (long long)overhead);
+    reply_cstr(r, "keys.count");
+    reply_int(r, keys);
+    reply_cstr(r, "keys.bytes-per-key");
+    reply_int(r, keys ? (long long)((used - srv.used_memory_startup) / (size_t)keys) : 0);
+    reply_cstr(r, "dataset.bytes");
+    reply_int(r, (long long)dataset);
+    reply_cstr(r, "dataset.percentage");
+    reply_double(r, used > srv.used_memory_startup
+                        ? (double)dataset * 100 / (double)(used - srv.used_memory_startup)
+                        : 0.0);
+    reply_cstr(r, "peak.percentage");
+    reply_double(r, peak ? (double)used * 100 / (double)peak : 0.0);
+    reply_cstr(r, "allocator");
+    reply_cstr(r, lode_allocator_name());
+    reply_cstr(r, "fragmentation");
+    reply_double(r, used ? (double)rss / (double)used : 0.0);
+    reply_cstr(r, "fragmentation.bytes");
+    reply_int(r, (long long)rss - (long long)used);
+}
+
+void cmd_memory_doctor(struct cmd_ctx *ctx)
+{
+    size_t used = lode_used_memory(), rss = server_rss_bytes();
+    struct buf b = BUF_INIT;
+    if (used < 5 * 1024 * 1024) {
+        buf_printf(&b, "This instance holds very little data (%zu bytes allocated): there is "
+                       "nothing to diagnose yet.\n",
+                   used);
+    } else if (rss > used + used / 2 && rss - used > 10 * 1024 * 1024) {
+        buf_printf(&b,
+                   "High fragmentation: the process uses %zu bytes of RAM for %zu bytes of "
+                   "data (ratio %.2f). MEMORY PURGE returns unused pages to the system.\n",
+                   rss, used, (double)rss / (double)used);
+    } else {
+        buf_printf(&b, "No memory problem found: %zu bytes allocated, %zu bytes resident.\n",
+                   used, rss);
+    }
+    reply_verbatim(ctx->r, b.ptr, b.len);
+    buf_release(&b);
+}
+
+void cmd_memory_purge(struct cmd_ctx *ctx)
+{
+    lode_allocator_purge();
+    reply_ok(ctx->r);
+}
+
+void cmd_memory_malloc_stats(struct cmd_ctx *ctx)
+{
+    struct buf b = BUF_INIT;
+    if (lode_allocator_stats(&b) != 0) buf_printf(&b, "Stats not supported for the current allocator");
+    reply_verbatim(ctx->r, b.ptr, b.len);
+    buf_release(&b);
 }

@@ -20,9 +20,10 @@ enum { F_IMMUTABLE = 1, F_NULLABLE = 2 };
 
 static const char *const durability_names[] = {"always", "everysec", "no", NULL};
 static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
-static const char *const policy_names[] = {"noeviction",      "allkeys-lru",  "volatile-lru",
-                                           "allkeys-lfu",     "volatile-lfu", "allkeys-random",
-                                           "volatile-random", "volatile-ttl", NULL};
+/* in Redis's order: its error text lists them so */
+static const char *const policy_names[] = {"volatile-lru",   "volatile-lfu", "volatile-random",
+                                           "volatile-ttl",   "allkeys-lru",  "allkeys-lfu",
+                                           "allkeys-random", "noeviction",   NULL};
 static const char *const obuf_names[] = {"normal", "slave", "pubsub"};
 
 struct param {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define CMD_SERVER_PROTOTYPES
 #include "engine/commands.def"
@@ -102,9 +103,12 @@ void dispatch_command(struct client *c)
     };
     srv.current = c;
     c->cur_cmd = cmd;
-    long long start = util_mono_us();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     cmd->fn(&ctx);
-    long long dur = util_mono_us() - start;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long long ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+    long long dur = ns / 1000;
     srv.current = NULL;
     c->cur_cmd = NULL;
     c->last_cmd = cmd;
@@ -112,6 +116,7 @@ void dispatch_command(struct client *c)
     struct cmd_stats *st = &srv.cmd_stats[cmd->id];
     st->calls++;
     st->usec += dur;
+    latency_record(&st->lat, (uint64_t)ns);
     if (r.errors) st->failed++;
     srv.stat_numcommands++;
     if (!(cmd->flags & CMDF_SKIP_SLOWLOG)) slowlog_push(c, dur);

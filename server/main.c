@@ -224,7 +224,7 @@ int main(int argc, char **argv)
     srv.ops_sec_last_ms = srv.start_ms;
 
     engine_init(&srv.eng, (int)srv.cfg.databases);
-    srv.eng.proto_max_bulk_len = srv.cfg.proto_max_bulk_len;
+    apply_runtime_config();
     srv.eng.lru_clock = (uint32_t)(srv.start_ms / 1000);
     dispatch_init();
     srv.used_memory_startup = lode_used_memory();
@@ -259,6 +259,7 @@ int main(int argc, char **argv)
     while (srv.clients) client_free(srv.clients);
     if (srv.cfg.pidfile) unlink(srv.cfg.pidfile);
     slowlog_reset();
+    for (int i = 0; i < CMD__COUNT; i++) latency_free(&srv.cmd_stats[i].lat);
     engine_release(&srv.eng);
     lode_free(srv.errstats);
     ev_loop_destroy(srv.loop);

@@ -18,6 +18,7 @@
 #include "engine/db.h"
 #include "engine/reply.h"
 #include "server/config.h"
+#include "server/latency.h"
 #include "server/resp.h"
 
 #include <ev.h>
@@ -72,6 +73,7 @@ struct client {
 
 struct cmd_stats {
     long long calls, usec, rejected, failed;
+    struct latency_hist *lat; /* owned, NULL until the first call */
 };
 
 struct slowlog_entry;
@@ -162,6 +164,10 @@ void net_close_listeners(void);
 /* ---- misc ---- */
 void client_set_name(struct client *c, const char *p, size_t n);
 void server_reset_stats(void);
+/* Pushes configuration values to the engine (start-up and CONFIG SET). */
+void apply_runtime_config(void);
+/* Resident set size of the process, bytes (0 when unknown). */
+size_t server_rss_bytes(void);
 /* Raises srv.stat_peak_memory to the current used memory (cron, INFO). */
 void server_track_memory_peak(void);
 /* Replies with a HELP array: title, lines (NULL-terminated), then HELP. */

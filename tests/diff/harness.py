@@ -284,8 +284,9 @@ class Pair:
             self.command(["HELLO", "3"])
 
     def fail(self, args, why, la, lb, extra=""):
+        depth = int(os.environ.get("LODE_DIFF_HISTORY", "8"))
         ctx = "\n".join("    %s" % " ".join(repr(x)[1:] if isinstance(x, bytes) else str(x)
-                                            for x in h) for h in self.history[-int(os.environ.get("LODE_DIFF_HISTORY", "8")):])
+                                            for x in h) for h in self.history[-depth:])
         raise Mismatch(
             "differential mismatch in %s\n  command: %s\n  %s: %s\n  %s: %s\n  why: %s%s\n"
             "  last commands:\n%s" % (
@@ -443,15 +444,5 @@ class Pair:
             if any(t.upper() == b"PAUSE" for t in self.case_tokens):
                 s.call(ADMIN, ["CLIENT", "UNPAUSE"])
             r = s.call(ADMIN, ["FLUSHALL"])
-            if r.startswith(b"-ERR unknown command"):
-                # Temporary fallback while a branch lacks FLUSHALL: delete
-                # every token the case used as a key, in every database.
-                toks = sorted(self.case_tokens | {b"k%d" % j for j in range(8)})
-                for db in range(16):
-                    if s.call(ADMIN, ["SELECT", db]) != b"+OK\r\n":
-                        break
-                    for j in range(0, len(toks), 256):
-                        s.call(ADMIN, ["DEL"] + toks[j:j + 256])
-                s.call(ADMIN, ["SELECT", 0])
-            elif r != b"+OK\r\n":
+            if r != b"+OK\r\n":
                 raise AssertionError("%s: FLUSHALL failed: %r" % (s.label, r))
