@@ -41,6 +41,10 @@ struct cmd_def cmd_table[CMD__COUNT] = {
 #undef S
 #undef N
 
+#define CMD_EXTRAS
+#include "engine/commands.def"
+#undef CMD_EXTRAS
+
 const char *const cmd_flag_names[CMDF_NFLAGS] = {
     "write",        "readonly",   "denyoom",     "admin",         "pubsub",
     "noscript",     "blocking",   "loading",     "stale",         "skip_monitor",
@@ -75,6 +79,7 @@ void cmd_table_init(void)
 {
     _Static_assert(CMD__COUNT < NAME_SLOTS / 2, "grow NAME_SLOTS");
     memset(name_index, 0xff, sizeof(name_index));
+    cmd_attach_extras();
     int nsub = 0;
     for (int id = 0; id < CMD__COUNT; id++) {
         struct cmd_def *c = &cmd_table[id];
@@ -168,13 +173,71 @@ fail:
     return NULL;
 }
 
-int cmd_keys(const struct cmd_def *c, int argc, int *out, int max)
+/* Keys found by one key spec, appended to out from *n (up to max). */
+static void spec_keys(const struct cmd_keyspec *ks, int argc, const struct slice *argv, int *out,
+                      const struct cmd_keyspec **spec, int *n, int max)
+{
+    int start;
+    if (ks->bs_type == KS_BS_INDEX) {
+        start = ks->bs_index;
+    } else if (ks->bs_type == KS_BS_KEYWORD) {
+        int from = ks->bs_startfrom >= 0 ? ks->bs_startfrom : argc + ks->bs_startfrom;
+        int step = ks->bs_startfrom >= 0 ? 1 : -1;
+        start = -1;
+        for (int i = from; i > 0 && i < argc; i += step) {
+            if (util_eq_nocase(argv[i].ptr, argv[i].len, ks->bs_keyword)) {
+                start = i + 1;
+                break;
+            }
+        }
+        if (start < 0) return;
+    } else {
+        return;
+    }
+    int first = start, last, step;
+    if (ks->fk_type == KS_FK_RANGE) {
+        step = ks->fk[1] > 0 ? ks->fk[1] : 1;
+        if (ks->fk[0] >= 0) {
+            last = start + ks->fk[0];
+        } else if (ks->fk[0] == -1 && ks->fk[2] > 1) {
+            last = start + (argc - start) / ks->fk[2] - 1;
+        } else {
+            last = argc + ks->fk[0];
+        }
+    } else if (ks->fk_type == KS_FK_KEYNUM) {
+        int idx = start + ks->fk[0];
+        long long num;
+        if (idx >= argc || !util_str2ll(argv[idx].ptr, argv[idx].len, &num) || num < 0) return;
+        first = start + ks->fk[1];
+        step = ks->fk[2] > 0 ? ks->fk[2] : 1;
+        if (num > argc) return;
+        last = first + ((int)num - 1) * step;
+    } else {
+        return;
+    }
+    for (int i = first; i <= last && i < argc && *n < max; i += step) {
+        out[*n] = i;
+        if (spec) spec[*n] = ks;
+        (*n)++;
+    }
+}
+
+int cmd_key_positions(const struct cmd_def *c, int argc, const struct slice *argv, int *out,
+                      const struct cmd_keyspec **spec, int max)
 {
     if (!cmd_arity_ok(c, argc)) return -1;
+    int n = 0;
+    if (c->nspecs) {
+        for (int s = 0; s < c->nspecs; s++) spec_keys(&c->specs[s], argc, argv, out, spec, &n, max);
+        return n;
+    }
     if (c->first_key <= 0) return 0;
     int last = c->last_key < 0 ? argc + c->last_key : c->last_key;
-    int n = 0;
-    for (int i = c->first_key; i <= last && i < argc && n < max; i += c->key_step) out[n++] = i;
+    for (int i = c->first_key; i <= last && i < argc && n < max; i += c->key_step) {
+        out[n] = i;
+        if (spec) spec[n] = NULL;
+        n++;
+    }
     return n;
 }
 

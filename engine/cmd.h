@@ -122,6 +122,19 @@ enum cmd_id {
 };
 #undef CMD
 
+/* A key specification (Redis 7.0): where the keys of a call are. */
+enum { KS_BS_UNKNOWN = 0, KS_BS_INDEX, KS_BS_KEYWORD };
+enum { KS_FK_UNKNOWN = 0, KS_FK_RANGE, KS_FK_KEYNUM };
+struct cmd_keyspec {
+    const char *flags;      /* space-separated, Redis's names ("RW access update") */
+    int bs_type;            /* KS_BS_* */
+    int bs_index;           /* INDEX: argv index of the first key */
+    const char *bs_keyword; /* KEYWORD: the keys follow this argument ... */
+    int bs_startfrom;       /* ... searched from this index (< 0: from the end) */
+    int fk_type;            /* KS_FK_* */
+    int fk[3]; /* RANGE: lastkey, keystep, limit; KEYNUM: keynumidx, firstkey, keystep */
+};
+
 struct cmd_def {
     int id;
     const char *name;     /* lowercase; a subcommand's own name ("get") */
@@ -135,6 +148,10 @@ struct cmd_def {
     int first_key, last_key, key_step; /* 0 0 0 when none; last -1 = to the end */
     int wal;                           /* enum cmd_wal_rule */
     const char *group, *since, *summary, *complexity;
+    const char *const *tips; /* COMMAND INFO tips, ntips of them */
+    int ntips;
+    const struct cmd_keyspec *specs; /* nspecs key specifications */
+    int nspecs;
     /* derived at init */
     int nsubs;
     const int *subs; /* subcommand ids, table order */
@@ -162,10 +179,13 @@ static inline bool cmd_arity_ok(const struct cmd_def *c, int argc)
 extern const char *const cmd_flag_names[CMDF_NFLAGS];
 extern const char *const cmd_acl_names[ACL_NCATS];
 
-/* Key positions of a call (COMMAND GETKEYS, cluster routing, WATCH).
- * Writes up to max indexes into out; returns the count, or -1 when argc
- * does not fit. */
-int cmd_keys(const struct cmd_def *c, int argc, int *out, int max);
+/* Key positions of a call (COMMAND GETKEYS, cluster routing, WATCH), from
+ * the key specifications (or first/last/step when a command has none).
+ * Writes up to max argv indexes into out and, when spec is not NULL, the
+ * key spec each key came from; returns the count, or -1 when argc does not
+ * fit the arity. */
+int cmd_key_positions(const struct cmd_def *c, int argc, const struct slice *argv, int *out,
+                      const struct cmd_keyspec **spec, int max);
 
 /* ---- helpers for handlers ---- */
 

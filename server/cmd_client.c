@@ -335,6 +335,8 @@ void cmd_client_help(struct cmd_ctx *ctx)
 {
     /* Redis's text for the subcommands this server implements */
     static const char *const lines[] = {
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
         "GETREDIR",
         "    Return the client ID we are redirecting to when tracking is enabled.",
         "GETNAME",
@@ -369,6 +371,8 @@ void cmd_client_help(struct cmd_ctx *ctx)
         "    Control the replies sent to the current connection.",
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
         "TRACKINGINFO",
         "    Report tracking status for the current connection.",
         "NO-EVICT (ON|OFF)",
@@ -409,4 +413,24 @@ void cmd_client_trackinginfo(struct cmd_ctx *ctx)
     reply_int(r, -1);
     reply_cstr(r, "prefixes");
     reply_empty_array(r);
+}
+
+void cmd_client_caching(struct cmd_ctx *ctx)
+{
+    /* tracking is never on here, so this is always the reply */
+    reply_error(ctx->r, "ERR CLIENT CACHING can be called only when the client is in tracking "
+                        "mode with OPTIN or OPTOUT mode enabled");
+}
+
+void cmd_client_unblock(struct cmd_ctx *ctx)
+{
+    long long id;
+    if (!arg_ll(ctx, 2, &id, NULL)) return;
+    if (ctx->argc > 4 || (ctx->argc == 4 && !arg_is(ctx, 3, "timeout") && !arg_is(ctx, 3, "error"))) {
+        reply_error(ctx->r, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+        return;
+    }
+    /* no command blocks yet (blocking list/zset commands come with the data
+     * types), so no client can be unblocked: Redis's reply for that case */
+    reply_int(ctx->r, 0);
 }

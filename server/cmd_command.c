@@ -5,10 +5,9 @@
  * Reply layout is Redis 7.0's, RESP2 and RESP3 alike (RESP3 uses sets for
  * flags, categories, tips and key specs, as Redis does). What the table
  * does not declare is derived or left empty:
- *   - tips: always empty;
- *   - key specs: one range spec derived from first/last/step, flagged RW
- *     with "update" for writes and RO with "access" otherwise (Redis's
- *     hand-written specs are finer, e.g. DEL is RM/delete);
+ *   - tips and key specs come from the table (tools/sync_commands.py
+ *     checks them against redis-server); a command without declared key
+ *     specs gets one range spec derived from first/last/step;
  *   - docs: summary, since, group, complexity and subcommands, without
  *     the arguments and history Redis also lists.
  */
@@ -19,53 +18,114 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Key-spec flags for c, as Redis names them. */
-static int key_flags(const struct cmd_def *c, const char *out[2])
+/* Number of space-separated words in a key spec's flags. */
+static int count_words(const char *s)
 {
-    if (c->flags & CMDF_WRITE) {
-        out[0] = "RW";
-        out[1] = "update";
-    } else {
-        out[0] = "RO";
-        out[1] = "access";
+    int n = 0;
+    for (const char *p = s; *p;) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        n++;
+        while (*p && *p != ' ') p++;
     }
-    return 2;
+    return n;
+}
+
+/* Replies with a key spec's flags as a set of status strings. */
+static void reply_spec_flags(struct reply *r, const char *flags)
+{
+    reply_set(r, count_words(flags));
+    for (const char *p = flags; *p;) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        const char *e = strchr(p, ' ');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char word[32];
+        snprintf(word, sizeof(word), "%.*s", (int)n, p);
+        reply_status(r, word);
+        p += n;
+    }
+}
+
+static void reply_one_spec(struct reply *r, const struct cmd_keyspec *ks)
+{
+    reply_map(r, 3);
+    reply_cstr(r, "flags");
+    reply_spec_flags(r, ks->flags);
+    reply_cstr(r, "begin_search");
+    reply_map(r, 2);
+    reply_cstr(r, "type");
+    if (ks->bs_type == KS_BS_INDEX) {
+        reply_cstr(r, "index");
+        reply_cstr(r, "spec");
+        reply_map(r, 1);
+        reply_cstr(r, "index");
+        reply_int(r, ks->bs_index);
+    } else if (ks->bs_type == KS_BS_KEYWORD) {
+        reply_cstr(r, "keyword");
+        reply_cstr(r, "spec");
+        reply_map(r, 2);
+        reply_cstr(r, "keyword");
+        reply_cstr(r, ks->bs_keyword);
+        reply_cstr(r, "startfrom");
+        reply_int(r, ks->bs_startfrom);
+    } else {
+        reply_cstr(r, "unknown");
+        reply_cstr(r, "spec");
+        reply_map(r, 0);
+    }
+    reply_cstr(r, "find_keys");
+    reply_map(r, 2);
+    reply_cstr(r, "type");
+    static const char *const range[] = {"lastkey", "keystep", "limit"};
+    static const char *const keynum[] = {"keynumidx", "firstkey", "keystep"};
+    const char *const *names = NULL;
+    if (ks->fk_type == KS_FK_RANGE) {
+        reply_cstr(r, "range");
+        names = range;
+    } else if (ks->fk_type == KS_FK_KEYNUM) {
+        reply_cstr(r, "keynum");
+        names = keynum;
+    } else {
+        reply_cstr(r, "unknown");
+    }
+    reply_cstr(r, "spec");
+    reply_map(r, names ? 3 : 0);
+    for (int i = 0; names && i < 3; i++) {
+        reply_cstr(r, names[i]);
+        reply_int(r, ks->fk[i]);
+    }
+}
+
+/* The spec a command without declared ones gets: one range over
+ * first/last/step, read-write for writes, read-only otherwise. */
+static struct cmd_keyspec derived_spec(const struct cmd_def *c)
+{
+    struct cmd_keyspec ks = {c->flags & CMDF_WRITE ? "RW update" : "RO access",
+                             KS_BS_INDEX,
+                             c->first_key,
+                             NULL,
+                             0,
+                             KS_FK_RANGE,
+                             {c->last_key < 0 ? c->last_key : c->last_key - c->first_key,
+                              c->key_step, 0}};
+    return ks;
 }
 
 static void reply_key_specs(struct reply *r, const struct cmd_def *c)
 {
+    if (c->nspecs) {
+        reply_set(r, c->nspecs);
+        for (int i = 0; i < c->nspecs; i++) reply_one_spec(r, &c->specs[i]);
+        return;
+    }
     if (c->first_key <= 0) {
         reply_set(r, 0);
         return;
     }
+    struct cmd_keyspec ks = derived_spec(c);
     reply_set(r, 1);
-    reply_map(r, 3);
-    reply_cstr(r, "flags");
-    const char *fl[2];
-    int nfl = key_flags(c, fl);
-    reply_set(r, nfl);
-    for (int i = 0; i < nfl; i++) reply_status(r, fl[i]);
-    reply_cstr(r, "begin_search");
-    reply_map(r, 2);
-    reply_cstr(r, "type");
-    reply_cstr(r, "index");
-    reply_cstr(r, "spec");
-    reply_map(r, 1);
-    reply_cstr(r, "index");
-    reply_int(r, c->first_key);
-    reply_cstr(r, "find_keys");
-    reply_map(r, 2);
-    reply_cstr(r, "type");
-    reply_cstr(r, "range");
-    reply_cstr(r, "spec");
-    reply_map(r, 3);
-    reply_cstr(r, "lastkey");
-    /* relative to the first key; negative counts from the end */
-    reply_int(r, c->last_key < 0 ? c->last_key : c->last_key - c->first_key);
-    reply_cstr(r, "keystep");
-    reply_int(r, c->key_step);
-    reply_cstr(r, "limit");
-    reply_int(r, 0);
+    reply_one_spec(r, &ks);
 }
 
 static void reply_command_info(struct reply *r, const struct cmd_def *c)
@@ -90,7 +150,8 @@ static void reply_command_info(struct reply *r, const struct cmd_def *c)
         snprintf(cat, sizeof(cat), "@%s", cmd_acl_names[i]);
         reply_status(r, cat);
     }
-    reply_set(r, 0); /* tips */
+    reply_set(r, c->ntips);
+    for (int i = 0; i < c->ntips; i++) reply_status(r, c->tips[i]);
     reply_key_specs(r, c);
     if (c->nsubs) {
         reply_array(r, c->nsubs);
@@ -253,7 +314,8 @@ void cmd_command_list(struct cmd_ctx *ctx)
 
 /* Resolves argv[2..] as a command call and finds its keys. Replies with
  * Redis's error and returns -1 on failure. */
-static int getkeys(struct cmd_ctx *ctx, const struct cmd_def **cmdp, int *keys, int max)
+static int getkeys(struct cmd_ctx *ctx, const struct cmd_def **cmdp, int *keys,
+                   const struct cmd_keyspec **specs, int max)
 {
     int argc = ctx->argc - 2;
     const struct slice *argv = ctx->argv + 2;
@@ -267,7 +329,7 @@ static int getkeys(struct cmd_ctx *ctx, const struct cmd_def **cmdp, int *keys, 
         reply_error(ctx->r, "ERR Invalid number of arguments specified for command");
         return -1;
     }
-    int n = cmd_keys(c, argc, keys, max);
+    int n = cmd_key_positions(c, argc, argv, keys, specs, max);
     if (n <= 0) {
         reply_error(ctx->r, "ERR The command has no key arguments");
         return -1;
@@ -281,7 +343,7 @@ void cmd_command_getkeys(struct cmd_ctx *ctx)
     const struct cmd_def *c;
     int max = ctx->argc;
     int *keys = lode_malloc(sizeof(int) * (size_t)max);
-    int n = getkeys(ctx, &c, keys, max);
+    int n = getkeys(ctx, &c, keys, NULL, max);
     if (n > 0) {
         reply_array(ctx->r, n);
         for (int i = 0; i < n; i++) {
@@ -292,24 +354,44 @@ void cmd_command_getkeys(struct cmd_ctx *ctx)
     lode_free(keys);
 }
 
+/* Key specs flagged variable_flags depend on the call's arguments, as
+ * Redis computes them for SET (GET makes it a read too) and BITFIELD
+ * (only GETs make it read-only). */
+static const char *call_flags(const struct cmd_def *c, int argc, const struct slice *argv,
+                              const char *declared)
+{
+    if (!strstr(declared, "variable_flags")) return declared;
+    bool get = false, write = false;
+    for (int i = 2; i < argc; i++) {
+        if (util_eq_nocase(argv[i].ptr, argv[i].len, "get")) get = true;
+        if (util_eq_nocase(argv[i].ptr, argv[i].len, "set") ||
+            util_eq_nocase(argv[i].ptr, argv[i].len, "incrby"))
+            write = true;
+    }
+    if (c->id == CMD_SET) return get ? "RW access update" : "OW update";
+    if (c->id == CMD_BITFIELD) return write ? "RW access update" : "RO access";
+    return declared;
+}
+
 void cmd_command_getkeysandflags(struct cmd_ctx *ctx)
 {
     const struct cmd_def *c;
     int max = ctx->argc;
     int *keys = lode_malloc(sizeof(int) * (size_t)max);
-    int n = getkeys(ctx, &c, keys, max);
+    const struct cmd_keyspec **specs = lode_malloc(sizeof(*specs) * (size_t)max);
+    int n = getkeys(ctx, &c, keys, specs, max);
     if (n > 0) {
-        const char *fl[2];
-        int nfl = key_flags(c, fl);
+        struct cmd_keyspec fallback = derived_spec(c);
         reply_array(ctx->r, n);
         for (int i = 0; i < n; i++) {
             const struct slice *k = &ctx->argv[2 + keys[i]];
             reply_array(ctx->r, 2);
             reply_bulk(ctx->r, k->ptr, k->len);
-            reply_set(ctx->r, nfl);
-            for (int f = 0; f < nfl; f++) reply_status(ctx->r, fl[f]);
+            const char *fl = specs[i] ? specs[i]->flags : fallback.flags;
+            reply_spec_flags(ctx->r, call_flags(c, ctx->argc - 2, ctx->argv + 2, fl));
         }
     }
+    lode_free(specs);
     lode_free(keys);
 }
 

@@ -110,6 +110,17 @@ def validate(cmds):
             if last > 0 and last < first:
                 raise Bad(f"{fn}: last key before first key")
     for c in cmds:
+        for t in c.get("tips", []):
+            if not isinstance(t, str) or '"' in t:
+                raise Bad(f'{c["_file"]}: tips must be plain strings')
+        for ks in c.get("key_specs", []):
+            bs, fk = ks.get("begin_search", {}), ks.get("find_keys", {})
+            if not ks.get("flags") or not all(isinstance(f, str) for f in ks["flags"]):
+                raise Bad(f'{c["_file"]}: key spec without flags')
+            if not ("index" in bs or "keyword" in bs or bs.get("unknown")):
+                raise Bad(f'{c["_file"]}: key spec begin_search must be index, keyword or unknown')
+            if not ("range" in fk or "keynum" in fk or fk.get("unknown")):
+                raise Bad(f'{c["_file"]}: key spec find_keys must be range, keynum or unknown')
         if "container" in c:
             p = names.get(c["container"])
             if p is None:
@@ -145,6 +156,40 @@ def gen_def(cmds):
     out.append("#elif defined(CMD_SERVER_BINDINGS)")
     out += [f'BIND({cident(c["_full"])}, {c["handler"]})' for c in order
             if c.get("handler") and c["layer"] == "server"]
+    out.append("#elif defined(CMD_EXTRAS)")
+    attach = []
+    for c in order:
+        cid = cident(c["_full"])
+        tips = c.get("tips") or []
+        specs = c.get("key_specs") or []
+        if tips:
+            out.append(f"static const char *const tips_{cid}[] = {{{', '.join(cstr(t) for t in tips)}}};")
+            attach.append(f"    cmd_table[{cid}].tips = tips_{cid};")
+            attach.append(f"    cmd_table[{cid}].ntips = {len(tips)};")
+        if specs:
+            rows = []
+            for ks in specs:
+                bs, fk = ks["begin_search"], ks["find_keys"]
+                if "index" in bs:
+                    b = f"KS_BS_INDEX, {bs['index']}, NULL, 0"
+                elif "keyword" in bs:
+                    b = f"KS_BS_KEYWORD, 0, {cstr(bs['keyword'])}, {bs['startfrom']}"
+                else:
+                    b = "KS_BS_UNKNOWN, 0, NULL, 0"
+                if "range" in fk:
+                    f = "KS_FK_RANGE, {%d, %d, %d}" % tuple(fk["range"])
+                elif "keynum" in fk:
+                    f = "KS_FK_KEYNUM, {%d, %d, %d}" % tuple(fk["keynum"])
+                else:
+                    f = "KS_FK_UNKNOWN, {0, 0, 0}"
+                rows.append(f"{{{cstr(' '.join(ks['flags']))}, {b}, {f}}}")
+            out.append(f"static const struct cmd_keyspec specs_{cid}[] = {{{', '.join(rows)}}};")
+            attach.append(f"    cmd_table[{cid}].specs = specs_{cid};")
+            attach.append(f"    cmd_table[{cid}].nspecs = {len(specs)};")
+    out.append("static void cmd_attach_extras(void)")
+    out.append("{")
+    out += attach
+    out.append("}")
     out.append("#else")
     for c in order:
         flags = "|".join("CMDF_" + f.upper() for f in c["flags"]) or "0"
