@@ -187,8 +187,11 @@ struct seen {
 static void mark_seen(struct kv *kv, void *priv)
 {
     struct seen *s = priv;
-    if (kv->klen > 1 && kv_key(kv)[0] == 'o') {
-        int i = atoi(kv_key(kv) + 1);
+    if (kv->klen > 1 && kv->klen < 32 && kv_key(kv)[0] == 'o') {
+        char num[32]; /* key bytes are not NUL-terminated */
+        memcpy(num, kv_key(kv) + 1, kv->klen - 1);
+        num[kv->klen - 1] = '\0';
+        int i = atoi(num);
         if (i >= 0 && i < s->n) s->hit[i] = 1;
     }
 }
