@@ -48,7 +48,7 @@ struct cmd_ctx {
     const struct slice *argv; /* borrowed until the handler returns */
     struct reply *r;
     const struct cmd_def *cmd;
-    void *client; /* the server's connection object; opaque here */
+    void *client;    /* the server's connection object; opaque here */
     long long dirty; /* changes the command made (0: nothing to log) */
 };
 

@@ -10,8 +10,8 @@
 /* Index node for a key with a TTL. */
 struct xnode {
     struct dnode node;
-    struct kv *kv;   /* borrowed: the entry in db->keys */
-    long long when;  /* absolute expiry, ms since the epoch */
+    struct kv *kv;  /* borrowed: the entry in db->keys */
+    long long when; /* absolute expiry, ms since the epoch */
 };
 
 uint64_t db_hash(const char *key, size_t klen)
@@ -163,9 +163,9 @@ static void expire_now(struct engine *eng, struct db *db, struct kv *kv, uint64_
  * new keys start at LFU_INIT, that an access raises with probability
  * 1 / ((counter - LFU_INIT) * LFU_LOG_FACTOR + 1), and that loses one per
  * LFU_DECAY_MIN minutes without access. */
-#define LFU_INIT 5
+#define LFU_INIT       5
 #define LFU_LOG_FACTOR 10
-#define LFU_DECAY_MIN 1
+#define LFU_DECAY_MIN  1
 
 static uint32_t lfu_minutes(const struct engine *eng)
 {
@@ -369,7 +369,7 @@ uint64_t db_scan(struct db *db, uint64_t cursor, void (*fn)(struct kv *kv, void 
 
 /* Keys examined per db per round, and the share of expired keys in a sample
  * above which the round repeats (Redis: 20 keys, 10%). */
-#define EXPIRE_SAMPLE 20
+#define EXPIRE_SAMPLE     20
 #define EXPIRE_REPEAT_PCT 10
 
 long long db_active_expire(struct engine *eng, long long budget_us)

@@ -26,7 +26,7 @@ struct db {
     struct dict keys;    /* struct kv */
     struct dict expires; /* struct xnode */
     int id;
-    long long avg_ttl;   /* ms, estimated by the active expiry cycle */
+    long long avg_ttl; /* ms, estimated by the active expiry cycle */
     uint64_t expire_cursor;
 };
 
@@ -45,14 +45,13 @@ struct engine;
 typedef void (*engine_key_hook)(struct engine *eng, struct db *db, const char *key, size_t klen);
 /* Called when a key is removed by expiry (lazy or active), so that the
  * deletion can be logged as a DEL. */
-typedef void (*engine_expire_hook)(struct engine *eng, struct db *db, const char *key,
-                                   size_t klen);
+typedef void (*engine_expire_hook)(struct engine *eng, struct db *db, const char *key, size_t klen);
 
 struct engine {
     struct db *dbs;
     int ndbs;
-    long long now_ms;   /* the current command's time, set by the caller */
-    uint32_t lru_clock; /* seconds, updated by the caller's cron */
+    long long now_ms;             /* the current command's time, set by the caller */
+    uint32_t lru_clock;           /* seconds, updated by the caller's cron */
     long long proto_max_bulk_len; /* largest string a command may build */
     bool readonly_replica;        /* expired keys are hidden, not deleted */
     bool lfu;                     /* an LFU maxmemory policy: kv->lru holds LFU data */

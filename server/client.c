@@ -82,12 +82,16 @@ void client_free(struct client *c)
     remove_pending_write(c);
     if (c->flags & CL_PAUSED) remove_paused(c);
     if (c->flags & CL_MONITOR) {
-        if (c->mon_prev) c->mon_prev->mon_next = c->mon_next;
-        else srv.monitors = c->mon_next;
+        if (c->mon_prev)
+            c->mon_prev->mon_next = c->mon_next;
+        else
+            srv.monitors = c->mon_next;
         if (c->mon_next) c->mon_next->mon_prev = c->mon_prev;
     }
-    if (c->prev) c->prev->next = c->next;
-    else srv.clients = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv.clients = c->next;
     if (c->next) c->next->prev = c->prev;
     srv.nclients--;
     resp_parser_release(&c->parser);
@@ -127,16 +131,20 @@ static bool check_output_limits(struct client *c)
     bool over_soft = lim->soft && used >= lim->soft;
     if (over_soft && !over_hard) {
         long long now = util_ms_now();
-        if (!c->obuf_soft_since) c->obuf_soft_since = now;
-        else if (now - c->obuf_soft_since >= lim->soft_s * 1000) over_hard = true;
+        if (!c->obuf_soft_since)
+            c->obuf_soft_since = now;
+        else if (now - c->obuf_soft_since >= lim->soft_s * 1000)
+            over_hard = true;
     } else if (!over_soft) {
         c->obuf_soft_since = 0;
     }
     if (!over_hard) return true;
     struct buf line = BUF_INIT;
     client_info_line(c, &line);
-    srv_log(LL_WARNING, "Client %s scheduled to be closed ASAP for overcoming of output buffer "
-                        "limits.", line.ptr);
+    srv_log(LL_WARNING,
+            "Client %s scheduled to be closed ASAP for overcoming of output buffer "
+            "limits.",
+            line.ptr);
     buf_release(&line);
     srv.stat_client_outbuf_limit_disconnections++;
     c->flags |= CL_CLOSE_ASAP;
@@ -232,7 +240,7 @@ void client_process_input(struct client *c)
     while (!(c->flags & (CL_CLOSE_AFTER_REPLY | CL_CLOSE_ASAP | CL_PAUSED))) {
         const char *err = NULL;
         int rc = c->parser.want == 0 && c->argc > 0 ? RESP_COMMAND
-                                                     : resp_parse(&c->parser, &c->q, &lim, &err);
+                                                    : resp_parse(&c->parser, &c->q, &lim, &err);
         if (rc == RESP_NEED_MORE) break;
         if (rc == RESP_EMPTY) {
             resp_next(&c->parser);
@@ -312,8 +320,8 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
         return;
     }
     if (n == 0) {
-        srv_log(LL_VERBOSE, "Client closed connection id=%llu addr=%s",
-                (unsigned long long)c->id, c->addr);
+        srv_log(LL_VERBOSE, "Client closed connection id=%llu addr=%s", (unsigned long long)c->id,
+                c->addr);
         client_free(c);
         return;
     }
@@ -324,8 +332,7 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
     if ((long long)c->q.len > srv.cfg.client_query_buffer_limit) {
         struct buf line = BUF_INIT;
         client_info_line(c, &line);
-        srv_log(LL_WARNING, "Closing client that reached max query buffer length: %s",
-                line.ptr);
+        srv_log(LL_WARNING, "Closing client that reached max query buffer length: %s", line.ptr);
         buf_release(&line);
         srv.stat_client_qbuf_limit_disconnections++;
         client_free(c);
@@ -368,17 +375,16 @@ void client_info_line(struct client *c, struct buf *out)
     size_t omem = c->out.cap;
     size_t argv_mem = 0;
     for (int i = 0; i < c->argc; i++) argv_mem += c->argv[i].len;
-    buf_printf(out,
-               "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 "
-               "psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu "
-               "rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s user=default "
-               "redir=-1 resp=%d",
-               (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
-               (now - c->ctime) / 1000, (now - c->last_interaction) / 1000,
-               client_flags_str(c, flags), c->sess.db, c->q.len, qfree, argv_mem, c->out.cap,
-               c->out_peak, c->out.len - c->sent, omem,
-               sizeof(*c) + c->q.cap + c->out.cap + argv_mem, has_output(c) ? "w" : "", cmd,
-               c->sess.resp);
+    buf_printf(
+        out,
+        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 "
+        "psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu "
+        "rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s user=default "
+        "redir=-1 resp=%d",
+        (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
+        (now - c->ctime) / 1000, (now - c->last_interaction) / 1000, client_flags_str(c, flags),
+        c->sess.db, c->q.len, qfree, argv_mem, c->out.cap, c->out_peak, c->out.len - c->sent, omem,
+        sizeof(*c) + c->q.cap + c->out.cap + argv_mem, has_output(c) ? "w" : "", cmd, c->sess.resp);
 }
 
 void clients_cron(void)

@@ -426,7 +426,8 @@ void cmd_client_unblock(struct cmd_ctx *ctx)
 {
     long long id;
     if (!arg_ll(ctx, 2, &id, NULL)) return;
-    if (ctx->argc > 4 || (ctx->argc == 4 && !arg_is(ctx, 3, "timeout") && !arg_is(ctx, 3, "error"))) {
+    if (ctx->argc > 4 ||
+        (ctx->argc == 4 && !arg_is(ctx, 3, "timeout") && !arg_is(ctx, 3, "error"))) {
         reply_error(ctx->r, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
         return;
     }

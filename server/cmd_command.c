@@ -101,14 +101,14 @@ static void reply_one_spec(struct reply *r, const struct cmd_keyspec *ks)
  * first/last/step, read-write for writes, read-only otherwise. */
 static struct cmd_keyspec derived_spec(const struct cmd_def *c)
 {
-    struct cmd_keyspec ks = {c->flags & CMDF_WRITE ? "RW update" : "RO access",
-                             KS_BS_INDEX,
-                             c->first_key,
-                             NULL,
-                             0,
-                             KS_FK_RANGE,
-                             {c->last_key < 0 ? c->last_key : c->last_key - c->first_key,
-                              c->key_step, 0}};
+    struct cmd_keyspec ks = {
+        c->flags & CMDF_WRITE ? "RW update" : "RO access",
+        KS_BS_INDEX,
+        c->first_key,
+        NULL,
+        0,
+        KS_FK_RANGE,
+        {c->last_key < 0 ? c->last_key : c->last_key - c->first_key, c->key_step, 0}};
     return ks;
 }
 

@@ -79,8 +79,7 @@ static void debug_object(struct cmd_ctx *ctx)
     uint32_t clock = ctx->eng->lru_clock;
     unsigned long long idle = clock > kv->lru ? clock - kv->lru : 0;
     /* Redis shares the integers 0..9999 and shows their refcount as INT_MAX */
-    bool shared =
-        kv->type == OBJ_STRING && kv->enc == ENC_INT && kv->v.i >= 0 && kv->v.i < 10000;
+    bool shared = kv->type == OBJ_STRING && kv->enc == ENC_INT && kv->v.i >= 0 && kv->v.i < 10000;
     struct buf b = BUF_INIT;
     buf_printf(&b,
                "Value at:%p refcount:%d encoding:%s serializedlength:%zu lru:%u "

@@ -46,12 +46,12 @@ enum {
 };
 
 static const char *const section_names[SEC_COUNT] = {
-    "server", "clients", "memory",       "persistence", "stats",   "replication",
-    "cpu",    "modules", "commandstats", "errorstats",  "latencystats", "cluster", "keyspace",
+    "server",  "clients",      "memory",     "persistence",  "stats",   "replication", "cpu",
+    "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace",
 };
 static const char *const section_titles[SEC_COUNT] = {
-    "Server", "Clients", "Memory",       "Persistence", "Stats",   "Replication",
-    "CPU",    "Modules", "Commandstats", "Errorstats",  "Latencystats", "Cluster", "Keyspace",
+    "Server",  "Clients",      "Memory",     "Persistence",  "Stats",   "Replication", "CPU",
+    "Modules", "Commandstats", "Errorstats", "Latencystats", "Cluster", "Keyspace",
 };
 
 #define SEC_BIT(s)  (1u << (s))

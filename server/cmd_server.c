@@ -119,8 +119,8 @@ static size_t clients_memory(void)
 void cmd_memory_stats(struct cmd_ctx *ctx)
 {
     struct reply *r = ctx->r;
-    size_t used = lode_used_memory(), peak = srv.stat_peak_memory > used ? srv.stat_peak_memory
-                                                                         : used;
+    size_t used = lode_used_memory(),
+           peak = srv.stat_peak_memory > used ? srv.stat_peak_memory : used;
     size_t rss = server_rss_bytes(), cl = clients_memory();
     size_t overhead = srv.used_memory_startup + cl;
     long long keys = 0;
@@ -197,8 +197,9 @@ void cmd_memory_doctor(struct cmd_ctx *ctx)
     size_t used = lode_used_memory(), rss = server_rss_bytes();
     struct buf b = BUF_INIT;
     if (used < 5 * 1024 * 1024) {
-        buf_printf(&b, "This instance holds very little data (%zu bytes allocated): there is "
-                       "nothing to diagnose yet.\n",
+        buf_printf(&b,
+                   "This instance holds very little data (%zu bytes allocated): there is "
+                   "nothing to diagnose yet.\n",
                    used);
     } else if (rss > used + used / 2 && rss - used > 10 * 1024 * 1024) {
         buf_printf(&b,
@@ -206,8 +207,8 @@ void cmd_memory_doctor(struct cmd_ctx *ctx)
                    "data (ratio %.2f). MEMORY PURGE returns unused pages to the system.\n",
                    rss, used, (double)rss / (double)used);
     } else {
-        buf_printf(&b, "No memory problem found: %zu bytes allocated, %zu bytes resident.\n",
-                   used, rss);
+        buf_printf(&b, "No memory problem found: %zu bytes allocated, %zu bytes resident.\n", used,
+                   rss);
     }
     reply_verbatim(ctx->r, b.ptr, b.len);
     buf_release(&b);
@@ -222,7 +223,8 @@ void cmd_memory_purge(struct cmd_ctx *ctx)
 void cmd_memory_malloc_stats(struct cmd_ctx *ctx)
 {
     struct buf b = BUF_INIT;
-    if (lode_allocator_stats(&b) != 0) buf_printf(&b, "Stats not supported for the current allocator");
+    if (lode_allocator_stats(&b) != 0)
+        buf_printf(&b, "Stats not supported for the current allocator");
     reply_verbatim(ctx->r, b.ptr, b.len);
     buf_release(&b);
 }

@@ -136,7 +136,7 @@ done:
 
 /* ---- slow log ---- */
 
-#define SLOWLOG_MAX_ARGC 32
+#define SLOWLOG_MAX_ARGC   32
 #define SLOWLOG_MAX_ARGLEN 128
 
 struct slowlog_entry {

@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-#define LAT_SUB 16
+#define LAT_SUB     16
 #define LAT_BUCKETS (41 * LAT_SUB)
 
 struct latency_hist {

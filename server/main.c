@@ -181,9 +181,8 @@ int main(int argc, char **argv)
     int first = 1;
     if (argc >= 2) {
         if (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--version")) {
-            printf("Lodestore server v=%s (redis-compatible %s) malloc=%s bits=%d\n",
-                   LODE_VERSION, LODE_REDIS_COMPAT_VERSION, lode_allocator_name(),
-                   (int)sizeof(long) * 8);
+            printf("Lodestore server v=%s (redis-compatible %s) malloc=%s bits=%d\n", LODE_VERSION,
+                   LODE_REDIS_COMPAT_VERSION, lode_allocator_name(), (int)sizeof(long) * 8);
             return 0;
         }
         if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) usage();

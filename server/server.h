@@ -42,7 +42,7 @@ enum client_flags {
     CL_PENDING_WRITE = 1 << 8,   /* in srv.pending_writes */
     CL_PAUSED = 1 << 9,          /* waiting for CLIENT UNPAUSE */
     CL_NO_EVICT = 1 << 10,
-    CL_IN_CALL = 1 << 11,        /* a command is running for this client */
+    CL_IN_CALL = 1 << 11, /* a command is running for this client */
 };
 
 struct client {
@@ -51,24 +51,24 @@ struct client {
     ev_io rio, wio;
     unsigned flags;
     struct session sess;
-    struct buf q;            /* query buffer */
+    struct buf q; /* query buffer */
     struct resp_parser parser;
-    struct slice *argv;      /* owned array, capacity argv_cap */
+    struct slice *argv; /* owned array, capacity argv_cap */
     int argc, argv_cap;
-    struct buf out;          /* pending reply bytes */
-    size_t sent;             /* bytes of out already written */
+    struct buf out;            /* pending reply bytes */
+    size_t sent;               /* bytes of out already written */
     long long obuf_soft_since; /* ms when the soft limit was first exceeded, 0 = under */
-    char *name;              /* owned, NULL = none */
+    char *name;                /* owned, NULL = none */
     char addr[64], laddr[64];
-    long long ctime;         /* ms, connection time */
+    long long ctime;            /* ms, connection time */
     long long last_interaction; /* ms */
     const struct cmd_def *last_cmd;
     const struct cmd_def *cur_cmd;
-    struct client *prev, *next;          /* all clients */
-    struct client *pw_next;              /* pending-write list */
-    struct client *mon_prev, *mon_next;  /* monitors */
-    struct client *paused_next;          /* paused list */
-    size_t out_peak;                     /* bytes, largest pending output (CLIENT LIST rbp) */
+    struct client *prev, *next;         /* all clients */
+    struct client *pw_next;             /* pending-write list */
+    struct client *mon_prev, *mon_next; /* monitors */
+    struct client *paused_next;         /* paused list */
+    size_t out_peak;                    /* bytes, largest pending output (CLIENT LIST rbp) */
 };
 
 struct cmd_stats {
@@ -88,16 +88,16 @@ struct server {
     ev_timer cron;
     ev_prepare before_sleep;
     ev_signal sigterm, sigint;
-    struct client *clients;       /* list head */
+    struct client *clients; /* list head */
     long long nclients;
     uint64_t next_client_id;
     struct client *pending_writes;
     struct client *monitors;
-    struct client *paused;        /* clients held by CLIENT PAUSE */
-    long long pause_until_ms;     /* 0 = not paused */
+    struct client *paused;    /* clients held by CLIENT PAUSE */
+    long long pause_until_ms; /* 0 = not paused */
     bool pause_writes_only;
-    bool unpause_pending;         /* CLIENT UNPAUSE: resume srv.paused before sleeping */
-    struct client *current;       /* client whose command is running */
+    bool unpause_pending;   /* CLIENT UNPAUSE: resume srv.paused before sleeping */
+    struct client *current; /* client whose command is running */
     bool shutdown_asap;
     int shutdown_exit_code;
     long long start_ms;
@@ -112,13 +112,13 @@ struct server {
     long long ops_sec_samples[16];
     int ops_sec_idx;
     long long ops_sec_last_cmds, ops_sec_last_ms;
-    size_t stat_peak_memory;      /* bytes, highest lode_used_memory() seen (cron, INFO) */
-    size_t used_memory_startup;   /* bytes, lode_used_memory() once start-up was done */
+    size_t stat_peak_memory;    /* bytes, highest lode_used_memory() seen (cron, INFO) */
+    size_t used_memory_startup; /* bytes, lode_used_memory() once start-up was done */
     struct cmd_stats cmd_stats[CMD__COUNT];
-    struct errstat *errstats;     /* error code counts (INFO errorstats) */
+    struct errstat *errstats; /* error code counts (INFO errorstats) */
     int nerrstats;
     /* slowlog */
-    struct slowlog_entry *slowlog;  /* ring, newest first (linked) */
+    struct slowlog_entry *slowlog; /* ring, newest first (linked) */
     long long slowlog_len;
     long long slowlog_next_id;
 };
