@@ -68,6 +68,18 @@ static void remove_paused(struct client *c)
     c->flags &= ~CL_PAUSED;
 }
 
+void client_monitor_stop(struct client *c)
+{
+    if (!(c->flags & CL_MONITOR)) return;
+    if (c->mon_prev)
+        c->mon_prev->mon_next = c->mon_next;
+    else
+        srv.monitors = c->mon_next;
+    if (c->mon_next) c->mon_next->mon_prev = c->mon_prev;
+    c->mon_prev = c->mon_next = NULL;
+    c->flags &= ~CL_MONITOR;
+}
+
 void client_free(struct client *c)
 {
     if (srv.current == c) {
@@ -81,13 +93,7 @@ void client_free(struct client *c)
     }
     remove_pending_write(c);
     if (c->flags & CL_PAUSED) remove_paused(c);
-    if (c->flags & CL_MONITOR) {
-        if (c->mon_prev)
-            c->mon_prev->mon_next = c->mon_next;
-        else
-            srv.monitors = c->mon_next;
-        if (c->mon_next) c->mon_next->mon_prev = c->mon_prev;
-    }
+    client_monitor_stop(c);
     if (c->prev)
         c->prev->next = c->next;
     else

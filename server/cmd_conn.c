@@ -177,15 +177,7 @@ void cmd_reset(struct cmd_ctx *ctx)
     ctx->r->resp = 2;
     client_set_name(c, NULL, 0);
     c->flags &= ~(CL_REPLY_OFF | CL_REPLY_SKIP | CL_REPLY_SKIP_NEXT | CL_NO_EVICT);
-    if (c->flags & CL_MONITOR) {
-        if (c->mon_prev)
-            c->mon_prev->mon_next = c->mon_next;
-        else
-            srv.monitors = c->mon_next;
-        if (c->mon_next) c->mon_next->mon_prev = c->mon_prev;
-        c->mon_prev = c->mon_next = NULL;
-        c->flags &= ~CL_MONITOR;
-    }
+    client_monitor_stop(c);
     if (srv.cfg.requirepass) c->flags &= ~CL_AUTHENTICATED;
     reply_status(ctx->r, "RESET");
 }

@@ -139,6 +139,8 @@ struct client *client_new(int fd, bool is_unix);
 void client_free(struct client *c);
 /* Closes when safe: after the current command returns. */
 void client_close_async(struct client *c);
+/* Takes the client out of MONITOR mode (no-op when it is not in it). */
+void client_monitor_stop(struct client *c);
 /* Queues the client's output to be written before the loop sleeps. */
 void client_schedule_write(struct client *c);
 /* Reads and runs whatever is complete in the query buffer. */

@@ -40,6 +40,23 @@ static inline void th_release(struct th *t)
     buf_release(&t->out);
 }
 
+/* cmocka group fixtures: a fresh harness per test in *state. */
+static inline int th_setup(void **state)
+{
+    struct th *t = lode_malloc(sizeof(*t));
+    th_init(t);
+    *state = t;
+    return 0;
+}
+
+static inline int th_teardown(void **state)
+{
+    struct th *t = *state;
+    th_release(t);
+    lode_free(t);
+    return 0;
+}
+
 /* Runs argv (argc strings, binary-safe lengths given by lens or strlen when
  * lens is NULL) and returns the reply (valid until the next call). */
 static inline const char *th_runv(struct th *t, int argc, const char **argv, const size_t *lens)

@@ -41,22 +41,6 @@ static void check_reply(struct th *t, const char *want, size_t n, int line)
     }
 }
 
-static int setup(void **state)
-{
-    struct th *t = malloc(sizeof(*t));
-    th_init(t);
-    *state = t;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct th *t = *state;
-    th_release(t);
-    free(t);
-    return 0;
-}
-
 /* Stores a binary value under key (SET through the harness). */
 static void set_bin(struct th *t, const char *key, const char *val, size_t n)
 {
@@ -461,21 +445,21 @@ static void test_resp3(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_setbit_getbit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_setbit_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_setbit_dirty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bitcount, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bitcount_long, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bitpos, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bitpos_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bitpos_long, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bitop, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bitop_long, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bitfield, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bitfield_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bitfield_dirty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wrongtype, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_resp3, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_setbit_getbit, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_setbit_errors, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_setbit_dirty, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_bitcount, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_bitcount_long, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_bitpos, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_bitpos_errors, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_bitpos_long, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_bitop, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_bitop_long, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_bitfield, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_bitfield_errors, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_bitfield_dirty, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_wrongtype, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_resp3, th_setup, th_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,22 +37,6 @@ static long long ttl_ms(struct th *t, const char *key)
 
 #define RUN(t, expect, ...) assert_string_equal(th_run(t, __VA_ARGS__, NULL), expect)
 
-static int setup(void **state)
-{
-    struct th *t = malloc(sizeof(*t));
-    th_init(t);
-    *state = t;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct th *t = *state;
-    th_release(t);
-    free(t);
-    return 0;
-}
-
 /* A key of another type, for the WRONGTYPE paths (no other type exists yet:
  * an empty list entry with no value is enough, kv_free skips its value). */
 static void add_list(struct th *t, const char *key)
@@ -579,21 +563,21 @@ static void test_dirty_counts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_table, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_setnx_setex_psetex, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mget_mset_msetnx, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_getset_getdel, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wrongtype_all, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_getex, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_incr_decr, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_incr_in_place, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_incrbyfloat, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_append, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_strlen_getrange, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_setrange, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_expired_keys_are_absent, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lcs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dirty_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_setnx_setex_psetex, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_mget_mset_msetnx, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_getset_getdel, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_wrongtype_all, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_getex, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_incr_decr, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_incr_in_place, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_incrbyfloat, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_append, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_strlen_getrange, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_setrange, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_expired_keys_are_absent, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_lcs, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_dirty_counts, th_setup, th_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
