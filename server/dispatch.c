@@ -57,8 +57,9 @@ static void count_rejected(struct client *c)
     const struct cmd_def *cmd = cmd_lookup(c->argv[0].ptr, c->argv[0].len);
     if (!cmd) return;
     if (cmd->nsubs && c->argc > 1) {
-        const struct cmd_def *sub = cmd_lookup_sub(cmd, c->argv[1].ptr, c->argv[1].len);
-        if (sub) cmd = sub;
+        /* an unknown subcommand is counted nowhere, as in Redis */
+        cmd = cmd_lookup_sub(cmd, c->argv[1].ptr, c->argv[1].len);
+        if (!cmd) return;
     }
     srv.cmd_stats[cmd->id].rejected++;
 }
