@@ -182,7 +182,8 @@ static bool write_some(struct client *c)
     if (!has_output(c)) {
         c->out.len = 0;
         c->sent = 0;
-        buf_shrink(&c->out);
+        /* keep a small buffer for the next reply; give back big ones */
+        if (c->out.cap > 64 * 1024) buf_release(&c->out);
         ev_io_stop(srv.loop, &c->wio);
         if (c->flags & CL_CLOSE_AFTER_REPLY) {
             client_free(c);
@@ -275,7 +276,6 @@ void client_process_input(struct client *c)
             srv.paused = c;
             break;
         }
-        c->last_interaction = util_ms_now();
         dispatch_command(c);
         c->argc = 0;
         resp_next(&c->parser);
@@ -334,7 +334,7 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
     c->q.len += (size_t)n;
     c->q.ptr[c->q.len] = '\0';
     srv.stat_net_input_bytes += n;
-    c->last_interaction = util_ms_now();
+    c->last_interaction = server_loop_ms();
     if ((long long)c->q.len > srv.cfg.client_query_buffer_limit) {
         struct buf line = BUF_INIT;
         client_info_line(c, &line);

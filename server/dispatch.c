@@ -80,7 +80,9 @@ void dispatch_command(struct client *c)
     struct reply r;
     reply_init(&r, skip ? &discard : &c->out, c->sess.resp);
 
-    srv.eng.now_ms = util_ms_now();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    srv.eng.now_ms = (long long)t0.tv_sec * 1000 + t0.tv_nsec / 1000000 + srv.wall_offset_ms;
     const struct cmd_def *cmd = cmd_resolve(c->argc, c->argv, &r);
     if (!cmd) {
         count_rejected(c);
@@ -104,8 +106,6 @@ void dispatch_command(struct client *c)
     };
     srv.current = c;
     c->cur_cmd = cmd;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     cmd->fn(&ctx);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     long long ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);

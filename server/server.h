@@ -87,6 +87,7 @@ struct server {
     int nlisten;
     ev_timer cron;
     ev_prepare before_sleep;
+    long long wall_offset_ms; /* wall-clock ms minus monotonic ms, refreshed by cron */
     ev_signal sigterm, sigint;
     struct client *clients; /* list head */
     long long nclients;
@@ -129,6 +130,13 @@ struct errstat {
 };
 
 extern struct server srv;
+
+/* The loop's cached wall-clock time in ms (one clock read per loop turn):
+ * for idle/age bookkeeping, never for expiry decisions. */
+static inline long long server_loop_ms(void)
+{
+    return (long long)(ev_now(srv.loop) * 1000.0);
+}
 
 /* ---- logging ---- */
 void srv_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
