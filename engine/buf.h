@@ -22,6 +22,14 @@ struct buf {
         NULL, 0, 0                                                                                 \
     }
 
+/* A borrowed byte string: <pointer, length> (command arguments, keys). */
+struct slice {
+    const char *ptr;
+    size_t len;
+};
+/* A slice of a string literal. */
+#define SL(lit) ((struct slice){(lit), sizeof(lit) - 1})
+
 void buf_init(struct buf *b);
 /* Frees the contents; b is left empty and reusable. */
 void buf_release(struct buf *b);

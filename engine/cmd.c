@@ -278,6 +278,12 @@ struct kv *ctx_lookup_write(struct cmd_ctx *ctx, int i)
     return db_lookup(ctx->eng, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, LOOKUP_WRITE);
 }
 
+void ctx_emit(struct cmd_ctx *ctx, int argc, const struct slice *argv)
+{
+    effects_emit(&ctx->eng->eff, ctx->db->id, argc, argv);
+    ctx->emitted = true;
+}
+
 bool ctx_wrongtype(struct cmd_ctx *ctx, const struct kv *kv, int type)
 {
     if (kv->type == type) return false;

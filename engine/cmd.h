@@ -26,11 +26,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct slice {
-    const char *ptr;
-    size_t len;
-};
-
 /* Connection state that engine commands may read and change. */
 struct session {
     int db;       /* selected db index */
@@ -50,6 +45,7 @@ struct cmd_ctx {
     const struct cmd_def *cmd;
     void *client;    /* the server's connection object; opaque here */
     long long dirty; /* changes the command made (0: nothing to log) */
+    bool emitted;    /* the handler emitted its own effects (WAL_REWRITE) */
 };
 
 typedef void cmd_handler(struct cmd_ctx *ctx);
@@ -214,6 +210,11 @@ static inline void ctx_dirty(struct cmd_ctx *ctx, long long n)
     ctx->dirty += n;
     ctx->eng->dirty += n;
 }
+/* Emits the deterministic form of this command's change (for commands whose
+ * table entry says `rewrite`; `verbatim` ones are logged by the dispatcher).
+ * argv is borrowed. */
+void ctx_emit(struct cmd_ctx *ctx, int argc, const struct slice *argv);
+
 /* Replies WRONGTYPE and returns true when kv is not of type t. */
 bool ctx_wrongtype(struct cmd_ctx *ctx, const struct kv *kv, int type);
 

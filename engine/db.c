@@ -56,6 +56,7 @@ void engine_init(struct engine *eng, int ndbs)
     }
     eng->proto_max_bulk_len = 512LL * 1024 * 1024;
     eng->now_ms = util_ms_now();
+    effects_init(&eng->eff);
 }
 
 static void free_kv_node(struct dnode *n, void *priv)
@@ -78,6 +79,7 @@ void engine_release(struct engine *eng)
     }
     lode_free(eng->dbs);
     eng->dbs = NULL;
+    effects_release(&eng->eff);
     eng->ndbs = 0;
 }
 
@@ -152,7 +154,10 @@ static void remove_kv(struct db *db, struct kv *kv, uint64_t h)
 static void expire_now(struct engine *eng, struct db *db, struct kv *kv, uint64_t h)
 {
     eng->stats.expired_keys++;
-    if (eng->on_expired) eng->on_expired(eng, db, kv->data, kv->klen);
+    /* the deletion is part of the effects: replay must not depend on when
+     * expiry happened to run */
+    struct slice del[2] = {{"DEL", 3}, {kv->data, kv->klen}};
+    effects_emit(&eng->eff, db->id, 2, del);
     notify_changed(eng, db, kv->data, kv->klen);
     remove_kv(db, kv, h);
 }

@@ -17,6 +17,7 @@
 #define LODE_DB_H
 
 #include "engine/dict.h"
+#include "engine/effects.h"
 #include "engine/object.h"
 
 #include <stdbool.h>
@@ -56,9 +57,9 @@ struct engine {
     bool readonly_replica;        /* expired keys are hidden, not deleted */
     bool lfu;                     /* an LFU maxmemory policy: kv->lru holds LFU data */
     struct engine_stats stats;
-    long long dirty; /* changes since start */
+    long long dirty;    /* changes since start */
+    struct effects eff; /* deterministic form of the changes not yet logged */
     engine_key_hook on_key_changed;
-    engine_expire_hook on_expired;
     void *priv; /* owner's context for the hooks */
 };
 

@@ -93,6 +93,7 @@ void client_free(struct client *c)
     }
     remove_pending_write(c);
     if (c->flags & CL_PAUSED) remove_paused(c);
+    persist_client_gone(c);
     client_monitor_stop(c);
     if (c->prev)
         c->prev->next = c->next;
@@ -166,8 +167,9 @@ static bool check_output_limits(struct client *c)
 static bool write_some(struct client *c)
 {
     size_t total = 0;
-    while (has_output(c) && total < MAX_WRITE_PER_EVENT) {
-        ssize_t n = write(c->fd, c->out.ptr + c->sent, c->out.len - c->sent);
+    size_t limit = persist_sendable(c); /* replies waiting for the WAL stay */
+    while (c->sent < limit && total < MAX_WRITE_PER_EVENT) {
+        ssize_t n = write(c->fd, c->out.ptr + c->sent, limit - c->sent);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -189,13 +191,23 @@ static bool write_some(struct client *c)
             client_free(c);
             return false;
         }
-    } else {
-        if (c->sent > c->out.len / 2) {
-            buf_consume(&c->out, c->sent);
-            c->sent = 0;
-        }
-        ev_io_start(srv.loop, &c->wio);
+        return true;
     }
+    if (c->sent > c->out.len / 2) {
+        /* compact: offsets of held replies move with the bytes */
+        size_t drop = c->sent;
+        buf_consume(&c->out, drop);
+        c->sent = 0;
+        limit -= drop;
+        if (c->nmarks) {
+            c->held_from -= drop;
+            for (int i = 0; i < c->nmarks; i++) c->marks[i].end -= drop;
+        }
+    }
+    if (c->sent < limit)
+        ev_io_start(srv.loop, &c->wio); /* the socket is full */
+    else
+        ev_io_stop(srv.loop, &c->wio); /* waiting for the WAL */
     return true;
 }
 

@@ -69,6 +69,7 @@ void apply_runtime_config(void)
     config_render(&srv.cfg, "maxmemory-policy", &policy);
     srv.eng.lfu = policy.ptr && strstr(policy.ptr, "lfu") != NULL;
     buf_release(&policy);
+    persist_set_durability(srv.cfg.durability);
 }
 
 void cmd_config_set(struct cmd_ctx *ctx)

@@ -233,9 +233,9 @@ static void section_persistence(struct buf *b)
                "aof_enabled:0\r\n"
                "aof_rewrite_in_progress:0\r\n"
                "aof_rewrite_scheduled:0\r\n"
-               "module_fork_in_progress:0\r\n"
-               "lode_durability:%s\r\n",
-               srv.eng.dirty, srv.start_ms / 1000, config_durability_name(srv.cfg.durability));
+               "module_fork_in_progress:0\r\n",
+               srv.eng.dirty, srv.start_ms / 1000);
+    persist_info(b);
 }
 
 static long long ops_per_sec(void)

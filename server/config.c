@@ -55,6 +55,7 @@ static const struct param params[] = {
     {"daemonize", T_BOOL, O(daemonize), 0, 0, F_IMMUTABLE, NULL, "no"},
     {"pidfile", T_STR, O(pidfile), 0, 0, F_IMMUTABLE | F_NULLABLE, NULL, ""},
     {"durability", T_ENUM, O(durability), 0, 0, 0, durability_names, "always"},
+    {"wal-segment-size", T_MEM, O(wal_segment_size), 65536, 1LL << 40, F_IMMUTABLE, NULL, "64mb"},
     {"proto-max-bulk-len", T_MEM, O(proto_max_bulk_len), 1024 * 1024, LLONG_MAX, 0, NULL,
      "536870912"},
     {"client-query-buffer-limit", T_MEM, O(client_query_buffer_limit), 1024 * 1024, LLONG_MAX, 0,

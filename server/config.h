@@ -47,6 +47,7 @@ struct config {
     bool daemonize;
     char *pidfile; /* owned, NULL = none */
     int durability;
+    long long wal_segment_size;
     long long proto_max_bulk_len;
     long long client_query_buffer_limit;
     struct obuf_limit obuf[OBUF_NCLASSES];

@@ -93,6 +93,13 @@ void dispatch_command(struct client *c)
         srv.cmd_stats[cmd->id].rejected++;
         goto done;
     }
+    if ((cmd->flags & CMDF_WRITE) && persist_failed()) {
+        reply_error(&r, persist_error_reply());
+        srv.cmd_stats[cmd->id].rejected++;
+        goto done;
+    }
+    size_t reply_start = c->out.len;
+    int db0 = c->sess.db;
     struct cmd_ctx ctx = {
         .eng = &srv.eng,
         .sess = &c->sess,
@@ -113,6 +120,11 @@ void dispatch_command(struct client *c)
     srv.current = NULL;
     c->cur_cmd = NULL;
     c->last_cmd = cmd;
+    /* the single write path: what changed goes to the WAL as one record */
+    if (ctx.dirty > 0 && cmd->wal != WAL_NONE && !ctx.emitted)
+        effects_emit(&srv.eng.eff, db0, c->argc, c->argv);
+    persist_log_effects();
+    if (!skip) persist_hold_reply(c, reply_start);
 
     struct cmd_stats *st = &srv.cmd_stats[cmd->id];
     st->calls++;

@@ -93,7 +93,11 @@ static void on_cron(struct ev_loop *loop, ev_timer *w, int revents)
     srv.eng.now_ms = util_ms_now();
     srv.eng.lru_clock = (uint32_t)(srv.eng.now_ms / 1000);
     /* active expiry may use up to a quarter of each cron period, as Redis */
-    if (srv.cfg.active_expire) db_active_expire(&srv.eng, 250000 / srv.cfg.hz);
+    if (srv.cfg.active_expire) {
+        srv.eng.now_ms = util_ms_now();
+        db_active_expire(&srv.eng, 250000 / srv.cfg.hz);
+        persist_log_effects(); /* the expired keys' DELs */
+    }
     db_cron(&srv.eng, 1000);
     clients_cron();
     server_track_memory_peak();
@@ -115,6 +119,7 @@ static void on_before_sleep(struct ev_loop *loop, ev_prepare *w, int revents)
         srv.unpause_pending = false;
         if (!srv.pause_until_ms) client_unpause_all();
     }
+    persist_before_sleep(); /* the writer starts on this turn's records at once */
     client_write_pending();
 }
 
@@ -240,6 +245,8 @@ int main(int argc, char **argv)
     srv.stat_peak_memory = srv.used_memory_startup;
 
     srv.loop = ev_default_loop(EVFLAG_AUTO);
+    /* recover before serving: no client sees a half-loaded dataset */
+    if (persist_open() != 0) return 1;
     if (net_listen_all() != 0) return 1;
     if (srv.cfg.pidfile) {
         FILE *pf = fopen(srv.cfg.pidfile, "w");
@@ -264,6 +271,7 @@ int main(int argc, char **argv)
     ev_run(srv.loop, 0);
 
     srv_log(LL_WARNING, "Lodestore is now ready to exit, bye bye...");
+    persist_close(); /* everything logged is now written and synced */
     client_write_pending();
     net_close_listeners();
     while (srv.clients) client_free(srv.clients);

@@ -19,6 +19,7 @@
 #include "engine/reply.h"
 #include "server/config.h"
 #include "server/latency.h"
+#include "server/persist.h"
 #include "server/resp.h"
 
 #include <ev.h>
@@ -69,6 +70,12 @@ struct client {
     struct client *mon_prev, *mon_next; /* monitors */
     struct client *paused_next;         /* paused list */
     size_t out_peak;                    /* bytes, largest pending output (CLIENT LIST rbp) */
+    /* replies held until the WAL is durable (server/persist.c) */
+    struct hold_mark *marks; /* owned: nmarks of capmarks */
+    int nmarks, capmarks;
+    size_t held_from; /* first byte of out that is held */
+    struct client *held_next;
+    bool held_listed;
 };
 
 struct cmd_stats {

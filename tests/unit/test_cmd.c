@@ -95,8 +95,7 @@ static void test_key_positions(void **state)
     int k[32];
     assert_int_equal(keys_of((const char *[]){"SET", "k", "v", "EX", "10", NULL}, k), 1);
     assert_int_equal(k[0], 1);
-    assert_int_equal(keys_of((const char *[]){"MSET", "a", "1", "b", "2", "c", "3", NULL}, k),
-                     3);
+    assert_int_equal(keys_of((const char *[]){"MSET", "a", "1", "b", "2", "c", "3", NULL}, k), 3);
     assert_int_equal(k[0], 1);
     assert_int_equal(k[1], 3);
     assert_int_equal(k[2], 5);

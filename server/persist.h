@@ -1,0 +1,53 @@
+/*
+ * persist.h - the server's side of durability: opens the WAL at start-up
+ * and replays it into the engine, logs each command's effects as one
+ * record, holds replies until what they depend on is durable (durability
+ * always), refuses writes after a WAL failure, and owns the data
+ * directory's lock.
+ *
+ * Thread: main (the WAL's writer thread only calls persist's notifier).
+ */
+#ifndef LODE_PERSIST_H
+#define LODE_PERSIST_H
+
+#include "engine/buf.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct client;
+
+/* A held reply: its end offset in the client's output buffer and the LSN
+ * that must be durable before it leaves. */
+struct hold_mark {
+    size_t end;
+    uint64_t lsn;
+};
+
+/* Locks the data directory, opens the WAL and replays it. Returns 0, or -1
+ * after logging why the server cannot start. */
+int persist_open(void);
+/* Final seal and sync; releases the lock. */
+void persist_close(void);
+/* After a command (or a cron step) ran: logs the engine's effects, if any,
+ * as one WAL record. */
+void persist_log_effects(void);
+/* Called once per loop turn before sleeping: hands the batch to the writer. */
+void persist_before_sleep(void);
+/* The reply the client's last command appended from offset start must wait
+ * for the WAL (durability always, writes in flight): remember it. */
+void persist_hold_reply(struct client *c, size_t start);
+/* Bytes of c->out that may be sent now. */
+size_t persist_sendable(const struct client *c);
+/* The WAL's sticky failure (0 or -errno); writes are refused after one. */
+int persist_failed(void);
+/* Text for a refused write ("MISCONF ..."). */
+const char *persist_error_reply(void);
+/* Applies the durability setting (CONFIG SET durability). */
+void persist_set_durability(int mode);
+/* INFO persistence section. */
+void persist_info(struct buf *b);
+/* A client is going away: forget its held replies. */
+void persist_client_gone(struct client *c);
+
+#endif

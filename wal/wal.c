@@ -1,0 +1,592 @@
+/*
+ * wal.c - WAL segments, group-commit writer thread and recovery (see
+ * wal.h; layout in docs/wal-format.md).
+ *
+ * Segment header (64 bytes, little-endian):
+ *   0   8  magic "LODEWAL\0"
+ *   8   4  format version (1)
+ *   12  4  header length (64)
+ *   16  8  first LSN of the segment
+ *   24  8  creation time, ms
+ *   32  28 reserved, zero
+ *   60  4  CRC-32C of bytes 0..59
+ */
+#include "wal/wal.h"
+#include "engine/lode.h"
+#include "engine/util.h"
+#include "wal/crc32c.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WAL_VERSION 1
+static const char magic[8] = {'L', 'O', 'D', 'E', 'W', 'A', 'L', 0};
+
+/* ---- the I/O table ---- */
+
+static int real_open(const char *p, int f, mode_t m)
+{
+    return open(p, f, m);
+}
+static int real_fallocate(int fd, off_t off, off_t len)
+{
+    return posix_fallocate(fd, off, len) == 0 ? 0 : -1;
+}
+static const struct wal_io real_io = {real_open, pwrite,         fdatasync,
+                                      ftruncate, real_fallocate, close};
+static const struct wal_io *io = &real_io;
+
+void wal_set_io(const struct wal_io *t)
+{
+    io = t ? t : &real_io;
+}
+
+/* ---- structures ---- */
+
+struct batch {
+    struct buf data;   /* encoded records, back to back */
+    uint64_t last_lsn; /* LSN of the last record in data */
+    uint32_t records;
+    struct batch *next;
+};
+
+struct wal {
+    char *dir;
+    uint64_t seg_size;
+    _Atomic int sync;
+    void (*notify)(void *);
+    void *priv;
+    /* main thread only */
+    struct batch *cur;
+    uint64_t next_lsn;
+    /* shared, under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct batch *queue, *queue_tail, *free_list;
+    bool stop;
+    /* writer thread only */
+    int fd;             /* current segment */
+    uint64_t seg_first; /* its first LSN */
+    uint64_t seg_off;   /* append offset in it */
+    uint64_t unsynced;  /* LSN written but not synced, 0 = none */
+    long long last_sync_ms;
+    pthread_t thread;
+    /* published */
+    _Atomic uint64_t last_lsn, written_lsn, durable_lsn;
+    _Atomic int error;
+    _Atomic uint64_t bytes, segments, batches, records, syncs, sync_us_total, sync_us_max;
+};
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get64(const uint8_t *p)
+{
+    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static void seg_path(const struct wal *w, uint64_t first, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%016llx.log", w->dir, (unsigned long long)first);
+}
+
+/* fsync of the directory, so a new segment's name survives a crash. */
+static int sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return -errno;
+    int rc = fsync(fd) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
+}
+
+/* Creates the segment whose first record has LSN first. Writer thread (or
+ * wal_open before the thread starts). */
+static int seg_create(struct wal *w, uint64_t first)
+{
+    char path[4096];
+    seg_path(w, first, path, sizeof(path));
+    int fd = io->open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0) return -errno;
+    uint8_t h[WAL_SEG_HEADER] = {0};
+    memcpy(h, magic, 8);
+    put32(h + 8, WAL_VERSION);
+    put32(h + 12, WAL_SEG_HEADER);
+    put64(h + 16, first);
+    put64(h + 24, (uint64_t)util_ms_now());
+    put32(h + 60, crc32c(0, h, 60));
+    int rc = 0;
+    /* preallocate: ENOSPC shows now, not in the middle of a batch */
+    if (io->fallocate(fd, 0, (off_t)w->seg_size) != 0) rc = errno ? -errno : -ENOSPC;
+    if (!rc && io->pwrite(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h)) rc = errno ? -errno : -EIO;
+    if (!rc && io->fdatasync(fd) != 0) rc = -errno;
+    if (!rc) rc = sync_dir(w->dir);
+    if (rc) {
+        io->close(fd);
+        unlink(path);
+        return rc;
+    }
+    if (w->fd >= 0) io->close(w->fd);
+    w->fd = fd;
+    w->seg_first = first;
+    w->seg_off = WAL_SEG_HEADER;
+    atomic_fetch_add(&w->segments, 1);
+    return 0;
+}
+
+/* ---- writer thread ---- */
+
+static void fail(struct wal *w, int err)
+{
+    int zero = 0;
+    atomic_compare_exchange_strong(&w->error, &zero, err ? err : -EIO);
+}
+
+static int do_sync(struct wal *w)
+{
+    long long t0 = util_mono_us();
+    if (io->fdatasync(w->fd) != 0) return -errno;
+    long long us = util_mono_us() - t0;
+    atomic_fetch_add(&w->syncs, 1);
+    atomic_fetch_add(&w->sync_us_total, (uint64_t)us);
+    if ((uint64_t)us > atomic_load(&w->sync_us_max)) atomic_store(&w->sync_us_max, (uint64_t)us);
+    atomic_store(&w->durable_lsn, w->unsynced);
+    w->unsynced = 0;
+    w->last_sync_ms = util_ms_now();
+    return 0;
+}
+
+static int write_all(struct wal *w, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t k = io->pwrite(w->fd, p, n, (off_t)w->seg_off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return k < 0 ? -errno : -ENOSPC;
+        p += k;
+        n -= (size_t)k;
+        w->seg_off += (uint64_t)k;
+        atomic_fetch_add(&w->bytes, (uint64_t)k);
+    }
+    return 0;
+}
+
+/* Writes a batch, rolling to a new segment before a record that does not
+ * fit (a record larger than a segment gets a segment of its own). */
+static int write_batch(struct wal *w, struct batch *b)
+{
+    const char *p = b->data.ptr, *end = p + b->data.len;
+    while (p < end) {
+        /* the longest run of whole records that fits the segment */
+        const char *q = p;
+        while (q < end) {
+            uint32_t len = get32((const uint8_t *)q);
+            if (w->seg_off + (uint64_t)(q - p) + len > w->seg_size &&
+                (q > p || w->seg_off > WAL_SEG_HEADER))
+                break;
+            q += len;
+        }
+        if (q > p) {
+            int rc = write_all(w, p, (size_t)(q - p));
+            if (rc) return rc;
+            p = q;
+            continue;
+        }
+        /* segment full: make what it holds durable, then start the next */
+        if (w->unsynced) {
+            int rc = do_sync(w);
+            if (rc) return rc;
+        }
+        int rc = seg_create(w, get64((const uint8_t *)p + 8));
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static void *writer_main(void *arg)
+{
+    struct wal *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->queue && !w->stop) {
+            if (w->unsynced && atomic_load(&w->sync) == WAL_SYNC_EVERYSEC) {
+                long long due = w->last_sync_ms + 1000 - util_ms_now();
+                if (due <= 0) break;
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_sec += due / 1000;
+                ts.tv_nsec += (due % 1000) * 1000000;
+                if (ts.tv_nsec >= 1000000000) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000;
+                }
+                pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+            } else {
+                pthread_cond_wait(&w->cv, &w->mu);
+            }
+        }
+        struct batch *list = w->queue;
+        w->queue = w->queue_tail = NULL;
+        bool stopping = w->stop;
+        pthread_mutex_unlock(&w->mu);
+
+        int mode = atomic_load(&w->sync);
+        bool progress = false;
+        for (struct batch *b = list; b; b = b->next) {
+            if (atomic_load(&w->error)) break; /* sticky: nothing after a failure */
+            int rc = write_batch(w, b);
+            if (rc) {
+                fail(w, rc);
+                break;
+            }
+            w->unsynced = b->last_lsn;
+            atomic_store(&w->written_lsn, b->last_lsn);
+            atomic_fetch_add(&w->batches, 1);
+            atomic_fetch_add(&w->records, b->records);
+            progress = true;
+        }
+        if (!atomic_load(&w->error) && w->unsynced &&
+            (mode == WAL_SYNC_ALWAYS || (stopping && mode != WAL_SYNC_NO) ||
+             (mode == WAL_SYNC_EVERYSEC && util_ms_now() - w->last_sync_ms >= 1000))) {
+            int rc = do_sync(w);
+            if (rc) fail(w, rc);
+            progress = true;
+        }
+        if (atomic_load(&w->error)) progress = true;
+        if (progress && w->notify) w->notify(w->priv);
+
+        pthread_mutex_lock(&w->mu);
+        while (list) {
+            struct batch *b = list;
+            list = b->next;
+            b->data.len = 0;
+            b->records = 0;
+            if (b->data.cap > (4u << 20)) buf_release(&b->data);
+            b->next = w->free_list;
+            w->free_list = b;
+        }
+        if (stopping && !w->queue) break;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* ---- main thread API ---- */
+
+static struct batch *batch_get(struct wal *w)
+{
+    pthread_mutex_lock(&w->mu);
+    struct batch *b = w->free_list;
+    if (b) w->free_list = b->next;
+    pthread_mutex_unlock(&w->mu);
+    if (!b) {
+        b = lode_calloc(sizeof(*b));
+        buf_init(&b->data);
+    }
+    b->next = NULL;
+    return b;
+}
+
+uint64_t wal_append(struct wal *w, uint32_t db, uint32_t ncmds, const char *cmds, size_t len,
+                    uint64_t time_ms)
+{
+    if (!w->cur) w->cur = batch_get(w);
+    uint64_t lsn = w->next_lsn++;
+    wal_record_encode(&w->cur->data, lsn, time_ms, db, ncmds, cmds, len);
+    w->cur->last_lsn = lsn;
+    w->cur->records++;
+    atomic_store(&w->last_lsn, lsn);
+    return lsn;
+}
+
+void wal_seal(struct wal *w)
+{
+    struct batch *b = w->cur;
+    if (!b || !b->records) return;
+    w->cur = NULL;
+    pthread_mutex_lock(&w->mu);
+    if (w->queue_tail)
+        w->queue_tail->next = b;
+    else
+        w->queue = b;
+    w->queue_tail = b;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+uint64_t wal_last_lsn(const struct wal *w)
+{
+    return atomic_load(&((struct wal *)w)->last_lsn);
+}
+
+uint64_t wal_durable_lsn(const struct wal *w)
+{
+    return atomic_load(&((struct wal *)w)->durable_lsn);
+}
+
+uint64_t wal_written_lsn(const struct wal *w)
+{
+    return atomic_load(&((struct wal *)w)->written_lsn);
+}
+
+int wal_failed(const struct wal *w)
+{
+    return atomic_load(&((struct wal *)w)->error);
+}
+
+void wal_set_sync(struct wal *w, int sync)
+{
+    atomic_store(&w->sync, sync);
+    pthread_mutex_lock(&w->mu);
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void wal_get_stats(struct wal *w, struct wal_stats *st)
+{
+    st->last_lsn = atomic_load(&w->last_lsn);
+    st->written_lsn = atomic_load(&w->written_lsn);
+    st->durable_lsn = atomic_load(&w->durable_lsn);
+    st->bytes = atomic_load(&w->bytes);
+    st->segments = atomic_load(&w->segments);
+    st->batches = atomic_load(&w->batches);
+    st->records = atomic_load(&w->records);
+    st->syncs = atomic_load(&w->syncs);
+    st->sync_us_total = atomic_load(&w->sync_us_total);
+    st->sync_us_max = atomic_load(&w->sync_us_max);
+    st->error = atomic_load(&w->error);
+}
+
+void wal_close(struct wal *w)
+{
+    if (!w) return;
+    wal_seal(w);
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    if (w->fd >= 0) io->close(w->fd);
+    while (w->free_list) {
+        struct batch *b = w->free_list;
+        w->free_list = b->next;
+        buf_release(&b->data);
+        lode_free(b);
+    }
+    if (w->cur) {
+        buf_release(&w->cur->data);
+        lode_free(w->cur);
+    }
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w->dir);
+    lode_free(w);
+}
+
+/* ---- recovery ---- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* First LSNs of the segment files in dir, sorted. */
+static int list_segments(const char *dir, uint64_t **out, size_t *n)
+{
+    DIR *d = opendir(dir);
+    if (!d) return -errno;
+    size_t cap = 16;
+    *out = malloc(cap * sizeof(uint64_t));
+    *n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *s = e->d_name;
+        if (strlen(s) != 20 || strcmp(s + 16, ".log") != 0) continue;
+        char *end;
+        unsigned long long v = strtoull(s, &end, 16);
+        if (end != s + 16) continue;
+        if (*n == cap) *out = realloc(*out, (cap *= 2) * sizeof(uint64_t));
+        (*out)[(*n)++] = v;
+    }
+    closedir(d);
+    qsort(*out, *n, sizeof(uint64_t), cmp_u64);
+    return 0;
+}
+
+/* Overwrites a torn tail with zeros, up to the first 64 KiB that is zero
+ * already (the part of a preallocated segment never written). */
+static int zero_tail(int fd, const uint8_t *map, uint64_t from, uint64_t size)
+{
+    static const uint8_t zeros[65536];
+    uint64_t end = from;
+    while (end < size) {
+        uint64_t n = size - end < sizeof(zeros) ? size - end : sizeof(zeros);
+        if (memcmp(map + end, zeros, n) == 0) break;
+        end += n;
+    }
+    for (uint64_t off = from; off < end;) {
+        uint64_t n = end - off < sizeof(zeros) ? end - off : sizeof(zeros);
+        if (io->pwrite(fd, zeros, n, (off_t)off) != (ssize_t)n) return -errno;
+        off += n;
+    }
+    return io->fdatasync(fd) == 0 ? 0 : -errno;
+}
+
+static int recover(struct wal *w, wal_replay_fn fn, void *priv, struct buf *err)
+{
+    uint64_t *segs = NULL;
+    size_t nsegs = 0;
+    int rc = list_segments(w->dir, &segs, &nsegs);
+    if (rc) {
+        buf_printf(err, "can't list WAL directory '%s': %s", w->dir, strerror(-rc));
+        return rc;
+    }
+    uint64_t expect = 0; /* next LSN, 0 = any (first segment) */
+    struct buf scratch = BUF_INIT;
+    for (size_t i = 0; i < nsegs && rc == 0; i++) {
+        bool last = i + 1 == nsegs;
+        char path[4096];
+        seg_path(w, segs[i], path, sizeof(path));
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) != 0) {
+            rc = -errno;
+            buf_printf(err, "can't open WAL segment '%s': %s", path, strerror(errno));
+            if (fd >= 0) close(fd);
+            break;
+        }
+        uint64_t size = (uint64_t)st.st_size;
+        const uint8_t *map = NULL;
+        if (size >= WAL_SEG_HEADER) {
+            map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+            if (map == MAP_FAILED) map = NULL;
+        }
+        if (!map || memcmp(map, magic, 8) != 0 || get32(map + 60) != crc32c(0, map, 60) ||
+            get64(map + 16) != segs[i]) {
+            rc = LODE_ECORRUPT;
+            buf_printf(err, "WAL segment '%s' has no valid header", path);
+        } else if (get32(map + 8) != WAL_VERSION) {
+            rc = LODE_EVERSION;
+            buf_printf(err, "WAL segment '%s' has format version %u, this server reads %u", path,
+                       get32(map + 8), WAL_VERSION);
+        } else if (expect && segs[i] != expect) {
+            rc = LODE_ECORRUPT;
+            buf_printf(err, "WAL segment '%s' starts at LSN %llu, expected %llu", path,
+                       (unsigned long long)segs[i], (unsigned long long)expect);
+        }
+        uint64_t off = WAL_SEG_HEADER;
+        if (!expect) expect = segs[i];
+        while (rc == 0) {
+            struct wal_record rec;
+            size_t used = 0;
+            const char *why = "record cut short";
+            int d = wal_record_decode(map + off, size - off, &rec, &used, &scratch, &why);
+            if (d == WAL_DEC_END) break;
+            if (d == WAL_DEC_OK && rec.lsn != expect) {
+                d = WAL_DEC_CORRUPT;
+                why = "LSN out of sequence";
+            }
+            if (d != WAL_DEC_OK) {
+                if (!last) {
+                    rc = LODE_ECORRUPT;
+                    buf_printf(err, "WAL segment '%s' is corrupt at offset %llu (LSN %llu): %s",
+                               path, (unsigned long long)off, (unsigned long long)expect, why);
+                    break;
+                }
+                /* the last segment's tail was being written when the server
+                 * stopped: nothing in it was acknowledged; cut it */
+                rc = zero_tail(fd, map, off, size);
+                if (rc)
+                    buf_printf(err, "can't truncate the torn tail of '%s': %s", path,
+                               strerror(-rc));
+                else
+                    buf_printf(err, "torn tail at LSN %llu (offset %llu: %s) truncated",
+                               (unsigned long long)expect, (unsigned long long)off, why);
+                break;
+            }
+            rc = fn ? fn(priv, &rec) : 0;
+            if (rc) {
+                buf_printf(err, "replaying LSN %llu failed", (unsigned long long)rec.lsn);
+                break;
+            }
+            expect++;
+            off += used;
+            atomic_fetch_add(&w->bytes, used);
+        }
+        if (map) munmap((void *)map, size);
+        atomic_fetch_add(&w->segments, 1);
+        if (rc == 0 && last) {
+            w->fd = fd;
+            w->seg_first = segs[i];
+            w->seg_off = off;
+            /* a segment shorter than the configured size is still usable */
+            if (w->seg_size < size) w->seg_size = size;
+        } else {
+            close(fd);
+        }
+    }
+    buf_release(&scratch);
+    free(segs);
+    w->next_lsn = expect ? expect : 1;
+    return rc;
+}
+
+int wal_open(struct wal **out, const struct wal_options *opt, wal_replay_fn fn, void *priv,
+             struct buf *err)
+{
+    if (mkdir(opt->dir, 0755) != 0 && errno != EEXIST) {
+        buf_printf(err, "can't create WAL directory '%s': %s", opt->dir, strerror(errno));
+        return -errno;
+    }
+    struct wal *w = lode_calloc(sizeof(*w));
+    w->dir = strdup(opt->dir);
+    w->seg_size = opt->segment_size >= 4096 ? opt->segment_size : 4096;
+    atomic_store(&w->sync, opt->sync);
+    w->notify = opt->notify;
+    w->priv = opt->priv;
+    w->fd = -1;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->last_sync_ms = util_ms_now();
+    size_t note = err->len;
+    int rc = recover(w, fn, priv, err);
+    if (rc == 0 && w->fd < 0) {
+        rc = seg_create(w, w->next_lsn);
+        if (rc) buf_printf(err, "can't create a WAL segment in '%s': %s", w->dir, strerror(-rc));
+    }
+    if (rc) {
+        if (w->fd >= 0) close(w->fd);
+        w->fd = -1;
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        free(w->dir);
+        lode_free(w);
+        return rc;
+    }
+    (void)note;
+    atomic_store(&w->last_lsn, w->next_lsn - 1);
+    atomic_store(&w->written_lsn, w->next_lsn - 1);
+    atomic_store(&w->durable_lsn, w->next_lsn - 1);
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) LODE_PANIC("can't start WAL thread");
+    *out = w;
+    return 0;
+}

@@ -1,0 +1,99 @@
+/*
+ * wal.h - the write-ahead log: segment files, group commit, recovery.
+ * Normative on-disk layout: docs/wal-format.md.
+ *
+ * The main thread appends records (wal_append) into the batch being built
+ * and, once per event-loop turn, seals it (wal_seal). A writer thread
+ * writes sealed batches to the current segment and, in `always` mode,
+ * fdatasyncs after each write, then publishes the durable LSN and calls
+ * opt.notify (which wakes the loop). In `everysec` mode it syncs at most
+ * once a second, in `no` mode never. The main thread never waits for disk.
+ *
+ * A failed write or sync is sticky (wal_failed): nothing after it is
+ * written or reported durable; the caller refuses further writes.
+ *
+ * Segments: DIR/<first LSN as 16 hex digits>.log, each opened with a
+ * 64-byte header and preallocated to the segment size; a record never
+ * spans two segments.
+ *
+ * Threads: wal_open/wal_append/wal_seal/wal_close on the main thread; the
+ * getters are safe from any thread. All file I/O goes through wal_io, which
+ * tests replace to inject faults.
+ */
+#ifndef LODE_WAL_H
+#define LODE_WAL_H
+
+#include "engine/buf.h"
+#include "wal/record.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum wal_sync { WAL_SYNC_ALWAYS = 0, WAL_SYNC_EVERYSEC, WAL_SYNC_NO };
+
+#define WAL_SEG_HEADER      64
+#define WAL_DEFAULT_SEGMENT (64ULL * 1024 * 1024)
+
+/* File I/O used by the WAL; every call returns what the POSIX call does. */
+struct wal_io {
+    int (*open)(const char *path, int flags, mode_t mode);
+    ssize_t (*pwrite)(int fd, const void *buf, size_t n, off_t off);
+    int (*fdatasync)(int fd);
+    int (*ftruncate)(int fd, off_t len);
+    int (*fallocate)(int fd, off_t off, off_t len);
+    int (*close)(int fd);
+};
+/* Replaces the I/O table (tests); NULL restores the real one. */
+void wal_set_io(const struct wal_io *io);
+
+struct wal_options {
+    const char *dir;            /* the WAL directory, created when missing */
+    int sync;                   /* enum wal_sync */
+    uint64_t segment_size;      /* bytes per segment (>= 4096) */
+    void (*notify)(void *priv); /* writer thread: progress was made */
+    void *priv;
+};
+
+struct wal_stats {
+    uint64_t last_lsn;    /* assigned */
+    uint64_t written_lsn; /* handed to the kernel */
+    uint64_t durable_lsn; /* fdatasynced */
+    uint64_t bytes;       /* record bytes in the live segments */
+    uint64_t segments;
+    uint64_t batches, records; /* written batches and the records in them */
+    uint64_t syncs, sync_us_total, sync_us_max;
+    int error; /* sticky: 0 or -errno */
+};
+
+/* Called for every record found at recovery, in LSN order. A non-zero
+ * return stops recovery with that error. */
+typedef int (*wal_replay_fn)(void *priv, const struct wal_record *rec);
+
+struct wal;
+
+/* Opens (creating if needed) the WAL in opt->dir, replays every record
+ * through fn, cuts a torn tail of the last segment, and starts the writer
+ * thread. On failure returns a negative code with the reason in err
+ * (corruption outside the last segment names lode-recover). */
+int wal_open(struct wal **out, const struct wal_options *opt, wal_replay_fn fn, void *priv,
+             struct buf *err);
+/* Adds a record holding ncmds commands (RESP arrays) for db; returns its
+ * LSN. Main thread. */
+uint64_t wal_append(struct wal *w, uint32_t db, uint32_t ncmds, const char *cmds, size_t len,
+                    uint64_t time_ms);
+/* Hands the records appended since the last seal to the writer. */
+void wal_seal(struct wal *w);
+uint64_t wal_last_lsn(const struct wal *w);
+uint64_t wal_durable_lsn(const struct wal *w);
+uint64_t wal_written_lsn(const struct wal *w);
+/* 0, or the -errno of the first failed write or sync (sticky). */
+int wal_failed(const struct wal *w);
+void wal_set_sync(struct wal *w, int sync);
+void wal_get_stats(struct wal *w, struct wal_stats *st);
+/* Seals, waits until everything is written (and synced, unless the mode
+ * is `no` or the WAL failed), stops the writer. NULL is a no-op. */
+void wal_close(struct wal *w);
+
+#endif
