@@ -22,7 +22,9 @@
 #   SERVER_CPU / CLIENT_CPU   CPUs for the servers / redis-benchmark [1 / 0]
 #   LODE_SERVER  lode-server binary [build/lode-server, built if needed]
 #   REDIS_SERVER redis-server binary [/usr/bin/redis-server]
-#   LODE_DURABILITY  lode-server --durability [no]
+#   LODE_DURABILITY  lode-server --durability [no]: always | everysec | no
+#   REDIS_FSYNC      redis-server persistence to compare with: [off] (no RDB, no
+#                    AOF), always or everysec (appendonly yes + appendfsync)
 #   RUN_TIMEOUT  seconds before one redis-benchmark run is abandoned [600]
 #   QUICK=1      tiny smoke run: R=2, N_P1=2000, N_P16=20000, MEM_KEYS=20000
 #                (its figures mean nothing)
@@ -49,6 +51,14 @@ SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
 REDIS_SERVER=${REDIS_SERVER:-/usr/bin/redis-server}
 LODE_DURABILITY=${LODE_DURABILITY:-no}
+REDIS_FSYNC=${REDIS_FSYNC:-off}
+if [ "$REDIS_FSYNC" = off ]; then
+    REDIS_PERSIST=(--appendonly no)
+    REDIS_PERSIST_TEXT='--save "" --appendonly no'
+else
+    REDIS_PERSIST=(--appendonly yes --appendfsync "$REDIS_FSYNC")
+    REDIS_PERSIST_TEXT="--save \"\" --appendonly yes --appendfsync $REDIS_FSYNC"
+fi
 RUN_TIMEOUT=${RUN_TIMEOUT:-600}
 
 log() { printf '[compare] %s\n' "$*" >&2; }
@@ -131,7 +141,7 @@ start_server() { # name
             --dir "$dir/data" --durability "$LODE_DURABILITY" >"$dir/server.log" 2>&1 &
     else
         "${pin_server[@]}" "$REDIS_SERVER" --port "$port" --bind 127.0.0.1 \
-            --dir "$dir/data" --save "" --appendonly no >"$dir/server.log" 2>&1 &
+            --dir "$dir/data" --save "" "${REDIS_PERSIST[@]}" >"$dir/server.log" 2>&1 &
     fi
     PID[$name]=$! PORT[$name]=$port
     local deadline=$((SECONDS + 15))
@@ -166,13 +176,13 @@ git_rev=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
     echo "redis-server=$redis_version"
     echo "host=$(uname -srm), $ncpu CPU(s), load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "pinning=servers on CPU $SERVER_CPU, redis-benchmark on CPU $CLIENT_CPU"
-    echo "durability=lode-server --durability $LODE_DURABILITY (the WAL does not exist yet: no fsync cost is measured); redis-server --save \"\" --appendonly no"
+    echo "durability=lode-server --durability $LODE_DURABILITY; redis-server $REDIS_PERSIST_TEXT"
     echo "benchmark=redis-benchmark -c $CLIENTS -r $KEYSPACE, -n $N_P1 at -P 1, $N_P16 at -P >1 (MSET: n / $MSET_DIV), $R round(s), alternating lode/redis per row"
     if [[ "${QUICK:-0}" == 1 ]]; then
         echo "warning=QUICK=1 smoke run: these figures mean nothing"
     fi
 } >"$META"
-log "note: lode-server runs with --durability $LODE_DURABILITY; the WAL does not exist yet, so this compares in-memory serving only"
+log "durability: lode-server --durability $LODE_DURABILITY vs redis-server $REDIS_PERSIST_TEXT"
 
 # --- throughput ----------------------------------------------------------------
 run_bench() { # server pipeline test round
