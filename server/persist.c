@@ -14,6 +14,7 @@
 #include "engine/lode.h"
 #include "engine/util.h"
 #include "server/server.h"
+#include "wal/replay.h"
 #include "wal/wal.h"
 
 #include <errno.h>
@@ -29,62 +30,25 @@ static int lock_fd = -1;
 static ev_async wal_async;
 static struct client *held; /* clients with marks, through held_next */
 static char error_reply[256];
-static uint64_t replayed_records, replay_errors;
 static long long recovery_ms;
 
 /* ---- replay ---- */
 
+static struct replay_stats replay;
+
 static int replay_record(void *priv, const struct wal_record *rec)
 {
     (void)priv;
-    struct session sess = {.db = (int)rec->db, .resp = 2, .in_exec = true};
-    if (sess.db < 0 || sess.db >= srv.eng.ndbs) return LODE_ECORRUPT;
-    static struct buf sink;
-    static const char **argv;
-    static size_t *lens;
-    static struct slice *args;
-    static int cap;
-    size_t off = 0;
-    for (;;) {
-        int argc = wal_next_command(rec, &off, argv, lens, cap);
-        if (argc == 0) break;
-        if (argc < 0) return LODE_ECORRUPT;
-        if (argc > cap) {
-            cap = argc;
-            argv = realloc(argv, sizeof(*argv) * (size_t)cap);
-            lens = realloc(lens, sizeof(*lens) * (size_t)cap);
-            args = realloc(args, sizeof(*args) * (size_t)cap);
-            if (!argv || !lens || !args) LODE_PANIC("out of memory");
-            continue;
-        }
-        for (int i = 0; i < argc; i++) args[i] = (struct slice){argv[i], lens[i]};
-        sink.len = 0;
-        struct reply r;
-        reply_init(&r, &sink, 2);
-        /* the record's own time: expiry decisions repeat exactly */
-        srv.eng.now_ms = (long long)rec->time_ms;
-        const struct cmd_def *c = cmd_resolve(argc, args, &r);
-        if (!c || !c->fn || c->layer != LAYER_ENGINE) return LODE_ECORRUPT;
-        struct cmd_ctx ctx = {.eng = &srv.eng,
-                              .sess = &sess,
-                              .db = &srv.eng.dbs[sess.db],
-                              .argc = argc,
-                              .argv = args,
-                              .r = &r,
-                              .cmd = c};
-        c->fn(&ctx);
-        if (r.errors) {
-            /* a logged command failed again: the log and the engine
-             * disagree; say so, keep going (the data is what was logged) */
-            if (replay_errors++ < 10)
-                srv_log(LL_WARNING, "replaying LSN %llu: %s answered %.*s",
-                        (unsigned long long)rec->lsn, c->fullname, (int)sink.len - 2, sink.ptr);
-        }
-    }
-    if (++replayed_records % 1000000 == 0)
+    uint64_t failed = replay.failed;
+    int rc = wal_replay_record(&srv.eng, rec, &replay);
+    /* a logged command failed again: the log and the engine disagree; say
+     * so and keep going (the data is what was logged) */
+    if (replay.failed > failed && replay.failed <= 10)
+        srv_log(LL_WARNING, "replaying %s", replay.last_error.ptr);
+    if (replay.records % 1000000 == 0 && replay.records)
         srv_log(LL_NOTICE, "recovery: %llu records replayed (LSN %llu)",
-                (unsigned long long)replayed_records, (unsigned long long)rec->lsn);
-    return 0;
+                (unsigned long long)replay.records, (unsigned long long)rec->lsn);
+    return rc;
 }
 
 /* ---- durability progress ---- */
@@ -176,9 +140,8 @@ int persist_open(void)
                               .priv = NULL};
     struct buf err = BUF_INIT;
     long long t0 = util_mono_us();
-    srv.eng.eff.enabled = false; /* replay must not log again */
+    replay_stats_init(&replay);
     int rc = wal_open(&wal, &opt, replay_record, NULL, &err);
-    srv.eng.eff.enabled = true;
     effects_reset(&srv.eng.eff);
     recovery_ms = (util_mono_us() - t0) / 1000;
     if (rc != 0) {
@@ -192,8 +155,7 @@ int persist_open(void)
     if (err.len) srv_log(LL_WARNING, "WAL recovery: %s", err.ptr);
     buf_release(&err);
     srv_log(LL_NOTICE, "WAL recovered in %lld ms: %llu records replayed, last LSN %llu",
-            recovery_ms, (unsigned long long)replayed_records,
-            (unsigned long long)wal_last_lsn(wal));
+            recovery_ms, (unsigned long long)replay.records, (unsigned long long)wal_last_lsn(wal));
     return 0;
 }
 
@@ -212,6 +174,7 @@ void persist_close(void)
         client_schedule_write(c);
     }
     held = NULL;
+    replay_stats_release(&replay);
     if (lock_fd >= 0) {
         close(lock_fd); /* releases the flock */
         lock_fd = -1;
@@ -340,5 +303,5 @@ void persist_info(struct buf *b)
         (unsigned long long)st.batches, st.batches ? (double)st.records / (double)st.batches : 0.0,
         (unsigned long long)st.syncs, st.syncs ? (double)st.sync_us_total / (double)st.syncs : 0.0,
         (unsigned long long)st.sync_us_max, st.error ? lode_strerror(st.error) : "ok", recovery_ms,
-        (unsigned long long)replayed_records);
+        (unsigned long long)replay.records);
 }

@@ -1,0 +1,104 @@
+/*
+ * common.c - helpers shared by the offline tools (see common.h).
+ */
+#include "tools/common.h"
+#include "engine/cmd.h"
+#include "engine/lode.h"
+#include "engine/util.h"
+#include "wal/replay.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void tool_repr(struct buf *b, const char *s, size_t n)
+{
+    buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '\\': buf_append(b, "\\\\", 2); break;
+        case '"': buf_append(b, "\\\"", 2); break;
+        case '\n': buf_append(b, "\\n", 2); break;
+        case '\r': buf_append(b, "\\r", 2); break;
+        case '\t': buf_append(b, "\\t", 2); break;
+        default:
+            if (c >= 32 && c < 127)
+                buf_putc(b, (char)c);
+            else
+                buf_printf(b, "\\x%02x", c);
+        }
+    }
+    buf_putc(b, '"');
+}
+
+int tool_load(const char *dir, struct engine *eng, uint64_t to_lsn, bool verbose,
+              struct wal_reader_status *out)
+{
+    char waldir[4096];
+    snprintf(waldir, sizeof(waldir), "%s/wal", dir);
+    struct wal_reader *r;
+    struct buf err = BUF_INIT;
+    if (wal_reader_open(&r, waldir, &err) != 0) {
+        fprintf(stderr, "%s\n", err.ptr);
+        buf_release(&err);
+        return -1;
+    }
+    cmd_table_init();
+    struct replay_stats st;
+    replay_stats_init(&st);
+    struct wal_record rec;
+    int rc = 0;
+    while (wal_reader_next(r, &rec) == 1) {
+        if (to_lsn && rec.lsn > to_lsn) break;
+        if (wal_replay_record(eng, &rec, &st) != 0) {
+            fprintf(stderr, "record LSN %llu holds a command this tool does not know\n",
+                    (unsigned long long)rec.lsn);
+            rc = -1;
+            break;
+        }
+    }
+    const struct wal_reader_status *s = wal_reader_status(r);
+    if (verbose && s->end != WAL_END_CLEAN)
+        fprintf(stderr, "note: the log ends %s at %s offset %llu (%s)\n",
+                s->end == WAL_END_TORN ? "in a torn record" : "in corruption", s->segment,
+                (unsigned long long)s->offset, s->why ? s->why : "");
+    if (st.failed && verbose)
+        fprintf(stderr, "note: %llu replayed commands answered errors; last: %s\n",
+                (unsigned long long)st.failed, st.last_error.ptr);
+    if (out) *out = *s;
+    if (rc == 0) rc = s->end;
+    replay_stats_release(&st);
+    wal_reader_close(r);
+    return rc;
+}
+
+bool tool_parse_time(const char *s, long long *ms)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (*s && *end == '\0') {
+        *ms = v;
+        return true;
+    }
+    struct tm tm = {0};
+    int msec = 0;
+    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!p) return false;
+    if (*p == '.') {
+        msec = (int)strtol(p + 1, &end, 10);
+        p = end;
+    }
+    if (*p != 'Z' || p[1]) return false;
+    *ms = (long long)timegm(&tm) * 1000 + msec;
+    return true;
+}
+
+void tool_fmt_time(long long ms, char *out, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(out + n, cap - n, ".%03lld UTC", ms % 1000);
+}

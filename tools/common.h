@@ -1,0 +1,30 @@
+/*
+ * common.h - shared by lode-inspect and lode-recover: argument helpers,
+ * quoting, and loading a data directory's state into an engine by
+ * replaying its WAL (read-only).
+ */
+#ifndef LODE_TOOLS_COMMON_H
+#define LODE_TOOLS_COMMON_H
+
+#include "engine/buf.h"
+#include "engine/db.h"
+#include "wal/reader.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Appends s quoted like redis-cli shows strings ("a\x00b"). */
+void tool_repr(struct buf *b, const char *s, size_t n);
+/* Replays DIR/wal into eng (initialised with ndbs databases), up to and
+ * including to_lsn (0: all). Prints the reader's end state to stderr when
+ * verbose. Returns the reader status end code, or -1 when the log cannot be
+ * read at all (message printed). */
+int tool_load(const char *dir, struct engine *eng, uint64_t to_lsn, bool verbose,
+              struct wal_reader_status *out);
+/* Parses a time for --to-time: Unix ms, or "YYYY-MM-DDTHH:MM:SS[.mmm]Z". */
+bool tool_parse_time(const char *s, long long *ms);
+/* "YYYY-MM-DD HH:MM:SS.mmm UTC" */
+void tool_fmt_time(long long ms, char *out, size_t cap);
+
+#endif

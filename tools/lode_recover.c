@@ -1,0 +1,282 @@
+/*
+ * lode_recover.c - lode-recover: crash-recovery tooling for a data
+ * directory whose server is stopped.
+ *
+ *   lode-recover DIR check
+ *       every record's CRC and LSN continuity, segment headers;
+ *       exit 0 clean, 1 torn tail (repairable), 2 corruption, 3 error
+ *   lode-recover DIR repair
+ *       cuts a torn tail of the last segment, keeping the cut bytes in
+ *       DIR/wal/<segment>.torn-<offset>; refuses to touch corruption
+ *       elsewhere (restore the prefix instead)
+ *   lode-recover DIR restore (--to-lsn N | --to-time T) --out NEWDIR
+ *       point-in-time recovery: NEWDIR gets the WAL up to and including
+ *       LSN N (or the last record written at or before time T, Unix ms or
+ *       YYYY-MM-DDTHH:MM:SS[.mmm]Z), byte for byte, ready for lode-server
+ *
+ * repair and restore refuse to run while a server holds DIR's LOCK.
+ */
+#include "engine/lode.h"
+#include "tools/common.h"
+#include "wal/reader.h"
+#include "wal/wal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void usage(void)
+{
+    fprintf(stderr, "Usage: lode-recover DIR check\n"
+                    "       lode-recover DIR repair\n"
+                    "       lode-recover DIR restore (--to-lsn N | --to-time T) --out NEWDIR\n");
+    exit(3);
+}
+
+/* Takes DIR's LOCK so no server starts meanwhile; fails if one runs. */
+static int lock_dir(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/LOCK", dir);
+    int fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "a lode-server is running on '%s' (its LOCK is held): stop it first\n",
+                dir);
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Walks the whole log; prints a summary. */
+static int scan(const char *dir, struct wal_reader_status *st, bool quiet)
+{
+    char waldir[4096];
+    snprintf(waldir, sizeof(waldir), "%s/wal", dir);
+    struct wal_reader *r;
+    struct buf err = BUF_INIT;
+    if (wal_reader_open(&r, waldir, &err) != 0) {
+        fprintf(stderr, "%s\n", err.ptr);
+        buf_release(&err);
+        return -1;
+    }
+    struct wal_record rec;
+    while (wal_reader_next(r, &rec) == 1) {
+    }
+    *st = *wal_reader_status(r);
+    wal_reader_close(r);
+    if (!quiet) {
+        printf("segments: %llu\nrecords: %llu (LSN %llu..%llu)\nbytes: %llu\n",
+               (unsigned long long)st->segments, (unsigned long long)st->records,
+               (unsigned long long)st->first_lsn, (unsigned long long)st->last_lsn,
+               (unsigned long long)st->bytes);
+        if (st->end == WAL_END_CLEAN)
+            printf("status: clean\n");
+        else
+            printf("status: %s in %s at offset %llu (LSN %llu): %s\n",
+                   st->end == WAL_END_TORN ? "torn tail" : "CORRUPT", st->segment,
+                   (unsigned long long)st->offset, (unsigned long long)st->bad_lsn,
+                   st->why ? st->why : "");
+    }
+    return st->end;
+}
+
+static int copy_range(int in, int out, off_t from, off_t len)
+{
+    char buf[65536];
+    while (len > 0) {
+        ssize_t n = pread(in, buf, len < (off_t)sizeof(buf) ? (size_t)len : sizeof(buf), from);
+        if (n <= 0) return -1;
+        if (pwrite(out, buf, (size_t)n, from) != n) return -1;
+        from += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static int cmd_repair(const char *dir)
+{
+    int lock = lock_dir(dir);
+    if (lock < 0) return 3;
+    struct wal_reader_status st;
+    int end = scan(dir, &st, false);
+    int rc = 0;
+    if (end == WAL_END_CLEAN) {
+        printf("nothing to repair\n");
+    } else if (end == WAL_END_CORRUPT || end < 0) {
+        fprintf(stderr,
+                "corruption before the end of the log can't be cut without losing later "
+                "records; restore the intact prefix into a new directory:\n"
+                "  lode-recover %s restore --to-lsn %llu --out NEWDIR\n",
+                dir, (unsigned long long)(st.bad_lsn ? st.bad_lsn - 1 : 0));
+        rc = 2;
+    } else {
+        /* keep what is cut, then zero it (segments are zero-filled past
+         * their written end, which is how readers find the end) */
+        int fd = open(st.segment, O_RDWR | O_CLOEXEC);
+        struct stat sb;
+        if (fd < 0 || fstat(fd, &sb) != 0) {
+            perror(st.segment);
+            return 3;
+        }
+        off_t from = (off_t)st.offset, end_off = from;
+        /* the written part ends at the last non-zero byte before the first
+         * 64 KiB of zeros (the never-written, preallocated rest) */
+        static char zeros[65536], chunk[65536];
+        for (off_t o = from; o < sb.st_size; o += (off_t)sizeof(chunk)) {
+            ssize_t n = pread(fd, chunk, sizeof(chunk), o);
+            if (n <= 0) break;
+            if (memcmp(chunk, zeros, (size_t)n) == 0) break;
+            for (ssize_t k = n; k > 0; k--) {
+                if (chunk[k - 1]) {
+                    end_off = o + k;
+                    break;
+                }
+            }
+        }
+        char side[4200];
+        snprintf(side, sizeof(side), "%s.torn-%lld", st.segment, (long long)from);
+        int out = open(side, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+        if (out < 0) {
+            perror(side);
+            return 3;
+        }
+        char buf[65536];
+        for (off_t o = from; o < end_off;) {
+            ssize_t n =
+                pread(fd, buf,
+                      (size_t)(end_off - o) < sizeof(buf) ? (size_t)(end_off - o) : sizeof(buf), o);
+            if (n <= 0 || write(out, buf, (size_t)n) != n) {
+                perror(side);
+                return 3;
+            }
+            o += n;
+        }
+        if (fsync(out) != 0) perror(side);
+        close(out);
+        for (off_t o = from; o < end_off; o += (off_t)sizeof(zeros)) {
+            size_t n =
+                (size_t)(end_off - o) < sizeof(zeros) ? (size_t)(end_off - o) : sizeof(zeros);
+            if (pwrite(fd, zeros, n, o) != (ssize_t)n) {
+                perror(st.segment);
+                return 3;
+            }
+        }
+        if (fdatasync(fd) != 0) {
+            perror(st.segment);
+            return 3;
+        }
+        close(fd);
+        printf("cut %lld bytes at offset %lld of %s (kept in %s); the log now ends at LSN %llu\n",
+               (long long)(end_off - from), (long long)from, st.segment, side,
+               (unsigned long long)st.last_lsn);
+    }
+    close(lock);
+    return rc;
+}
+
+static int cmd_restore(const char *dir, int argc, char **argv)
+{
+    unsigned long long to_lsn = 0;
+    long long to_time = -1;
+    const char *out = NULL;
+    for (int i = 3; i < argc; i++) {
+        if (!strcmp(argv[i], "--to-lsn") && i + 1 < argc)
+            to_lsn = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--to-time") && i + 1 < argc) {
+            if (!tool_parse_time(argv[++i], &to_time)) usage();
+        } else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+            out = argv[++i];
+        else
+            usage();
+    }
+    if (!out || (to_lsn == 0) == (to_time < 0)) usage();
+    if (mkdir(out, 0755) != 0) {
+        fprintf(stderr, "can't create '%s': %s (it must not exist)\n", out, strerror(errno));
+        return 3;
+    }
+    char waldir[4096], outwal[4096];
+    snprintf(waldir, sizeof(waldir), "%s/wal", dir);
+    snprintf(outwal, sizeof(outwal), "%s/wal", out);
+    if (mkdir(outwal, 0755) != 0) {
+        perror(outwal);
+        return 3;
+    }
+    struct wal_reader *r;
+    struct buf err = BUF_INIT;
+    if (wal_reader_open(&r, waldir, &err) != 0) {
+        fprintf(stderr, "%s\n", err.ptr);
+        return 3;
+    }
+    /* find the last record to keep and where each kept segment ends */
+    struct wal_record rec;
+    char seg[4096] = "";
+    uint64_t seg_end = 0, kept = 0, last = 0;
+    struct kept_seg {
+        char path[4096];
+        uint64_t end;
+    } *segs = NULL;
+    size_t nsegs = 0;
+    while (wal_reader_next(r, &rec) == 1) {
+        if (to_lsn && rec.lsn > to_lsn) break;
+        if (to_time >= 0 && (long long)rec.time_ms > to_time) break;
+        const struct wal_reader_status *st = wal_reader_status(r);
+        if (strcmp(seg, st->segment) != 0) {
+            segs = realloc(segs, sizeof(*segs) * (nsegs + 1));
+            snprintf(segs[nsegs].path, sizeof(segs[nsegs].path), "%s", st->segment);
+            nsegs++;
+            snprintf(seg, sizeof(seg), "%s", st->segment);
+        }
+        seg_end = st->offset;
+        segs[nsegs - 1].end = seg_end;
+        kept++;
+        last = rec.lsn;
+    }
+    wal_reader_close(r);
+    int rc = 0;
+    for (size_t i = 0; i < nsegs && rc == 0; i++) {
+        int in = open(segs[i].path, O_RDONLY | O_CLOEXEC);
+        const char *base = strrchr(segs[i].path, '/') + 1;
+        char dst[8300];
+        snprintf(dst, sizeof(dst), "%s/%s", outwal, base);
+        int o = open(dst, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+        struct stat sb;
+        if (in < 0 || o < 0 || fstat(in, &sb) != 0 ||
+            copy_range(in, o, 0, (off_t)segs[i].end) != 0 || ftruncate(o, sb.st_size) != 0 ||
+            fsync(o) != 0) {
+            fprintf(stderr, "copying %s: %s\n", segs[i].path, strerror(errno));
+            rc = 3;
+        }
+        if (in >= 0) close(in);
+        if (o >= 0) close(o);
+    }
+    free(segs);
+    int dfd = open(outwal, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    if (rc == 0)
+        printf("restored %llu records (LSN 1..%llu) into %s\n", (unsigned long long)kept,
+               (unsigned long long)last, out);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) usage();
+    const char *dir = argv[1], *cmd = argv[2];
+    if (!strcmp(cmd, "check")) {
+        struct wal_reader_status st;
+        int end = scan(dir, &st, false);
+        return end < 0 ? 3 : end;
+    }
+    if (!strcmp(cmd, "repair")) return cmd_repair(dir);
+    if (!strcmp(cmd, "restore")) return cmd_restore(dir, argc, argv);
+    usage();
+}
