@@ -21,6 +21,7 @@ struct th {
     struct engine eng;
     struct session sess;
     struct buf out;
+    int missing_rewrites; /* `rewrite` commands that changed data without emitting */
 };
 
 static inline void th_init(struct th *t)
@@ -34,6 +35,7 @@ static inline void th_init(struct th *t)
     t->sess.db = 0;
     t->sess.resp = 2;
     t->sess.in_exec = false;
+    t->missing_rewrites = 0;
     buf_init(&t->out);
 }
 
@@ -88,7 +90,7 @@ static inline const char *th_runv(struct th *t, int argc, const char **argv, con
         int db0 = t->sess.db;
         c->fn(&ctx);
         /* what the server logs: verbatim forms are added as dispatch does */
-        ctx_log_effects(&ctx, db0);
+        if (ctx_log_effects(&ctx, db0)) t->missing_rewrites++;
     }
     return t->out.ptr;
 }
