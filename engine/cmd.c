@@ -284,6 +284,13 @@ void ctx_emit(struct cmd_ctx *ctx, int argc, const struct slice *argv)
     ctx->emitted = true;
 }
 
+bool ctx_log_effects(struct cmd_ctx *ctx, int db0)
+{
+    if (ctx->dirty <= 0 || ctx->cmd->wal == WAL_NONE || ctx->emitted) return false;
+    effects_emit(&ctx->eng->eff, db0, ctx->argc, ctx->argv);
+    return ctx->cmd->wal == WAL_REWRITE;
+}
+
 bool ctx_wrongtype(struct cmd_ctx *ctx, const struct kv *kv, int type)
 {
     if (kv->type == type) return false;

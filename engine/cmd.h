@@ -214,6 +214,13 @@ static inline void ctx_dirty(struct cmd_ctx *ctx, long long n)
  * table entry says `rewrite`; `verbatim` ones are logged by the dispatcher).
  * argv is borrowed. */
 void ctx_emit(struct cmd_ctx *ctx, int argc, const struct slice *argv);
+/* The single write path's rule, applied once the handler has returned: a
+ * write (`verbatim` or `rewrite`) that changed something (dirty > 0) and
+ * emitted nothing itself is appended as received, in db0 (the client's db
+ * when the command started). Returns true when the command is declared
+ * `rewrite` yet changed data without emitting: the verbatim fallback was
+ * logged, and the handler is missing a rewrite (callers may warn). */
+bool ctx_log_effects(struct cmd_ctx *ctx, int db0);
 
 /* Replies WRONGTYPE and returns true when kv is not of type t. */
 bool ctx_wrongtype(struct cmd_ctx *ctx, const struct kv *kv, int type);

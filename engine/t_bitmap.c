@@ -20,6 +20,11 @@
  * difference: a BITFIELD whose writes all fail (OVERFLOW FAIL) but which
  * created or grew the key counts one change, because the key did change and
  * the WAL must see it (Redis neither counts nor propagates it).
+ *
+ * Logging: every write here is `verbatim`. Its outcome depends only on the
+ * state and the arguments (integer bit arithmetic; BITFIELD's overflow
+ * rules are fixed per op), so replay of the command as received
+ * reproduces it; a command that changed nothing is not logged at all.
  */
 #include "engine/cmd.h"
 #include "engine/lode.h"

@@ -11,9 +11,22 @@
  * expired keys (as Redis 7.0 does, it walks the table and cannot delete);
  * SCAN deletes the expired keys it meets, after the table walk.
  *
- * Logging: EXPIRE, PEXPIRE and EXPIREAT are declared "rewrite": the WAL
- * logs them as PEXPIREAT with the absolute time in ms (or as DEL when the
- * time is already past), so replay does not depend on the clock.
+ * Logging (effects.h): EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT are
+ * declared "rewrite" and emit the effect that happened: PEXPIREAT key
+ * <absolute ms> (NX/XX/GT/LT are dropped: they held when the command ran),
+ * or DEL key when the time was already past and the key was deleted, so
+ * replay depends neither on the clock nor on the options. Nothing is
+ * emitted when nothing changed.
+ *
+ * The other writes here are `verbatim`, and replay reproduces them: DEL,
+ * UNLINK, RENAME(NX), COPY, MOVE, SWAPDB, FLUSHDB, FLUSHALL and PERSIST
+ * depend only on the state and their arguments, and carry TTLs over as
+ * absolute times. Keys they find expired are deleted on the way and logged
+ * as DELs before them (db.c), so replay meets the same keys. COPY ... DB and
+ * MOVE, which touch another db, are logged in the client's db, and effects
+ * insert the SELECTs (a DEL of an expired destination belongs to the other
+ * db). Reads that delete expired keys (SCAN, RANDOMKEY, TYPE, ...) log only
+ * those DELs. Nothing here draws on randomness for a write.
  */
 #include "engine/cmd.h"
 #include "engine/lode.h"
@@ -478,11 +491,16 @@ static void expire_generic(struct cmd_ctx *ctx, long long base, bool seconds)
     }
     const struct slice *k = &ctx->argv[1];
     if (when <= ctx->eng->now_ms && !ctx->eng->readonly_replica) {
-        /* already past: the key goes now (logged as a DEL) */
+        /* already past: the key goes now, logged as a DEL */
         db_delete(ctx->eng, ctx->db, k->ptr, k->len);
+        struct slice del[2] = {{"DEL", 3}, *k};
+        ctx_emit(ctx, 2, del);
     } else {
         db_set_expire(ctx->db, kv, when);
         db_key_changed(ctx->eng, ctx->db, k->ptr, k->len);
+        char num[UTIL_LLSTR_SIZE];
+        struct slice pxat[3] = {{"PEXPIREAT", 9}, *k, {num, (size_t)util_ll2str(num, when)}};
+        ctx_emit(ctx, 3, pxat);
     }
     ctx_dirty(ctx, 1);
     reply_int(ctx->r, 1);

@@ -6,6 +6,25 @@
  * ENC_INT, short strings embedded in the key entry, long or in-place
  * mutated strings as ENC_RAW. Every command replies byte-for-byte as Redis
  * 7.0 does, errors included.
+ *
+ * Logging (effects.h): most string writes replay exactly as received and
+ * are declared `verbatim`. Those whose outcome depends on the clock or on
+ * floating-point arithmetic are declared `rewrite` and emit the effect
+ * itself, as Redis 7.0 propagates them:
+ *   SET with EX/PX/EXAT/PXAT, SETEX, PSETEX  SET key value PXAT <abs ms>
+ *   SET without an expire                    SET key value [KEEPTTL]
+ *   GETEX with an expire / PERSIST / a past  PEXPIREAT key <abs ms> /
+ *     absolute time                          PERSIST key / DEL key
+ *   INCRBYFLOAT                              SET key <result> KEEPTTL
+ * A command that changed nothing emits nothing. NX, XX and GET are dropped
+ * from the SET forms: the condition held when the command ran, replay
+ * starts from the same state (a key expiry removed first is logged as a DEL
+ * before the SET), and GET changes nothing.
+ *
+ * The verbatim ones, checked: SETNX, MSET, MSETNX, GETSET, GETDEL, INCR,
+ * DECR, INCRBY, DECRBY, APPEND and SETRANGE depend only on the state and
+ * their arguments (integer arithmetic, byte copies), and drop or keep TTLs
+ * as absolute times, so replay reproduces them.
  */
 #include "engine/cmd.h"
 #include "engine/lode.h"
@@ -15,6 +34,40 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- effects ---- */
+
+/* Emits name key (DEL, PERSIST). */
+static void emit_key_cmd(struct cmd_ctx *ctx, const char *name, const struct slice *key)
+{
+    struct slice a[2] = {{name, strlen(name)}, *key};
+    ctx_emit(ctx, 2, a);
+}
+
+/* Emits PEXPIREAT key when_ms. */
+static void emit_pexpireat(struct cmd_ctx *ctx, const struct slice *key, long long when_ms)
+{
+    char num[UTIL_LLSTR_SIZE];
+    struct slice a[3] = {{"PEXPIREAT", 9}, *key, {num, (size_t)util_ll2str(num, when_ms)}};
+    ctx_emit(ctx, 3, a);
+}
+
+/* Emits SET key value, then PXAT when_ms when when_ms >= 0, else KEEPTTL
+ * when keepttl (the two never come together). */
+static void emit_set(struct cmd_ctx *ctx, const struct slice *key, const char *val, size_t vlen,
+                     long long when_ms, bool keepttl)
+{
+    char num[UTIL_LLSTR_SIZE];
+    struct slice a[5] = {{"SET", 3}, *key, {val, vlen}};
+    int argc = 3;
+    if (when_ms >= 0) {
+        a[argc++] = (struct slice){"PXAT", 4};
+        a[argc++] = (struct slice){num, (size_t)util_ll2str(num, when_ms)};
+    } else if (keepttl) {
+        a[argc++] = (struct slice){"KEEPTTL", 7};
+    }
+    ctx_emit(ctx, argc, a);
+}
 
 /* SET/GETEX option flags, as Redis parses them. */
 enum {
@@ -151,9 +204,12 @@ void cmd_set(struct cmd_ctx *ctx)
         if (!(flags & SET_GET)) reply_null(ctx->r);
         return;
     }
-    struct kv *kv =
-        store_string(ctx, 1, ctx->argv[2].ptr, ctx->argv[2].len, (flags & SET_KEEPTTL) != 0);
+    bool keepttl = (flags & SET_KEEPTTL) != 0;
+    const struct slice *val = &ctx->argv[2];
+    struct kv *kv = store_string(ctx, 1, val->ptr, val->len, keepttl);
     if (exp_arg) db_set_expire(ctx->db, kv, when);
+    /* an expire is always > 0, so -1 means none */
+    emit_set(ctx, &ctx->argv[1], val->ptr, val->len, exp_arg ? when : -1, keepttl);
     if (!(flags & SET_GET)) reply_ok(ctx->r);
 }
 
@@ -176,8 +232,10 @@ static void setex_generic(struct cmd_ctx *ctx, int unit_flag)
     long long when;
     if (!expire_arg_to_abs(ctx, unit_flag, 2, &when)) return;
     ctx_lookup_write(ctx, 1); /* expires a stale entry before it is replaced */
-    struct kv *kv = store_string(ctx, 1, ctx->argv[3].ptr, ctx->argv[3].len, false);
+    const struct slice *val = &ctx->argv[3];
+    struct kv *kv = store_string(ctx, 1, val->ptr, val->len, false);
     db_set_expire(ctx->db, kv, when);
+    emit_set(ctx, &ctx->argv[1], val->ptr, val->len, when, false);
     reply_ok(ctx->r);
 }
 
@@ -219,18 +277,22 @@ void cmd_getex(struct cmd_ctx *ctx)
     /* Redis validates the expire only once the key is known to exist */
     if (exp_arg && !expire_arg_to_abs(ctx, flags, exp_arg, &when)) return;
     reply_string_of(ctx, kv);
+    const struct slice *key = &ctx->argv[1];
     if ((flags & (SET_EXAT | SET_PXAT)) && when <= ctx->eng->now_ms &&
         !ctx->eng->readonly_replica) {
         /* an absolute time already past deletes the key */
-        db_delete(ctx->eng, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len);
+        db_delete(ctx->eng, ctx->db, key->ptr, key->len);
         ctx_dirty(ctx, 1);
+        emit_key_cmd(ctx, "DEL", key);
     } else if (exp_arg) {
         db_set_expire(ctx->db, kv, when);
         key_changed(ctx, kv);
         ctx_dirty(ctx, 1);
+        emit_pexpireat(ctx, key, when);
     } else if ((flags & SET_PERSIST) && db_persist(ctx->db, kv)) {
         key_changed(ctx, kv);
         ctx_dirty(ctx, 1);
+        emit_key_cmd(ctx, "PERSIST", key);
     }
 }
 
@@ -388,11 +450,15 @@ void cmd_incrbyfloat(struct cmd_ctx *ctx)
     char buf[LD_STR_CAP];
     int n = util_ld2str(buf, sizeof(buf), v);
     lode_assert(n > 0);
-    /* the TTL stays (the WAL logs this as SET key <result> KEEPTTL); the
-     * result is a string even when it looks like an integer, as in Redis */
-    db_set(ctx->eng, ctx->db, kv_new_bytes(ctx->argv[1].ptr, ctx->argv[1].len, buf, (size_t)n),
-           true);
+    /* the TTL stays; the result is a string even when it looks like an
+     * integer, as in Redis. The sum is long double arithmetic, whose
+     * precision and formatting vary by platform, so the WAL gets the
+     * result: SET key <result> KEEPTTL (replay stores it as SET does, an
+     * integer-looking result as ENC_INT, as a Redis replica does). */
+    const struct slice *key = &ctx->argv[1];
+    db_set(ctx->eng, ctx->db, kv_new_bytes(key->ptr, key->len, buf, (size_t)n), true);
     ctx_dirty(ctx, 1);
+    emit_set(ctx, key, buf, (size_t)n, -1, true);
     reply_bulk(ctx->r, buf, (size_t)n);
 }
 

@@ -71,6 +71,26 @@ static void account_errors(struct reply *r)
     stats_count_error(r->err_code);
 }
 
+/* Safety net for the write path: a command declared `rewrite` that changed
+ * data without emitting its deterministic form was just logged verbatim,
+ * which replay may not reproduce (a relative TTL, a float sum). Debug and
+ * sanitizer builds say so once per command, so tests reveal the missing
+ * rewrite; release builds stay quiet and keep the verbatim fallback. */
+static void warn_missing_rewrite(const struct cmd_def *cmd)
+{
+#ifndef NDEBUG
+    static bool warned[CMD__COUNT];
+    if (warned[cmd->id]) return;
+    warned[cmd->id] = true;
+    srv_log(LL_WARNING,
+            "'%s' is declared \"wal\": \"rewrite\" but changed data without emitting its "
+            "deterministic form: logged verbatim",
+            cmd->fullname);
+#else
+    (void)cmd;
+#endif
+}
+
 void dispatch_command(struct client *c)
 {
     /* CLIENT REPLY OFF/SKIP: the reply is built, then dropped */
@@ -121,8 +141,7 @@ void dispatch_command(struct client *c)
     c->cur_cmd = NULL;
     c->last_cmd = cmd;
     /* the single write path: what changed goes to the WAL as one record */
-    if (ctx.dirty > 0 && cmd->wal != WAL_NONE && !ctx.emitted)
-        effects_emit(&srv.eng.eff, db0, c->argc, c->argv);
+    if (ctx_log_effects(&ctx, db0)) warn_missing_rewrite(cmd);
     persist_log_effects();
     if (!skip) persist_hold_reply(c, reply_start);
 

@@ -3,6 +3,9 @@
  * engine, a session and a reply buffer. th_run takes the arguments as
  * C strings and returns the raw RESP reply, so tests assert exact bytes.
  * Only engine-layer commands can run here (server handlers are unbound).
+ * Each command's effects collect in t->eng.eff as the server would log
+ * them (rewritten forms, verbatim ones, expiry DELs); tests that inspect
+ * them call effects_reset first.
  */
 #ifndef LODE_TEST_HARNESS_H
 #define LODE_TEST_HARNESS_H
@@ -18,6 +21,7 @@ struct th {
     struct engine eng;
     struct session sess;
     struct buf out;
+    int missing_rewrites; /* `rewrite` commands that changed data without emitting */
 };
 
 static inline void th_init(struct th *t)
@@ -31,6 +35,7 @@ static inline void th_init(struct th *t)
     t->sess.db = 0;
     t->sess.resp = 2;
     t->sess.in_exec = false;
+    t->missing_rewrites = 0;
     buf_init(&t->out);
 }
 
@@ -82,7 +87,10 @@ static inline const char *th_runv(struct th *t, int argc, const char **argv, con
                               .argv = a,
                               .r = &r,
                               .cmd = c};
+        int db0 = t->sess.db;
         c->fn(&ctx);
+        /* what the server logs: verbatim forms are added as dispatch does */
+        if (ctx_log_effects(&ctx, db0)) t->missing_rewrites++;
     }
     return t->out.ptr;
 }
