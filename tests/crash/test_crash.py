@@ -494,6 +494,60 @@ def test_torn_tail_every_offset(tmp_path):
         base.cleanup()
 
 
+def test_torn_big_record(tmp_path):
+    """A record larger than a segment (a segment of its own, longer than the
+    preallocated size) cut short is dropped; a compressed one too."""
+    base = Server("lode", SMALL_SEG, dir=clone_dir(tmp_path / "base"))
+    try:
+        base.start()
+        c = base.client()
+        write_known_data(c, base.client(db=3))
+        digest = c.execute_command("DEBUG", "DIGEST")
+        last = lode_info(c)["lode_wal_last_lsn"]
+        variants = {"random": os.urandom(60000).hex(), "zip": "z" * 500000}
+        for name, value in variants.items():
+            assert c.set("big", value)
+            base.stop()
+            seg = segment_paths(base)[-1]
+            off, n, lsn = records(seg)[-1]
+            assert lsn == last + 1
+            seg_rel = os.path.relpath(seg, base.dir)
+            rng = random.Random(n)
+            for cut in (0, 3, 8, 40, n // 2, n - 1):
+                for mode in ("zeros", "garbage"):
+                    d = clone(base, str(tmp_path / ("%s-%s%d" % (name, mode, cut))))
+                    with open(os.path.join(d, seg_rel), "r+b") as f:
+                        f.seek(off + cut)
+                        if mode == "zeros":
+                            f.write(bytes(n - cut))
+                        else:
+                            f.write(bytes(rng.randrange(1, 256) for _ in range(n - cut)))
+                    s = Server("lode", SMALL_SEG, dir=d)
+                    try:
+                        s.start()
+                        sc = s.client()
+                        what = "%s record of %d bytes, %s from byte %d" % (name, n, mode, cut)
+                        assert sc.execute_command("DEBUG", "DIGEST") == digest, what
+                        assert sc.exists("big") == 0, what
+                        assert lode_info(sc)["lode_wal_last_lsn"] == last, what
+                        if mode == "garbage" or cut > 0:
+                            assert "torn tail at LSN %d" % (last + 1) in s.read_log(), what
+                        sc.close()
+                        s.kill9()
+                    finally:
+                        s.cleanup()
+                        shutil.rmtree(d)
+            base.start()
+            c = base.client()
+            assert c.delete("big") == 1
+            assert c.execute_command("DEBUG", "DIGEST") == digest
+            last = lode_info(c)["lode_wal_last_lsn"]
+        c.close()
+        base.stop()
+    finally:
+        base.cleanup()
+
+
 def clone_dir(p):
     os.makedirs(p)
     return str(p)
