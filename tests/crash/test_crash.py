@@ -422,6 +422,8 @@ def start_expect_failure(server, timeout=20):
             p.kill()
             p.wait()
             raise AssertionError("the server started: " + server.read_log()[-2000:])
+        finally:
+            server.check_log_clean()  # the refusal path is sanitizer-clean too
 
 
 def write_known_data(c, c3):

@@ -111,6 +111,21 @@ def populate(s):
     c.renamenx("m4", "renamed-nx")
     c.copy("renamed", "copied")
     c.move("m5", 5)
+    c.set("ttl:moved", "g", ex=4000)
+    c.move("ttl:moved", 5)
+    c.set("ttl:renamed-from", "h", px=8000000)
+    c.rename("ttl:renamed-from", "ttl:renamed")
+    c.set("ttl:keep", "i", ex=6000)
+    c.set("ttl:keep", "j", keepttl=True)
+    c.set("ttl:exat", "k", exat=int(time.time()) + 9000)
+    c.set("ttl:persisted", "l", ex=100)
+    c.getex("ttl:persisted", persist=True)
+    c.set("ttl:past", "m")
+    c.expire("ttl:past", -1)  # deletes the key
+    c.set("bits2", "")
+    c.setbit("bits2", 100000, 1)
+    c.bitop("OR", "bitop", "bits", "bits2")
+    c.bitfield("bf").set("u8", 0, 200).incrby("i5", 100, 7).execute()
     for db in (1, 2, 3, 4):
         cd = s.client(db=db)
         cd.set("who", "db%d" % db)
@@ -137,11 +152,33 @@ def test_dataset_and_digest_survive_restart(make_server, kill):
     assert before[0] != b"0" * 40
     assert set(before[1]) == {0, 1, 2, 3, 5, 6}
     assert before[1][1][b"who"][0] == b"db2" and before[1][2][b"who"][0] == b"db1"
+    assert b"ttl:past" not in before[1][0] and before[1][0][b"ttl:keep"][1] > 0
     restart(s, kill)
     assert snapshot(s) == before
     # and once more: replaying a log that was itself recovered changes nothing
     restart(s, not kill)
     assert snapshot(s) == before
+
+
+@pytest.mark.parametrize("kill", [False, True], ids=["clean", "kill9"])
+def test_flushall_replayed(make_server, kill):
+    s = make_server()
+    for db in (0, 1, 7):
+        cd = s.client(db=db)
+        cd.mset({"a": db, "b": db})
+        cd.close()
+    c = s.client()
+    assert c.flushall()
+    c.set("after", "flushall")
+    c1 = s.client(db=1)
+    c1.set("x", "1")
+    assert c1.flushdb(asynchronous=True)
+    c1.set("y", "2")
+    c1.close()
+    before = snapshot(s)
+    restart(s, kill)
+    assert snapshot(s) == before
+    assert set(before[1]) == {0, 1} and list(before[1][1]) == [b"y"]
 
 
 def test_kill9_keeps_every_acknowledged_write(make_server):
