@@ -38,6 +38,7 @@ import pytest
 import redis
 
 from conftest import LODE_BIN, Server, free_port, wait_until
+from resp_client import RawConn, encode
 
 pytestmark = pytest.mark.lode_only
 
@@ -114,32 +115,35 @@ class ClientState:
     def key(self, *parts):
         return self.prefix + ":".join(str(p) for p in parts)
 
-    def pick(self, rng, kinds):
+    def pick(self, rng, kinds, m):
         while self.deletable:
             j = rng.randrange(len(self.deletable))
             k = self.deletable[j]
-            if k in self.model and k.split(":")[1] in kinds:
+            if k in m and k.split(":")[1] in kinds:
                 return k
-            if k not in self.model:
+            if k not in m:
                 self.deletable[j] = self.deletable[-1]
                 self.deletable.pop()
             elif rng.random() < 0.2:
                 return None
         return None
 
-    def next_op(self, rng, rnd):
-        m = self.model
+    def next_op(self, rng, rnd, m=None):
+        """The next command, generated against model m (the acknowledged
+        state, or with a pipeline the state its unacknowledged ops lead to)."""
+        if m is None:
+            m = self.model
         kind = rng.choices(["set", "incr", "append", "setex", "expire", "mset", "del"],
                            [30, 18, 14, 10, 8, 8, 12])[0]
         i = self.next_i
         tag = "r%d-%d-%08x" % (rnd, i, rng.getrandbits(32))
         if kind == "expire":
-            k = self.pick(rng, ("k",))
+            k = self.pick(rng, ("k",), m)
             if k is not None:
                 return Op(kind, ["EXPIRE", k, TTL_S], 1, [(k, m[k][0], True)])
             kind = "set"
         if kind == "del":
-            k = self.pick(rng, ("k", "t", "m"))
+            k = self.pick(rng, ("k", "t", "m"), m)
             if k is not None:
                 return Op(kind, ["DEL", k], 1, [(k, None, None)])
             kind = "set"
@@ -172,57 +176,99 @@ class ClientState:
 
 
 class Writer(threading.Thread):
-    """One client connection writing until the server goes away."""
+    """One client connection writing until the server goes away. With
+    pipeline=False it sends one command at a time (redis-py); with
+    pipeline=True it sends batches of commands at once (raw RESP) and reads
+    their replies in order, so several commands are in flight."""
 
-    def __init__(self, state, rnd, port, stop, seed):
+    def __init__(self, state, rnd, port, stop, seed, pipeline=False):
         super().__init__(daemon=True)
         self.state = state
         self.rnd = rnd
         self.port = port
         self.stop = stop
+        self.pipeline = pipeline
         self.rng = random.Random(seed)
         self.acked = []       # acknowledged ops, in order
-        self.pending = None   # the op sent (or being sent) whose reply never came
+        self.pending = []     # ops sent (or being sent) whose replies never came, in order
         self.nacked = 0
+        self.nsent = 0
         self.error = None     # a wrong reply or an unexpected exception
-        self.ended_by = None
+
+    def ack(self, op, reply):
+        op.t1 = now_ms()
+        if reply != op.expect:
+            self.error = "%r answered %r, the model expects %r" % (op, reply, op.expect)
+            return False
+        self.pending.pop(0)
+        op.apply(self.state.model, op.t1)
+        self.acked.append(op)
+        self.nacked += 1
+        return True
 
     def run(self):
         try:
-            c = raw_client(self.port)
+            if self.pipeline:
+                self.run_pipeline()
+            else:
+                self.run_single()
         except Exception as e:  # noqa: BLE001
-            self.error = "connect: %r" % e
-            return
+            self.error = "unexpected %r" % e
+
+    def run_single(self):
+        c = raw_client(self.port)
         try:
             while not self.stop.is_set():
                 op = self.state.next_op(self.rng, self.rnd)
                 op.t0 = now_ms()
                 op.sent_mono = time.monotonic()
-                self.pending = op
+                self.pending.append(op)
+                self.nsent += 1
                 try:
                     reply = c.execute_command(*op.args)
                 except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-                        OSError) as e:
-                    self.ended_by = e
+                        OSError):
                     return  # the op stays pending: it may or may not have been applied
                 except redis.exceptions.ResponseError as e:
                     self.error = "%r answered an error: %s" % (op, e)
                     return
-                op.t1 = now_ms()
-                if reply != op.expect:
-                    self.error = "%r answered %r, the model expects %r" % (op, reply, op.expect)
+                if not self.ack(op, reply):
                     return
-                self.pending = None
-                op.apply(self.state.model, op.t1)
-                self.acked.append(op)
-                self.nacked += 1
-        except Exception as e:  # noqa: BLE001
-            self.error = "unexpected %r" % e
         finally:
-            try:
-                c.close()
-            except Exception:  # noqa: BLE001
-                pass
+            c.close()
+
+    def run_pipeline(self):
+        c = RawConn(self.port, timeout=30)
+        try:
+            while not self.stop.is_set():
+                shadow = dict(self.state.model)
+                batch = []
+                t0 = now_ms()
+                for _ in range(self.rng.randint(2, 40)):
+                    op = self.state.next_op(self.rng, self.rnd, shadow)
+                    op.t0 = t0
+                    op.apply(shadow, t0)
+                    batch.append(op)
+                wire = b"".join(encode(*op.args) for op in batch)
+                mono = time.monotonic()
+                for op in batch:
+                    op.sent_mono = mono
+                self.pending.extend(batch)
+                self.nsent += len(batch)
+                try:
+                    c.send_raw(wire)
+                    for op in batch:
+                        raw = c.read_reply()
+                        if raw.startswith(b"-"):
+                            self.error = "%r answered %r" % (op, raw)
+                            return
+                        reply = int(raw[1:-2]) if raw.startswith(b":") else raw[1:-2]
+                        if not self.ack(op, reply):
+                            return
+                except (ConnectionError, OSError):
+                    return  # the unanswered ops stay pending, in order
+        finally:
+            c.close()
 
 
 def read_client_keys(c, prefix):
@@ -273,8 +319,9 @@ def check_prefix_log(state, actual):
 
 
 def verify(c, states, writers, t_hi):
-    """Each client's keys equal its acked state or acked + pending; returns
-    how many pending ops turned out applied."""
+    """Each client's keys equal its acked state plus some prefix (maybe
+    empty) of the ops it had in flight, in order; returns how many in-flight
+    ops turned out applied."""
     applied = 0
     seen = 0
     for st in states:
@@ -282,27 +329,26 @@ def verify(c, states, writers, t_hi):
         actual = read_client_keys(c, st.prefix)
         seen += len(actual)
         check_prefix_log(st, actual)
-        base = st.model
-        diff_a = model_diff(base, actual)
-        if not diff_a:
-            continue
-        pending = w.pending if w is not None else None
-        if pending is not None:
-            with_pending = dict(base)
-            pending.apply(with_pending, t_hi)
-            diff_b = model_diff(with_pending, actual)
-            if not diff_b:
-                st.model = with_pending
-                applied += 1
-                continue
+        pending = w.pending if w is not None else []
+        model = st.model
+        diffs = []
+        for n in range(len(pending) + 1):
+            if n:
+                model = dict(model)
+                pending[n - 1].apply(model, t_hi)
+            d = model_diff(model, actual)
+            if not d:
+                st.model = model
+                applied += n
+                break
+            diffs.append(d)
         else:
-            diff_b = ["(no command in flight)"]
-        raise AssertionError(
-            "client %d after recovery matches neither its acknowledged writes nor those plus "
-            "its command in flight (%r).\nvs acknowledged:\n  %s\nvs acknowledged + in flight:"
-            "\n  %s\nlast acknowledged: %r" % (
-                st.cid, pending, "\n  ".join(diff_a), "\n  ".join(diff_b),
-                w.acked[-3:] if w else None))
+            raise AssertionError(
+                "client %d after recovery matches neither its acknowledged writes nor those "
+                "plus a prefix of its %d commands in flight %r.\nvs acknowledged:\n  %s\n"
+                "vs acknowledged + all in flight:\n  %s\nlast acknowledged: %r" % (
+                    st.cid, len(pending), pending[:5], "\n  ".join(diffs[0]),
+                    "\n  ".join(diffs[-1]), w.acked[-3:] if w else None))
     total = c.dbsize()
     assert total == seen, "%d keys in the database, %d belong to the writers: %r" % (
         total, seen, [k for k in c.scan_iter(count=1000)
@@ -327,7 +373,9 @@ def test_kill9_rounds(tmp_path, capsys):
         assert lode_info(srv.client())["lode_durability"] == "always"
         for rnd in range(rounds):
             stop = threading.Event()
-            writers = {st.cid: Writer(st, rnd, srv.port, stop, rng.randrange(1 << 30))
+            # the last client pipelines: many of its commands are in flight at once
+            writers = {st.cid: Writer(st, rnd, srv.port, stop, rng.randrange(1 << 30),
+                                      pipeline=st.cid == nclients - 1 and nclients > 1)
                        for st in states}
             for w in writers.values():
                 w.start()
@@ -345,8 +393,8 @@ def test_kill9_rounds(tmp_path, capsys):
             errors = [w.error for w in writers.values() if w.error]
             assert not errors, "seed %d round %d: %s" % (seed, rnd, errors)
             acked = sum(w.nacked for w in writers.values())
-            in_flight = sum(1 for w in writers.values()
-                            if w.pending is not None and w.pending.sent_mono < kill_mono)
+            in_flight = sum(1 for w in writers.values() for op in w.pending
+                            if op.sent_mono < kill_mono)
             t0 = time.monotonic()
             srv.start()
             restart_s = time.monotonic() - t0
