@@ -20,11 +20,20 @@ test_kill9_rounds
 test_torn_tail_every_offset
     The last record of the last segment cut at every byte (zeros from the
     cut, or garbage) is dropped with a log line; everything before it stays.
+test_torn_big_record
+    The same for a record larger than a segment, and for a compressed one.
 test_corrupt_record_in_older_segment_refuses_start
-    A flipped byte in a segment that is not the last: the server refuses to
-    start and names lode-recover.
+    A flipped byte in a record or header of a segment that is not the last,
+    or a missing segment: the server refuses to start and names lode-recover.
 test_second_server_on_same_dir_refused
     The data directory's LOCK keeps a second server out.
+test_segment_filled_to_its_last_bytes_recovers,
+test_crash_while_creating_a_segment_recovers
+    Segment boundaries (some cases are xfail reproducers of server bugs).
+
+One writer in test_kill9_rounds pipelines: up to 40 of its commands are in
+flight at the kill, and recovery must keep a prefix of them (in order) that
+holds every acknowledged one.
 """
 import os
 import random
