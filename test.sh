@@ -12,4 +12,4 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir build-asan --output-on-failure -j"$jobs"
 export LODE_SERVER="$PWD/build-asan/lode-server"
-/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration tests/diff
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration tests/diff tests/crash
