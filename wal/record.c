@@ -87,7 +87,9 @@ void wal_record_encode(struct buf *out, uint64_t lsn, uint64_t time_ms, uint32_t
 int wal_record_decode(const uint8_t *p, size_t avail, struct wal_record *rec, size_t *used,
                       struct buf *scratch, const char **why)
 {
-    if (avail < 4) return avail == 0 ? WAL_DEC_END : WAL_DEC_TORN;
+    /* fewer than 4 bytes left: no record fits (the smallest is 40 bytes and
+     * a record never spans segments), so this is the end of the log */
+    if (avail < 4) return WAL_DEC_END;
     uint32_t total = get32(p);
     if (total == 0) return WAL_DEC_END;
     if (total < WAL_REC_HEADER + 8 || total - WAL_REC_HEADER > WAL_MAX_PAYLOAD) {

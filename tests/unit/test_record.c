@@ -89,7 +89,8 @@ static void test_torn_at_every_offset(void **state)
         size_t used;
         const char *why = NULL;
         int rc = wal_record_decode((uint8_t *)out.ptr, cut, &rec, &used, &scratch, &why);
-        assert_int_equal(rc, WAL_DEC_TORN);
+        /* under 4 bytes no record fits: that is the end of a segment */
+        assert_int_equal(rc, cut < 4 ? WAL_DEC_END : WAL_DEC_TORN);
     }
     struct wal_record rec;
     size_t used;
