@@ -748,17 +748,7 @@ def fill_segment_leaving(s, c, left):
         assert got[1] == total, "SET record is %d bytes, expected %d" % (got[1], total)
 
 
-@pytest.mark.parametrize("left", [
-    0,
-    pytest.param(1, marks=pytest.mark.xfail(strict=True, reason=(
-        "server bug: wal_record_decode answers WAL_DEC_TORN (not END) when 1-3 bytes are "
-        "left in a segment, against docs/wal-format.md reading rule 1; in a segment that is "
-        "not the last, recovery then refuses to start ('record cut short'): a healthy WAL "
-        "whose records stopped 1-3 bytes before a segment's end cannot be opened"))),
-    pytest.param(2, marks=pytest.mark.xfail(strict=True, reason="as left=1")),
-    pytest.param(3, marks=pytest.mark.xfail(strict=True, reason="as left=1")),
-    4,
-])
+@pytest.mark.parametrize("left", [0, 1, 2, 3, 4])
 def test_segment_filled_to_its_last_bytes_recovers(tmp_path, left):
     s = Server("lode", SMALL_SEG, dir=clone_dir(tmp_path / "s"))
     try:
