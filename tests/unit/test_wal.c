@@ -604,9 +604,23 @@ static void test_segment_rollover(void **state)
 
     /* after reopening with the big segment last, later segments are sized
      * by the configuration again, not by the big one */
+    char path[160];
+    seg_file(&t, small2, path, sizeof(path));
+    assert_int_equal(unlink(path), 0);
     w = open_ok(&t, WAL_SYNC_ALWAYS, SMALL_SEG, NULL, &err);
-    assert_int_equal(wal_last_lsn(w), small2);
+    assert_int_equal(wal_last_lsn(w), big->lsn);
+    small2 = append_rec(w, &model, 2, 0, 100);
+    buf_release(&model.v[model.n - 2].cmds); /* the old small2 is gone */
+    model.v[model.n - 2] = model.v[model.n - 1];
+    model.n--;
+    wal_seal(w);
+    assert_true(wait_until(w, UNTIL_DURABLE, small2, 5000));
     close_wal(w);
+    seg_file(&t, small2, path, sizeof(path));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, SMALL_SEG);
+    assert_int_equal(reopen_check(&t, SMALL_SEG, &model, &err), small2);
 
     recs_free(&model);
     buf_release(&err);
