@@ -3,9 +3,12 @@
  * one segment file.
  *
  * Input: the first byte selects the form, the rest is file content.
- *   even: a valid 64-byte segment header (first LSN 1) followed by the
- *         rest of the input, so that mutations reach the records;
- *   odd:  the rest of the input is the whole file, header included.
+ *   bit 0 clear: a valid 64-byte segment header (first LSN 1) followed by
+ *         the rest of the input, so that mutations reach the records;
+ *   bit 0 set: the rest of the input is the whole file, header included;
+ *   bit 1 set: the checksum of every record whose length word fits is
+ *         recomputed first, so that mutations of lengths, flags, payloads
+ *         and LZ4 blocks get past the CRC check.
  * The file is written as <tmp>/wal/0000000000000001.log.
  *
  * Asserts: recovery never crashes or reads out of bounds (ASan); every
@@ -109,10 +112,34 @@ static int check_record(void *priv, const struct wal_record *rec)
     return 0;
 }
 
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Recomputes the CRC of each record in p[off, n) that lies within it. */
+static void fix_crcs(uint8_t *p, size_t off, size_t n)
+{
+    while (off + 8 <= n) {
+        uint32_t total = get32(p + off);
+        if (total < WAL_REC_HEADER || total > n - off) break;
+        uint32_t c = crc32c(0, p + off + 8, total - 8);
+        for (int i = 0; i < 4; i++) p[off + 4 + (size_t)i] = (uint8_t)(c >> (8 * i));
+        off += total;
+    }
+}
+
 static void write_input(const uint8_t *data, size_t size)
 {
     int fd = open(segpath, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
     if (fd < 0) abort();
+    uint8_t *copy = NULL;
+    if (size && (data[0] & 2)) {
+        copy = malloc(size);
+        memcpy(copy, data, size);
+        fix_crcs(copy, (data[0] & 1) ? 1 + WAL_SEG_HEADER : 1, size);
+        data = copy;
+    }
     if (size && (data[0] & 1) == 0) {
         uint8_t h[WAL_SEG_HEADER] = {'L', 'O', 'D', 'E', 'W', 'A', 'L', 0};
         h[8] = 1;               /* version */
@@ -124,6 +151,7 @@ static void write_input(const uint8_t *data, size_t size)
     }
     if (size > 1 && write(fd, data + 1, size - 1) != (ssize_t)(size - 1)) abort();
     close(fd);
+    free(copy);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Writes the seed corpus of fuzz_wal_segment to fuzz/corpus/wal_segment/.
 
-Each seed is a fuzz input: one selector byte (even: the target prefixes a
-valid segment header; odd: the rest is the whole file), then file bytes.
+Each seed is a fuzz input: one selector byte (bit 0 clear: the target
+prefixes a valid segment header, set: the rest is the whole file; bit 1:
+the target recomputes the record checksums), then file bytes.
 Records follow docs/wal-format.md; the segment header follows wal/wal.c.
 CRC-32C is computed here (reflected polynomial 0x82F63B78). Run from the
 repository root: /usr/bin/python3 fuzz/gen_wal_segment_corpus.py
@@ -133,6 +134,13 @@ def seeds():
     yield "first_lsn_mismatch", b"\1" + header(5) + record(5, 0, [set_k])
     yield "lsn_gap", b"\0" + r1 + r3
     yield "unfinished_header", b"\1" + header(1)[:20] + bytes(200)
+    # checksums left zero: the target fills them in (selector bit 1)
+    def no_crc(r):
+        return r[:4] + bytes(4) + r[8:]
+
+    yield "fixcrc_records", b"\2" + no_crc(r1) + no_crc(r2) + no_crc(r3)
+    yield "fixcrc_lz4_run", b"\2" + no_crc(record(1, 0, [cmd], stored=stored, flags=1))
+    yield "fixcrc_raw_segment", b"\3" + header(1) + no_crc(r1) + no_crc(r2)
     yield "reserved_flags", b"\0" + r1 + record(2, 0, [set_k], flags=4)
 
 

@@ -10,6 +10,12 @@
  *   24  8  creation time, ms
  *   32  28 reserved, zero
  *   60  4  CRC-32C of bytes 0..59
+ *
+ * Ordering that recovery relies on (docs/wal-format.md, "Write ordering"):
+ * a segment's header is synced before any record goes in, and a segment
+ * is synced before the next one is created. So only the last segment can
+ * have a torn tail, and a last segment without a valid header holds no
+ * record.
  */
 #include "wal/wal.h"
 #include "engine/lode.h"
