@@ -10,6 +10,12 @@
  *   24  8  creation time, ms
  *   32  28 reserved, zero
  *   60  4  CRC-32C of bytes 0..59
+ *
+ * Ordering that recovery relies on (docs/wal-format.md, "Write ordering"):
+ * a segment's header is synced before any record goes in, and a segment
+ * is synced before the next one is created. So only the last segment can
+ * have a torn tail, and a last segment without a valid header holds no
+ * record.
  */
 #include "wal/wal.h"
 #include "engine/lode.h"
@@ -20,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,9 +45,13 @@ static int real_open(const char *p, int f, mode_t m)
 {
     return open(p, f, m);
 }
+/* posix_fallocate returns the error instead of setting errno */
 static int real_fallocate(int fd, off_t off, off_t len)
 {
-    return posix_fallocate(fd, off, len) == 0 ? 0 : -1;
+    int rc = posix_fallocate(fd, off, len);
+    if (rc == 0) return 0;
+    errno = rc;
+    return -1;
 }
 static const struct wal_io real_io = {real_open, pwrite,         fdatasync,
                                       ftruncate, real_fallocate, close};
@@ -62,7 +73,7 @@ struct batch {
 
 struct wal {
     char *dir;
-    uint64_t seg_size;
+    uint64_t seg_size; /* configured bytes per segment */
     _Atomic int sync;
     void (*notify)(void *);
     void *priv;
@@ -78,6 +89,7 @@ struct wal {
     int fd;             /* current segment */
     uint64_t seg_first; /* its first LSN */
     uint64_t seg_off;   /* append offset in it */
+    uint64_t seg_cap;   /* its capacity: seg_size, or more for a bigger recovered file */
     uint64_t unsynced;  /* LSN written but not synced, 0 = none */
     long long last_sync_ms;
     pthread_t thread;
@@ -109,6 +121,33 @@ static void seg_path(const struct wal *w, uint64_t first, char *out, size_t cap)
     snprintf(out, cap, "%s/%016llx.log", w->dir, (unsigned long long)first);
 }
 
+/* Writes all n bytes at off: 0, or -errno (-ENOSPC when the kernel accepts
+ * nothing without saying why). A short write is continued, as POSIX
+ * allows a regular file to take fewer bytes than asked. */
+static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
+{
+    const char *p = buf;
+    while (n) {
+        errno = 0;
+        ssize_t k = io->pwrite(fd, p, n, (off_t)off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return errno ? -errno : -EIO;
+        if (k == 0) return -ENOSPC;
+        p += k;
+        n -= (size_t)k;
+        off += (uint64_t)k;
+    }
+    return 0;
+}
+
+/* io->fdatasync as 0 or -errno. */
+static int sync_fd(int fd)
+{
+    errno = 0;
+    if (io->fdatasync(fd) == 0) return 0;
+    return errno ? -errno : -EIO;
+}
+
 /* fsync of the directory, so a new segment's name survives a crash. */
 static int sync_dir(const char *dir)
 {
@@ -136,9 +175,13 @@ static int seg_create(struct wal *w, uint64_t first)
     put32(h + 60, crc32c(0, h, 60));
     int rc = 0;
     /* preallocate: ENOSPC shows now, not in the middle of a batch */
+    errno = 0;
     if (io->fallocate(fd, 0, (off_t)w->seg_size) != 0) rc = errno ? -errno : -ENOSPC;
-    if (!rc && io->pwrite(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h)) rc = errno ? -errno : -EIO;
-    if (!rc && io->fdatasync(fd) != 0) rc = -errno;
+    if (!rc) rc = pwrite_all(fd, h, sizeof(h), 0);
+    /* the header is on disk before any record goes in: recovery may take a
+     * last segment without a valid header for one whose creation did not
+     * finish, which therefore holds no record */
+    if (!rc) rc = sync_fd(fd);
     if (!rc) rc = sync_dir(w->dir);
     if (rc) {
         io->close(fd);
@@ -149,6 +192,7 @@ static int seg_create(struct wal *w, uint64_t first)
     w->fd = fd;
     w->seg_first = first;
     w->seg_off = WAL_SEG_HEADER;
+    w->seg_cap = w->seg_size;
     atomic_fetch_add(&w->segments, 1);
     return 0;
 }
@@ -164,7 +208,8 @@ static void fail(struct wal *w, int err)
 static int do_sync(struct wal *w)
 {
     long long t0 = util_mono_us();
-    if (io->fdatasync(w->fd) != 0) return -errno;
+    int rc = sync_fd(w->fd);
+    if (rc) return rc;
     long long us = util_mono_us() - t0;
     atomic_fetch_add(&w->syncs, 1);
     atomic_fetch_add(&w->sync_us_total, (uint64_t)us);
@@ -175,20 +220,6 @@ static int do_sync(struct wal *w)
     return 0;
 }
 
-static int write_all(struct wal *w, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t k = io->pwrite(w->fd, p, n, (off_t)w->seg_off);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return k < 0 ? -errno : -ENOSPC;
-        p += k;
-        n -= (size_t)k;
-        w->seg_off += (uint64_t)k;
-        atomic_fetch_add(&w->bytes, (uint64_t)k);
-    }
-    return 0;
-}
-
 /* Writes a batch, rolling to a new segment before a record that does not
  * fit (a record larger than a segment gets a segment of its own). */
 static int write_batch(struct wal *w, struct batch *b)
@@ -196,17 +227,27 @@ static int write_batch(struct wal *w, struct batch *b)
     const char *p = b->data.ptr, *end = p + b->data.len;
     while (p < end) {
         /* the longest run of whole records that fits the segment */
-        const char *q = p;
+        const char *q = p, *last = p;
         while (q < end) {
             uint32_t len = get32((const uint8_t *)q);
-            if (w->seg_off + (uint64_t)(q - p) + len > w->seg_size &&
+            if (w->seg_off + (uint64_t)(q - p) + len > w->seg_cap &&
                 (q > p || w->seg_off > WAL_SEG_HEADER))
                 break;
+            last = q;
             q += len;
         }
         if (q > p) {
-            int rc = write_all(w, p, (size_t)(q - p));
+            size_t n = (size_t)(q - p);
+            int rc = pwrite_all(w->fd, p, n, w->seg_off);
             if (rc) return rc;
+            w->seg_off += n;
+            atomic_fetch_add(&w->bytes, n);
+            /* these records are in the file now: the sync before a
+             * rollover must cover them, even when the batch goes on in
+             * the next segment (else a crash could lose records that the
+             * next sync, of the new segment, reports durable) */
+            w->unsynced = get64((const uint8_t *)last + 8);
+            atomic_store(&w->written_lsn, w->unsynced);
             p = q;
             continue;
         }
@@ -227,7 +268,12 @@ static void *writer_main(void *arg)
     pthread_mutex_lock(&w->mu);
     for (;;) {
         while (!w->queue && !w->stop) {
-            if (w->unsynced && atomic_load(&w->sync) == WAL_SYNC_EVERYSEC) {
+            /* after a failure nothing is synced again: wait for work only
+             * (a pending sync would otherwise look due forever and spin) */
+            bool pending = w->unsynced && !atomic_load(&w->error);
+            int m = atomic_load(&w->sync);
+            if (pending && m == WAL_SYNC_ALWAYS) break; /* switched to always */
+            if (pending && m == WAL_SYNC_EVERYSEC) {
                 long long due = w->last_sync_ms + 1000 - util_ms_now();
                 if (due <= 0) break;
                 struct timespec ts;
@@ -409,22 +455,38 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* First LSNs of the segment files in dir, sorted. */
+/* Parses a segment file name, exactly as seg_path writes it (16 lowercase
+ * hex digits and ".log"); anything else is not ours. */
+static bool seg_name(const char *s, uint64_t *first)
+{
+    if (strlen(s) != 20 || strcmp(s + 16, ".log") != 0) return false;
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        int c = s[i];
+        if (c >= '0' && c <= '9')
+            v = v << 4 | (uint64_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v = v << 4 | (uint64_t)(c - 'a' + 10);
+        else
+            return false;
+    }
+    *first = v;
+    return true;
+}
+
+/* First LSNs of the segment files in dir, sorted. *out: owned, lode_free. */
 static int list_segments(const char *dir, uint64_t **out, size_t *n)
 {
     DIR *d = opendir(dir);
     if (!d) return -errno;
     size_t cap = 16;
-    *out = malloc(cap * sizeof(uint64_t));
+    *out = lode_malloc(cap * sizeof(uint64_t));
     *n = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        const char *s = e->d_name;
-        if (strlen(s) != 20 || strcmp(s + 16, ".log") != 0) continue;
-        char *end;
-        unsigned long long v = strtoull(s, &end, 16);
-        if (end != s + 16) continue;
-        if (*n == cap) *out = realloc(*out, (cap *= 2) * sizeof(uint64_t));
+        uint64_t v;
+        if (!seg_name(e->d_name, &v)) continue;
+        if (*n == cap) *out = lode_realloc(*out, (cap *= 2) * sizeof(uint64_t));
         (*out)[(*n)++] = v;
     }
     closedir(d);
@@ -432,39 +494,211 @@ static int list_segments(const char *dir, uint64_t **out, size_t *n)
     return 0;
 }
 
-/* Overwrites a torn tail with zeros, up to the first 64 KiB that is zero
- * already (the part of a preallocated segment never written). */
-static int zero_tail(int fd, const uint8_t *map, uint64_t from, uint64_t size)
+static bool all_zero(const uint8_t *p, uint64_t n)
+{
+    static const uint8_t zeros[4096];
+    while (n) {
+        size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
+        if (memcmp(p, zeros, k) != 0) return false;
+        p += k;
+        n -= k;
+    }
+    return true;
+}
+
+/* The end of the last non-zero byte in map[from, size), or from if none. */
+static uint64_t nonzero_end(const uint8_t *map, uint64_t from, uint64_t size)
+{
+    uint64_t end = size;
+    while (end > from) {
+        uint64_t start = end - from > 4096 ? end - 4096 : from;
+        if (!all_zero(map + start, end - start)) {
+            while (map[end - 1] == 0) end--;
+            return end;
+        }
+        end = start;
+    }
+    return from;
+}
+
+/* Overwrites [from, end) of a segment with zeros and syncs it. */
+static int zero_range(int fd, uint64_t from, uint64_t end)
 {
     static const uint8_t zeros[65536];
-    uint64_t end = from;
-    while (end < size) {
-        uint64_t n = size - end < sizeof(zeros) ? size - end : sizeof(zeros);
-        if (memcmp(map + end, zeros, n) == 0) break;
-        end += n;
-    }
     for (uint64_t off = from; off < end;) {
         uint64_t n = end - off < sizeof(zeros) ? end - off : sizeof(zeros);
-        if (io->pwrite(fd, zeros, n, (off_t)off) != (ssize_t)n) return -errno;
+        int rc = pwrite_all(fd, zeros, (size_t)n, off);
+        if (rc) return rc;
         off += n;
     }
-    return io->fdatasync(fd) == 0 ? 0 : -errno;
+    return sync_fd(fd);
+}
+
+/* Magic and checksum right (the rest is checked field by field). */
+static bool header_intact(const uint8_t *map, uint64_t size)
+{
+    return map && size >= WAL_SEG_HEADER && memcmp(map, magic, 8) == 0 &&
+           get32(map + 60) == crc32c(0, map, 60);
+}
+
+/* Appends a recovery note to err, "; "-separated. */
+static void note(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct buf *err, const char *fmt, ...)
+{
+    if (err->len) buf_append(err, "; ", 2);
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(err, fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * Whether the segment file at path is one whose creation did not finish
+ * (the server stopped inside seg_create): no intact header and nothing but
+ * zeros after where the header goes. seg_create syncs the header before
+ * any record is written, so such a file cannot hold a record.
+ */
+static bool seg_unfinished(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct stat st;
+    bool r = false;
+    if (fstat(fd, &st) == 0) {
+        uint64_t size = (uint64_t)st.st_size;
+        if (size == 0) {
+            r = true;
+        } else {
+            const uint8_t *map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+            if (map != MAP_FAILED) {
+                r = !header_intact(map, size) &&
+                    (size <= WAL_SEG_HEADER ||
+                     all_zero(map + WAL_SEG_HEADER, size - WAL_SEG_HEADER));
+                munmap((void *)map, size);
+            }
+        }
+    }
+    close(fd);
+    return r;
+}
+
+/* Validates the header of segment first (map: size bytes, may be NULL);
+ * expect is the LSN the segment must start at, 0 for any. */
+static int check_header(const uint8_t *map, uint64_t size, uint64_t first, uint64_t expect,
+                        const char *path, struct buf *err)
+{
+    if (!header_intact(map, size)) {
+        buf_printf(err, "WAL segment '%s' has no valid header", path);
+        return LODE_ECORRUPT;
+    }
+    if (get32(map + 8) != WAL_VERSION) {
+        buf_printf(err, "WAL segment '%s' has format version %u, this server reads %u", path,
+                   get32(map + 8), WAL_VERSION);
+        return LODE_EVERSION;
+    }
+    if (get32(map + 12) != WAL_SEG_HEADER || get64(map + 16) != first || first == 0) {
+        buf_printf(err, "WAL segment '%s' has a header that does not match its name", path);
+        return LODE_ECORRUPT;
+    }
+    if (expect && first != expect) {
+        buf_printf(err, "WAL segment '%s' starts at LSN %llu, expected %llu", path,
+                   (unsigned long long)first, (unsigned long long)expect);
+        return LODE_ECORRUPT;
+    }
+    return 0;
+}
+
+/*
+ * Replays the records of one mapped segment from *off on, advancing *off
+ * and *expect. In the last segment, whatever follows the last good record
+ * that is not zero (a torn or corrupt record, or stale bytes after a hole
+ * left by writes that reached the disk out of order) was never
+ * acknowledged and is zeroed, so that later appends cannot end up
+ * followed by old bytes that decode; anywhere else it is corruption.
+ */
+static int replay_segment(struct wal *w, int fd, const uint8_t *map, uint64_t size, bool last,
+                          const char *path, uint64_t *off, uint64_t *expect, wal_replay_fn fn,
+                          void *priv, struct buf *scratch, struct buf *err)
+{
+    const char *why = NULL;
+    for (;;) {
+        struct wal_record rec;
+        size_t used = 0;
+        why = "record cut short";
+        /* fewer than 4 bytes left is the end of the written log
+         * (docs/wal-format.md, reading rule 1), not a torn record: a
+         * segment can be filled to within a few bytes of its size */
+        if (size - *off < 4) {
+            why = "data after a gap";
+            break;
+        }
+        int d = wal_record_decode(map + *off, size - *off, &rec, &used, scratch, &why);
+        if (d == WAL_DEC_END) {
+            why = "data after a gap";
+            break;
+        }
+        if (d == WAL_DEC_OK && rec.lsn != *expect) {
+            d = WAL_DEC_CORRUPT;
+            why = "LSN out of sequence";
+        }
+        if (d != WAL_DEC_OK) {
+            if (!last) {
+                buf_printf(err, "WAL segment '%s' is corrupt at offset %llu (LSN %llu): %s", path,
+                           (unsigned long long)*off, (unsigned long long)*expect, why);
+                return LODE_ECORRUPT;
+            }
+            break;
+        }
+        int rc = fn ? fn(priv, &rec) : 0;
+        if (rc) {
+            buf_printf(err, "replaying LSN %llu failed", (unsigned long long)rec.lsn);
+            return rc;
+        }
+        (*expect)++;
+        *off += used;
+        atomic_fetch_add(&w->bytes, used);
+    }
+    if (!last) return 0;
+    uint64_t end = nonzero_end(map, *off, size);
+    if (end == *off) return 0;
+    int rc = zero_range(fd, *off, end);
+    if (rc) {
+        buf_printf(err, "can't truncate the torn tail of '%s': %s", path, strerror(-rc));
+        return rc;
+    }
+    note(err, "torn tail of '%s' at LSN %llu (offset %llu: %s) truncated", path,
+         (unsigned long long)*expect, (unsigned long long)*off, why);
+    return 0;
 }
 
 static int recover(struct wal *w, wal_replay_fn fn, void *priv, struct buf *err)
 {
     uint64_t *segs = NULL;
     size_t nsegs = 0;
+    char path[4096];
     int rc = list_segments(w->dir, &segs, &nsegs);
     if (rc) {
         buf_printf(err, "can't list WAL directory '%s': %s", w->dir, strerror(-rc));
         return rc;
     }
+    if (nsegs) {
+        seg_path(w, segs[nsegs - 1], path, sizeof(path));
+        if (seg_unfinished(path)) {
+            if (unlink(path) != 0 || (rc = sync_dir(w->dir)) != 0) {
+                if (!rc) rc = -errno;
+                buf_printf(err, "can't remove the unfinished WAL segment '%s': %s", path,
+                           strerror(-rc));
+                lode_free(segs);
+                return rc;
+            }
+            note(err, "unfinished WAL segment '%s' removed", path);
+            nsegs--;
+        }
+    }
     uint64_t expect = 0; /* next LSN, 0 = any (first segment) */
     struct buf scratch = BUF_INIT;
     for (size_t i = 0; i < nsegs && rc == 0; i++) {
         bool last = i + 1 == nsegs;
-        char path[4096];
         seg_path(w, segs[i], path, sizeof(path));
         int fd = open(path, O_RDWR | O_CLOEXEC);
         struct stat st;
@@ -480,72 +714,28 @@ static int recover(struct wal *w, wal_replay_fn fn, void *priv, struct buf *err)
             map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
             if (map == MAP_FAILED) map = NULL;
         }
-        if (!map || memcmp(map, magic, 8) != 0 || get32(map + 60) != crc32c(0, map, 60) ||
-            get64(map + 16) != segs[i]) {
-            rc = LODE_ECORRUPT;
-            buf_printf(err, "WAL segment '%s' has no valid header", path);
-        } else if (get32(map + 8) != WAL_VERSION) {
-            rc = LODE_EVERSION;
-            buf_printf(err, "WAL segment '%s' has format version %u, this server reads %u", path,
-                       get32(map + 8), WAL_VERSION);
-        } else if (expect && segs[i] != expect) {
-            rc = LODE_ECORRUPT;
-            buf_printf(err, "WAL segment '%s' starts at LSN %llu, expected %llu", path,
-                       (unsigned long long)segs[i], (unsigned long long)expect);
-        }
+        rc = check_header(map, size, segs[i], expect, path, err);
         uint64_t off = WAL_SEG_HEADER;
         if (!expect) expect = segs[i];
-        while (rc == 0) {
-            struct wal_record rec;
-            size_t used = 0;
-            const char *why = "record cut short";
-            int d = wal_record_decode(map + off, size - off, &rec, &used, &scratch, &why);
-            if (d == WAL_DEC_END) break;
-            if (d == WAL_DEC_OK && rec.lsn != expect) {
-                d = WAL_DEC_CORRUPT;
-                why = "LSN out of sequence";
-            }
-            if (d != WAL_DEC_OK) {
-                if (!last) {
-                    rc = LODE_ECORRUPT;
-                    buf_printf(err, "WAL segment '%s' is corrupt at offset %llu (LSN %llu): %s",
-                               path, (unsigned long long)off, (unsigned long long)expect, why);
-                    break;
-                }
-                /* the last segment's tail was being written when the server
-                 * stopped: nothing in it was acknowledged; cut it */
-                rc = zero_tail(fd, map, off, size);
-                if (rc)
-                    buf_printf(err, "can't truncate the torn tail of '%s': %s", path,
-                               strerror(-rc));
-                else
-                    buf_printf(err, "torn tail at LSN %llu (offset %llu: %s) truncated",
-                               (unsigned long long)expect, (unsigned long long)off, why);
-                break;
-            }
-            rc = fn ? fn(priv, &rec) : 0;
-            if (rc) {
-                buf_printf(err, "replaying LSN %llu failed", (unsigned long long)rec.lsn);
-                break;
-            }
-            expect++;
-            off += used;
-            atomic_fetch_add(&w->bytes, used);
-        }
+        if (rc == 0)
+            rc = replay_segment(w, fd, map, size, last, path, &off, &expect, fn, priv, &scratch,
+                                err);
         if (map) munmap((void *)map, size);
         atomic_fetch_add(&w->segments, 1);
         if (rc == 0 && last) {
             w->fd = fd;
             w->seg_first = segs[i];
             w->seg_off = off;
-            /* a segment shorter than the configured size is still usable */
-            if (w->seg_size < size) w->seg_size = size;
+            /* a recovered segment larger than the configured size (the size
+             * was lowered, or it holds one big record) is filled as is;
+             * segments created later get the configured size */
+            w->seg_cap = size > w->seg_size ? size : w->seg_size;
         } else {
             close(fd);
         }
     }
     buf_release(&scratch);
-    free(segs);
+    lode_free(segs);
     w->next_lsn = expect ? expect : 1;
     return rc;
 }
@@ -554,8 +744,9 @@ int wal_open(struct wal **out, const struct wal_options *opt, wal_replay_fn fn, 
              struct buf *err)
 {
     if (mkdir(opt->dir, 0755) != 0 && errno != EEXIST) {
-        buf_printf(err, "can't create WAL directory '%s': %s", opt->dir, strerror(errno));
-        return -errno;
+        int rc = -errno;
+        buf_printf(err, "can't create WAL directory '%s': %s", opt->dir, strerror(-rc));
+        return rc;
     }
     struct wal *w = lode_calloc(sizeof(*w));
     w->dir = strdup(opt->dir);
@@ -567,7 +758,6 @@ int wal_open(struct wal **out, const struct wal_options *opt, wal_replay_fn fn, 
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     w->last_sync_ms = util_ms_now();
-    size_t note = err->len;
     int rc = recover(w, fn, priv, err);
     if (rc == 0 && w->fd < 0) {
         rc = seg_create(w, w->next_lsn);
@@ -582,7 +772,6 @@ int wal_open(struct wal **out, const struct wal_options *opt, wal_replay_fn fn, 
         lode_free(w);
         return rc;
     }
-    (void)note;
     atomic_store(&w->last_lsn, w->next_lsn - 1);
     atomic_store(&w->written_lsn, w->next_lsn - 1);
     atomic_store(&w->durable_lsn, w->next_lsn - 1);

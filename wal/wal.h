@@ -7,14 +7,17 @@
  * writes sealed batches to the current segment and, in `always` mode,
  * fdatasyncs after each write, then publishes the durable LSN and calls
  * opt.notify (which wakes the loop). In `everysec` mode it syncs at most
- * once a second, in `no` mode never. The main thread never waits for disk.
+ * once a second, in `no` mode never, except that every mode syncs a
+ * segment before starting the next (and a new segment's header), so that
+ * only the last segment can have a torn tail. The main thread never waits
+ * for disk.
  *
  * A failed write or sync is sticky (wal_failed): nothing after it is
  * written or reported durable; the caller refuses further writes.
  *
  * Segments: DIR/<first LSN as 16 hex digits>.log, each opened with a
  * 64-byte header and preallocated to the segment size; a record never
- * spans two segments.
+ * spans two segments (one larger than a segment gets its own).
  *
  * Threads: wal_open/wal_append/wal_seal/wal_close on the main thread; the
  * getters are safe from any thread. All file I/O goes through wal_io, which
@@ -74,9 +77,14 @@ typedef int (*wal_replay_fn)(void *priv, const struct wal_record *rec);
 struct wal;
 
 /* Opens (creating if needed) the WAL in opt->dir, replays every record
- * through fn, cuts a torn tail of the last segment, and starts the writer
- * thread. On failure returns a negative code with the reason in err
- * (corruption outside the last segment names lode-recover). */
+ * through fn, cuts a torn tail of the last segment (zeroing every stale
+ * byte after its last good record), removes a last segment whose creation
+ * did not finish, and starts the writer thread. On success returns 0 and
+ * err holds a note of what was cut or removed ("; "-separated), or nothing.
+ * On failure returns a negative code with the reason in err, naming the
+ * segment: LODE_ECORRUPT (bad header, damage outside the last segment, a
+ * gap between segments), LODE_EVERSION (unknown format version), -errno,
+ * or fn's non-zero return. The caller names lode-recover. */
 int wal_open(struct wal **out, const struct wal_options *opt, wal_replay_fn fn, void *priv,
              struct buf *err);
 /* Adds a record holding ncmds commands (RESP arrays) for db; returns its

@@ -1,0 +1,1634 @@
+/*
+ * test_wal.c - the WAL (wal/wal.h): round trips through segment files,
+ * rollover, the three durability modes, sticky failures injected through
+ * the I/O table (EIO, short writes, ENOSPC at rollover, failed fdatasync),
+ * a simulated power cut at the Nth fdatasync that keeps only a random part
+ * of the unsynced writes, and recovery's refusal of damaged segments.
+ *
+ * Every WAL lives in its own mkdtemp directory under /tmp, removed at the
+ * end of the test. Nothing sleeps a fixed time: waits are on a condition
+ * variable signalled by opt.notify, bounded by a deadline.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "engine/buf.h"
+#include "engine/lode.h"
+#include "engine/util.h"
+#include "wal/crc32c.h"
+#include "wal/record.h"
+#include "wal/wal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SMALL_SEG 65536
+
+/* ---- temp directories ---- */
+
+struct tdir {
+    char root[64]; /* the mkdtemp directory */
+    char wal[96];  /* root/wal, the WAL directory */
+};
+
+static void tdir_new(struct tdir *t)
+{
+    snprintf(t->root, sizeof(t->root), "/tmp/lode-waltest-XXXXXX");
+    assert_non_null(mkdtemp(t->root));
+    snprintf(t->wal, sizeof(t->wal), "%s/wal", t->root);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void tdir_free(struct tdir *t)
+{
+    nftw(t->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void seg_file(const struct tdir *t, uint64_t first, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%016llx.log", t->wal, (unsigned long long)first);
+}
+
+/* Sorted first LSNs of the segment files in the WAL directory. */
+static size_t list_segs(const struct tdir *t, uint64_t *out, size_t cap)
+{
+    DIR *d = opendir(t->wal);
+    assert_non_null(d);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strlen(e->d_name) != 20 || strcmp(e->d_name + 16, ".log") != 0) continue;
+        assert_true(n < cap);
+        out[n++] = strtoull(e->d_name, NULL, 16);
+    }
+    closedir(d);
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && out[j - 1] > out[j]; j--) {
+            uint64_t x = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = x;
+        }
+    return n;
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *p = malloc((size_t)n + 1);
+    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return p;
+}
+
+static void write_file(const char *path, const void *p, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(p, 1, len, f), len);
+    fclose(f);
+}
+
+/* Overwrites len bytes at off of an existing file. */
+static void patch_file(const char *path, off_t off, const void *p, size_t len)
+{
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, p, len, off), (ssize_t)len);
+    close(fd);
+}
+
+/* ---- the records a test appends, and what recovery hands back ---- */
+
+static uint64_t rng_next(uint64_t *s)
+{
+    /* xorshift64* */
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 2685821657736338717ULL;
+}
+
+struct rec {
+    uint64_t lsn, time_ms;
+    uint32_t db, ncmds;
+    struct buf cmds;
+};
+
+struct recs {
+    struct rec *v;
+    size_t n, cap;
+};
+
+static struct rec *recs_push(struct recs *r)
+{
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 64;
+        r->v = realloc(r->v, r->cap * sizeof(*r->v));
+    }
+    struct rec *x = &r->v[r->n++];
+    memset(x, 0, sizeof(*x));
+    return x;
+}
+
+static void recs_truncate(struct recs *r, size_t n)
+{
+    while (r->n > n) buf_release(&r->v[--r->n].cmds);
+}
+
+static void recs_free(struct recs *r)
+{
+    recs_truncate(r, 0);
+    free(r->v);
+    memset(r, 0, sizeof(*r));
+}
+
+/*
+ * The content of the record with this LSN: its shape (db, command count,
+ * value length, compressibility) depends only on lsn and salt, its bytes
+ * also on gen. Two generations of one LSN therefore encode to the same
+ * length, which lets a test rewrite a recovered log in place exactly over
+ * stale bytes left by a crash.
+ */
+static void make_rec(struct rec *x, uint64_t lsn, uint64_t salt, unsigned gen, size_t vlen_max)
+{
+    uint64_t h = (lsn + 1) * 0x9E3779B97F4A7C15ULL ^ salt;
+    x->lsn = lsn;
+    x->time_ms = 1700000000000ULL + lsn * 13 + gen;
+    x->db = (uint32_t)(lsn % 16);
+    x->ncmds = 1 + (uint32_t)(lsn % 3);
+    size_t vlen = (size_t)(rng_next(&h) % vlen_max);
+    bool compressible = rng_next(&h) % 2;
+    char *val = malloc(vlen + 1);
+    uint64_t vs = h ^ (gen + 1) * 0xD1B54A32D192ED03ULL;
+    buf_init(&x->cmds);
+    for (uint32_t j = 0; j < x->ncmds; j++) {
+        for (size_t i = 0; i < vlen; i++)
+            val[i] = compressible ? (char)('a' + gen % 26) : (char)rng_next(&vs);
+        char key[48];
+        int klen = snprintf(key, sizeof(key), "k%llu.%u", (unsigned long long)lsn, j);
+        const char *argv[3] = {"SET", key, val};
+        size_t lens[3] = {3, (size_t)klen, vlen};
+        wal_append_command(&x->cmds, 3, argv, lens);
+    }
+    free(val);
+}
+
+static uint64_t append_rec(struct wal *w, struct recs *model, uint64_t salt, unsigned gen,
+                           size_t vlen_max)
+{
+    struct rec *x = recs_push(model);
+    make_rec(x, wal_last_lsn(w) + 1, salt, gen, vlen_max);
+    uint64_t lsn = wal_append(w, x->db, x->ncmds, x->cmds.ptr, x->cmds.len, x->time_ms);
+    assert_int_equal(lsn, x->lsn);
+    return lsn;
+}
+
+static int collect(void *priv, const struct wal_record *r)
+{
+    struct recs *got = priv;
+    if (!got) return 0;
+    struct rec *x = recs_push(got);
+    x->lsn = r->lsn;
+    x->time_ms = r->time_ms;
+    x->db = r->db;
+    x->ncmds = r->ncmds;
+    buf_init(&x->cmds);
+    buf_append(&x->cmds, r->cmds, r->cmds_len);
+    return 0;
+}
+
+/* got[0..n) equals want[0..n), LSN 1 first. */
+static void assert_prefix(const struct recs *got, const struct recs *want, size_t n)
+{
+    assert_true(got->n >= n && want->n >= n);
+    for (size_t i = 0; i < n; i++) {
+        const struct rec *a = &got->v[i], *b = &want->v[i];
+        assert_int_equal(a->lsn, i + 1);
+        assert_int_equal(a->lsn, b->lsn);
+        assert_int_equal(a->time_ms, b->time_ms);
+        assert_int_equal(a->db, b->db);
+        assert_int_equal(a->ncmds, b->ncmds);
+        assert_int_equal(a->cmds.len, b->cmds.len);
+        assert_memory_equal(a->cmds.ptr, b->cmds.ptr, a->cmds.len);
+    }
+}
+
+/* ---- waiting for the writer thread ---- */
+
+static pthread_mutex_t note_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t note_cv = PTHREAD_COND_INITIALIZER;
+static struct wal *note_wal;     /* the WAL whose progress notify records */
+static uint64_t note_durable;    /* its durable LSN at the last notify */
+static unsigned long note_calls; /* notify calls */
+
+static void on_progress(void *priv)
+{
+    (void)priv;
+    pthread_mutex_lock(&note_mu);
+    if (note_wal) note_durable = wal_durable_lsn(note_wal);
+    note_calls++;
+    pthread_cond_broadcast(&note_cv);
+    pthread_mutex_unlock(&note_mu);
+}
+
+enum wait_for { UNTIL_DURABLE, UNTIL_WRITTEN, UNTIL_FAILED };
+
+/* Waits until the condition holds or ms pass; returns whether it holds.
+ * UNTIL_DURABLE/UNTIL_WRITTEN also give up when the WAL fails. */
+static bool wait_until(struct wal *w, enum wait_for what, uint64_t lsn, long ms)
+{
+    long long deadline = util_mono_us() + ms * 1000LL;
+    pthread_mutex_lock(&note_mu);
+    for (;;) {
+        bool ok = what == UNTIL_DURABLE   ? wal_durable_lsn(w) >= lsn
+                  : what == UNTIL_WRITTEN ? wal_written_lsn(w) >= lsn
+                                          : wal_failed(w) != 0;
+        if (ok || (what != UNTIL_FAILED && wal_failed(w)) || util_mono_us() >= deadline) {
+            pthread_mutex_unlock(&note_mu);
+            return ok;
+        }
+        /* a short slice: a notify that raced the check costs at most this */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&note_cv, &note_mu, &ts);
+    }
+}
+
+static struct wal_options opts(const struct tdir *t, int sync, uint64_t seg)
+{
+    struct wal_options o = {
+        .dir = t->wal, .sync = sync, .segment_size = seg, .notify = on_progress, .priv = NULL};
+    return o;
+}
+
+/* Opens the WAL in t, collecting replayed records into got (may be NULL);
+ * asserts success and returns it; err receives recovery's notes. */
+static struct wal *open_ok(const struct tdir *t, int sync, uint64_t seg, struct recs *got,
+                           struct buf *err)
+{
+    struct wal_options o = opts(t, sync, seg);
+    struct wal *w = NULL;
+    err->len = 0;
+    int rc = wal_open(&w, &o, collect, got, err);
+    if (rc != 0) fail_msg("wal_open: %s (%s)", lode_strerror(rc), err->ptr ? err->ptr : "");
+    pthread_mutex_lock(&note_mu);
+    note_wal = w;
+    note_durable = wal_durable_lsn(w);
+    pthread_mutex_unlock(&note_mu);
+    return w;
+}
+
+static void close_wal(struct wal *w)
+{
+    wal_close(w);
+    pthread_mutex_lock(&note_mu);
+    if (note_wal == w) note_wal = NULL;
+    pthread_mutex_unlock(&note_mu);
+}
+
+/* Reopens t with no records appended and returns how many were replayed,
+ * checking them against want. */
+static size_t reopen_check(const struct tdir *t, uint64_t seg, const struct recs *want,
+                           struct buf *err)
+{
+    struct recs got = {0};
+    struct wal *w = open_ok(t, WAL_SYNC_ALWAYS, seg, &got, err);
+    size_t n = got.n;
+    assert_prefix(&got, want, n);
+    assert_int_equal(wal_last_lsn(w), n);
+    close_wal(w);
+    recs_free(&got);
+    return n;
+}
+
+/* ---- the fault-injecting I/O table ---- */
+
+static struct {
+    pthread_mutex_t mu;
+    int pwrites, syncs, fallocs; /* calls seen */
+    int pwrite_fail_at;          /* fail this pwrite call and every later one; 0 = never */
+    int pwrite_errno;
+    int short_at; /* this pwrite call writes only half (0 = never) */
+    int sync_fail_at, sync_errno;
+    int falloc_fail_at, falloc_errno;
+} F = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void faults_reset(void)
+{
+    pthread_mutex_lock(&F.mu);
+    F.pwrites = F.syncs = F.fallocs = 0;
+    F.pwrite_fail_at = F.short_at = F.sync_fail_at = F.falloc_fail_at = 0;
+    pthread_mutex_unlock(&F.mu);
+}
+
+static int f_counts(int *pwrites, int *syncs)
+{
+    pthread_mutex_lock(&F.mu);
+    *pwrites = F.pwrites;
+    *syncs = F.syncs;
+    int fallocs = F.fallocs;
+    pthread_mutex_unlock(&F.mu);
+    return fallocs;
+}
+
+static int f_open(const char *p, int flags, mode_t mode)
+{
+    return open(p, flags, mode);
+}
+
+static ssize_t f_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    pthread_mutex_lock(&F.mu);
+    int k = ++F.pwrites;
+    bool fail = F.pwrite_fail_at && k >= F.pwrite_fail_at;
+    int e = F.pwrite_errno;
+    bool half = F.short_at == k;
+    pthread_mutex_unlock(&F.mu);
+    if (fail) {
+        errno = e;
+        return -1;
+    }
+    if (half && n > 1) n /= 2;
+    return pwrite(fd, buf, n, off);
+}
+
+static int f_fdatasync(int fd)
+{
+    pthread_mutex_lock(&F.mu);
+    int k = ++F.syncs;
+    bool fail = F.sync_fail_at && k >= F.sync_fail_at;
+    int e = F.sync_errno;
+    pthread_mutex_unlock(&F.mu);
+    (void)fd; /* the data need not reach the platter for these tests */
+    if (fail) {
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+static int f_ftruncate(int fd, off_t len)
+{
+    return ftruncate(fd, len);
+}
+
+static int f_fallocate(int fd, off_t off, off_t len)
+{
+    pthread_mutex_lock(&F.mu);
+    int k = ++F.fallocs;
+    bool fail = F.falloc_fail_at && k >= F.falloc_fail_at;
+    int e = F.falloc_errno;
+    pthread_mutex_unlock(&F.mu);
+    if (fail) {
+        errno = e;
+        return -1;
+    }
+    int rc = posix_fallocate(fd, off, len);
+    if (rc) {
+        errno = rc;
+        return -1;
+    }
+    return 0;
+}
+
+static int f_close(int fd)
+{
+    return close(fd);
+}
+
+static const struct wal_io fault_io = {f_open,      f_pwrite,    f_fdatasync,
+                                       f_ftruncate, f_fallocate, f_close};
+
+/* ---- round trip, rollover ---- */
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    struct tdir t;
+    tdir_new(&t);
+    struct buf err = BUF_INIT;
+    struct recs model = {0}, got = {0};
+
+    struct wal *w = open_ok(&t, WAL_SYNC_ALWAYS, WAL_DEFAULT_SEGMENT, &got, &err);
+    assert_int_equal(got.n, 0);
+    assert_int_equal(err.len, 0);
+    assert_int_equal(wal_last_lsn(w), 0);
+    assert_int_equal(wal_durable_lsn(w), 0);
+    assert_int_equal(wal_failed(w), 0);
+    uint64_t last = 0;
+    for (int b = 0; b < 20; b++) {
+        for (int i = 0; i <= b % 4; i++) last = append_rec(w, &model, 1, 0, 3000);
+        wal_seal(w);
+    }
+    assert_int_equal(last, model.n);
+    assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+    struct wal_stats st;
+    wal_get_stats(w, &st);
+    assert_int_equal(st.last_lsn, last);
+    assert_int_equal(st.written_lsn, last);
+    assert_int_equal(st.records, last);
+    assert_int_equal(st.segments, 1);
+    assert_int_equal(st.error, 0);
+    close_wal(w);
+
+    /* reopen: every record in order, identical */
+    w = open_ok(&t, WAL_SYNC_ALWAYS, WAL_DEFAULT_SEGMENT, &got, &err);
+    assert_int_equal(err.len, 0);
+    assert_int_equal(got.n, model.n);
+    assert_prefix(&got, &model, model.n);
+    assert_int_equal(wal_last_lsn(w), last);
+    assert_int_equal(wal_durable_lsn(w), last);
+    /* appends continue the sequence */
+    uint64_t next = append_rec(w, &model, 1, 0, 3000);
+    assert_int_equal(next, last + 1);
+    wal_seal(w);
+    assert_true(wait_until(w, UNTIL_DURABLE, next, 5000));
+    close_wal(w);
+
+    recs_truncate(&got, 0);
+    w = open_ok(&t, WAL_SYNC_ALWAYS, WAL_DEFAULT_SEGMENT, &got, &err);
+    assert_int_equal(got.n, next);
+    assert_prefix(&got, &model, model.n);
+    close_wal(w);
+
+    /* wal_close writes and syncs what was appended but never sealed */
+    w = open_ok(&t, WAL_SYNC_ALWAYS, WAL_DEFAULT_SEGMENT, NULL, &err);
+    next = append_rec(w, &model, 1, 0, 100);
+    close_wal(w);
+    assert_int_equal(reopen_check(&t, WAL_DEFAULT_SEGMENT, &model, &err), next);
+
+    recs_free(&model);
+    recs_free(&got);
+    buf_release(&err);
+    tdir_free(&t);
+}
+
+/* Walks a segment file: checks its header and that its records are dense
+ * from its first LSN; returns the number of records. */
+static size_t check_segment(const struct tdir *t, uint64_t first)
+{
+    char path[160];
+    seg_file(t, first, path, sizeof(path));
+    size_t len;
+    uint8_t *p = read_file(path, &len);
+    assert_true(len >= WAL_SEG_HEADER);
+    assert_memory_equal(p, "LODEWAL\0", 8);
+    uint64_t hfirst = 0;
+    for (int i = 7; i >= 0; i--) hfirst = hfirst << 8 | p[16 + i];
+    assert_int_equal(hfirst, first);
+    size_t off = WAL_SEG_HEADER, n = 0;
+    struct buf scratch = BUF_INIT;
+    for (;;) {
+        struct wal_record r;
+        size_t used;
+        const char *why = NULL;
+        int d = wal_record_decode(p + off, len - off, &r, &used, &scratch, &why);
+        if (d == WAL_DEC_END) break;
+        assert_int_equal(d, WAL_DEC_OK);
+        assert_int_equal(r.lsn, first + n);
+        n++;
+        off += used;
+    }
+    /* nothing but zeros after the last record */
+    for (size_t i = off; i < len; i++) assert_int_equal(p[i], 0);
+    buf_release(&scratch);
+    free(p);
+    return n;
+}
+
+static void test_segment_rollover(void **state)
+{
+    (void)state;
+    struct tdir t;
+    tdir_new(&t);
+    struct buf err = BUF_INIT;
+    struct recs model = {0};
+
+    struct wal *w = open_ok(&t, WAL_SYNC_ALWAYS, SMALL_SEG, NULL, &err);
+    uint64_t last = 0;
+    for (int b = 0; b < 40; b++) {
+        for (int i = 0; i < 8; i++) last = append_rec(w, &model, 2, 0, 1500);
+        wal_seal(w);
+        if (b % 8 == 0) assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+    }
+    assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+    assert_int_equal(wal_written_lsn(w), last);
+    close_wal(w);
+
+    uint64_t segs[64];
+    size_t n = list_segs(&t, segs, 64);
+    assert_true(n >= 3);
+    assert_int_equal(segs[0], 1);
+    uint64_t expect = 1;
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(segs[i], expect); /* named by their first LSN */
+        size_t k = check_segment(&t, segs[i]);
+        assert_true(k > 0);
+        expect += k;
+        char path[160];
+        seg_file(&t, segs[i], path, sizeof(path));
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        assert_true((uint64_t)st.st_size <= SMALL_SEG); /* no record spans two */
+    }
+    assert_int_equal(expect, last + 1);
+    assert_int_equal(reopen_check(&t, SMALL_SEG, &model, &err), last);
+    assert_int_equal(err.len, 0);
+
+    /* a record larger than a segment gets a segment of its own */
+    w = open_ok(&t, WAL_SYNC_ALWAYS, SMALL_SEG, NULL, &err);
+    uint64_t small1 = append_rec(w, &model, 2, 0, 100);
+    wal_seal(w);
+    struct rec *big = recs_push(&model);
+    big->lsn = small1 + 1;
+    big->time_ms = 1700000000000ULL;
+    big->db = 3;
+    big->ncmds = 1;
+    buf_init(&big->cmds);
+    {
+        size_t vlen = 3 * SMALL_SEG;
+        char *val = malloc(vlen);
+        uint64_t s = 77;
+        for (size_t i = 0; i < vlen; i++) val[i] = (char)rng_next(&s); /* incompressible */
+        const char *argv[3] = {"SET", "big", val};
+        size_t lens[3] = {3, 3, vlen};
+        wal_append_command(&big->cmds, 3, argv, lens);
+        free(val);
+    }
+    assert_int_equal(wal_append(w, big->db, 1, big->cmds.ptr, big->cmds.len, big->time_ms),
+                     big->lsn);
+    uint64_t small2 = append_rec(w, &model, 2, 0, 100);
+    wal_seal(w); /* the big record sits between two small ones in one batch */
+    assert_true(wait_until(w, UNTIL_DURABLE, small2, 5000));
+    close_wal(w);
+
+    n = list_segs(&t, segs, 64);
+    assert_int_equal(segs[n - 2], big->lsn);
+    assert_int_equal(check_segment(&t, big->lsn), 1);
+    assert_int_equal(segs[n - 1], small2);
+    assert_int_equal(check_segment(&t, small2), 1);
+    assert_true(check_segment(&t, segs[n - 3]) >= 1); /* small1 ends an older one */
+    assert_int_equal(reopen_check(&t, SMALL_SEG, &model, &err), small2);
+    assert_int_equal(err.len, 0);
+
+    /* after reopening with the big segment last, later segments are sized
+     * by the configuration again, not by the big one */
+    char path[160];
+    seg_file(&t, small2, path, sizeof(path));
+    assert_int_equal(unlink(path), 0);
+    w = open_ok(&t, WAL_SYNC_ALWAYS, SMALL_SEG, NULL, &err);
+    assert_int_equal(wal_last_lsn(w), big->lsn);
+    small2 = append_rec(w, &model, 2, 0, 100);
+    buf_release(&model.v[model.n - 2].cmds); /* the old small2 is gone */
+    model.v[model.n - 2] = model.v[model.n - 1];
+    model.n--;
+    wal_seal(w);
+    assert_true(wait_until(w, UNTIL_DURABLE, small2, 5000));
+    close_wal(w);
+    seg_file(&t, small2, path, sizeof(path));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, SMALL_SEG);
+    assert_int_equal(reopen_check(&t, SMALL_SEG, &model, &err), small2);
+
+    recs_free(&model);
+    buf_release(&err);
+    tdir_free(&t);
+}
+
+/* ---- durability modes ---- */
+
+static void test_sync_always(void **state)
+{
+    (void)state;
+    struct tdir t;
+    tdir_new(&t);
+    struct buf err = BUF_INIT;
+    struct recs model = {0};
+    faults_reset();
+    wal_set_io(&fault_io);
+    struct wal *w = open_ok(&t, WAL_SYNC_ALWAYS, WAL_DEFAULT_SEGMENT, NULL, &err);
+    for (int b = 0; b < 10; b++) {
+        int pw0, sy0, pw1, sy1;
+        f_counts(&pw0, &sy0);
+        uint64_t last = 0;
+        for (int i = 0; i <= b % 3; i++) last = append_rec(w, &model, 3, 0, 200);
+        wal_seal(w);
+        assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+        /* published after the sync of the batch: durable == written */
+        assert_int_equal(wal_durable_lsn(w), last);
+        assert_int_equal(wal_written_lsn(w), last);
+        f_counts(&pw1, &sy1);
+        assert_true(sy1 > sy0);
+        assert_true(pw1 > pw0);
+    }
+    struct wal_stats st;
+    wal_get_stats(w, &st);
+    assert_true(st.syncs >= 10);
+    assert_int_equal(st.durable_lsn, model.n);
+    close_wal(w);
+    wal_set_io(NULL);
+    assert_int_equal(reopen_check(&t, WAL_DEFAULT_SEGMENT, &model, &err), model.n);
+    recs_free(&model);
+    buf_release(&err);
+    tdir_free(&t);
+}
+
+static void test_sync_no(void **state)
+{
+    (void)state;
+    struct tdir t;
+    tdir_new(&t);
+    struct buf err = BUF_INIT;
+    struct recs model = {0};
+    faults_reset();
+    wal_set_io(&fault_io);
+    struct wal *w = open_ok(&t, WAL_SYNC_NO, WAL_DEFAULT_SEGMENT, NULL, &err);
+    int pw0, sy0, pw1, sy1;
+    f_counts(&pw0, &sy0); /* creating the first segment syncs its header */
+    uint64_t last = 0;
+    for (int b = 0; b < 10; b++) {
+        for (int i = 0; i < 3; i++) last = append_rec(w, &model, 4, 0, 200);
+        wal_seal(w);
+        assert_true(wait_until(w, UNTIL_WRITTEN, last, 5000));
+    }
+    assert_int_equal(wal_durable_lsn(w), 0);
+    close_wal(w); /* `no` does not sync at close either */
+    f_counts(&pw1, &sy1);
+    assert_int_equal(sy1, sy0);
+    assert_true(pw1 > pw0);
+    wal_set_io(NULL);
+    /* the page cache still holds everything */
+    assert_int_equal(reopen_check(&t, WAL_DEFAULT_SEGMENT, &model, &err), last);
+    recs_free(&model);
+    buf_release(&err);
+    tdir_free(&t);
+}
+
+static void test_sync_everysec(void **state)
+{
+    (void)state;
+    struct tdir t;
+    tdir_new(&t);
+    struct buf err = BUF_INIT;
+    struct recs model = {0};
+    faults_reset();
+    wal_set_io(&fault_io);
+    struct wal *w = open_ok(&t, WAL_SYNC_EVERYSEC, WAL_DEFAULT_SEGMENT, NULL, &err);
+    int pw0, sy0, pw1, sy1;
+    f_counts(&pw0, &sy0);
+    for (int round = 0; round < 2; round++) {
+        long long t0 = util_mono_us();
+        uint64_t last = 0;
+        for (int b = 0; b < 20; b++) {
+            last = append_rec(w, &model, 5, 0, 100);
+            wal_seal(w);
+        }
+        assert_true(wait_until(w, UNTIL_WRITTEN, last, 5000));
+        /* synced within about a second, not per batch */
+        assert_true(wait_until(w, UNTIL_DURABLE, last, 3000));
+        long long ms = (util_mono_us() - t0) / 1000;
+        assert_true(ms <= 2000);
+        f_counts(&pw1, &sy1);
+        assert_true(sy1 > sy0);
+        assert_true(sy1 - sy0 <= 3);
+        sy0 = sy1;
+    }
+    /* switching to always syncs what is pending without another batch */
+    uint64_t last = append_rec(w, &model, 5, 0, 100);
+    wal_seal(w);
+    assert_true(wait_until(w, UNTIL_WRITTEN, last, 5000));
+    wal_set_sync(w, WAL_SYNC_ALWAYS);
+    assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+    close_wal(w);
+    wal_set_io(NULL);
+    assert_int_equal(reopen_check(&t, WAL_DEFAULT_SEGMENT, &model, &err), model.n);
+    recs_free(&model);
+    buf_release(&err);
+    tdir_free(&t);
+}
+
+/* ---- sticky failures ---- */
+
+enum fault_kind { FAULT_PWRITE_EIO, FAULT_SHORT_ENOSPC, FAULT_SYNC_EIO, FAULT_FALLOC_ROLLOVER };
+
+/*
+ * Writes a few good batches, arms the fault, then keeps appending: the
+ * WAL must fail with expect_err and stay failed, the durable LSN must stop
+ * before the failed batch, nothing may be written or synced afterwards,
+ * wal_close must return, and a reopen must find a dense prefix holding
+ * every durable record.
+ */
+static void fault_case(enum fault_kind kind, int expect_err)
+{
+    struct tdir t;
+    tdir_new(&t);
+    struct buf err = BUF_INIT;
+    struct recs model = {0};
+    faults_reset();
+    wal_set_io(&fault_io);
+    uint64_t seg = kind == FAULT_FALLOC_ROLLOVER ? SMALL_SEG : WAL_DEFAULT_SEGMENT;
+    struct wal *w = open_ok(&t, WAL_SYNC_ALWAYS, seg, NULL, &err);
+    uint64_t good = 0;
+    for (int b = 0; b < 3; b++) {
+        good = append_rec(w, &model, 6, 0, 300);
+        wal_seal(w);
+    }
+    assert_true(wait_until(w, UNTIL_DURABLE, good, 5000));
+
+    int pw, sy;
+    f_counts(&pw, &sy);
+    pthread_mutex_lock(&F.mu);
+    switch (kind) {
+    case FAULT_PWRITE_EIO:
+        F.pwrite_fail_at = pw + 1;
+        F.pwrite_errno = EIO;
+        break;
+    case FAULT_SHORT_ENOSPC:
+        F.short_at = pw + 1;
+        F.pwrite_fail_at = pw + 2;
+        F.pwrite_errno = ENOSPC;
+        break;
+    case FAULT_SYNC_EIO:
+        F.sync_fail_at = sy + 1;
+        F.sync_errno = EIO;
+        break;
+    case FAULT_FALLOC_ROLLOVER:
+        F.falloc_fail_at = F.fallocs + 1;
+        F.falloc_errno = ENOSPC;
+        break;
+    }
+    pthread_mutex_unlock(&F.mu);
+
+    /* batches until the fault fires (at the first one, but for rollover) */
+    uint64_t durable_before = wal_durable_lsn(w);
+    for (int b = 0; b < 200 && !wal_failed(w); b++) {
+        uint64_t last = 0;
+        for (int i = 0; i < 4; i++) last = append_rec(w, &model, 6, 0, 1000);
+        wal_seal(w);
+        /* each batch is either durable or failed before the next */
+        wait_until(w, UNTIL_DURABLE, last, 5000);
+        if (!wal_failed(w)) durable_before = last;
+    }
+    assert_true(wait_until(w, UNTIL_FAILED, 0, 5000));
+    assert_int_equal(wal_failed(w), expect_err);
+    uint64_t durable = wal_durable_lsn(w);
+    if (kind == FAULT_FALLOC_ROLLOVER) {
+        /* the old segment was completed and synced before the new one was
+         * attempted, so the records in it may have become durable */
+        assert_true(durable >= durable_before);
+    } else {
+        assert_int_equal(durable, durable_before);
+    }
+    assert_true(durable < wal_last_lsn(w));
+    if (kind != FAULT_SYNC_EIO) assert_true(wal_written_lsn(w) < wal_last_lsn(w));
+
+    /* sticky: later batches are neither written nor synced */
+    int pw1, sy1, pw2, sy2;
+    f_counts(&pw1, &sy1);
+    for (int b = 0; b < 3; b++) {
+        append_rec(w, &model, 6, 0, 300);
+        wal_seal(w);
+    }
+    append_rec(w, &model, 6, 0, 300); /* left for wal_close to seal */
+    close_wal(w);
+    f_counts(&pw2, &sy2);
+    assert_int_equal(pw2, pw1);
+    assert_int_equal(sy2, sy1);
+    wal_set_io(NULL);
+
+    /* recovery: a dense prefix that holds everything durable */
+    size_t n = reopen_check(&t, seg, &model, &err);
+    assert_true(n >= durable);
+    assert_true(n < model.n);
+    if (kind == FAULT_PWRITE_EIO || kind == FAULT_SHORT_ENOSPC) assert_int_equal(n, durable);
+    if (kind == FAULT_SHORT_ENOSPC) assert_non_null(strstr(err.ptr, "torn tail"));
+    /* the failed rollover left no half-made segment behind */
+    if (kind == FAULT_FALLOC_ROLLOVER) {
+        uint64_t segs[16];
+        size_t k = list_segs(&t, segs, 16);
+        assert_int_equal(k, 1);
+        assert_int_equal(n, durable);
+    }
+    /* a second recovery has nothing left to cut */
+    reopen_check(&t, seg, &model, &err);
+    assert_int_equal(err.len, 0);
+    recs_free(&model);
+    buf_release(&err);
+    tdir_free(&t);
+}
+
+static void test_fault_pwrite_eio(void **state)
+{
+    (void)state;
+    fault_case(FAULT_PWRITE_EIO, -EIO);
+}
+
+static void test_fault_short_write(void **state)
+{
+    (void)state;
+    fault_case(FAULT_SHORT_ENOSPC, -ENOSPC);
+}
+
+static void test_fault_fdatasync_eio(void **state)
+{
+    (void)state;
+    fault_case(FAULT_SYNC_EIO, -EIO);
+}
+
+static void test_fault_fallocate_enospc(void **state)
+{
+    (void)state;
+    fault_case(FAULT_FALLOC_ROLLOVER, -ENOSPC);
+}
+
+/* Appends a record that encodes to exactly total bytes (incompressible,
+ * 1100 <= total <= 9000). */
+static uint64_t append_sized(struct wal *w, struct recs *model, size_t total)
+{
+    struct rec *x = recs_push(model);
+    x->lsn = wal_last_lsn(w) + 1;
+    x->time_ms = 1700000000000ULL + x->lsn;
+    x->db = 1;
+    x->ncmds = 1;
+    buf_init(&x->cmds);
+    struct buf enc = BUF_INIT;
+    char *val = malloc(total);
+    uint64_t s = x->lsn;
+    for (size_t i = 0; i < total; i++) val[i] = (char)rng_next(&s);
+    for (size_t vlen = total - 80;; vlen++) {
+        x->cmds.len = 0;
+        const char *argv[3] = {"SET", "k", val};
+        size_t lens[3] = {3, 1, vlen};
+        wal_append_command(&x->cmds, 3, argv, lens);
+        enc.len = 0;
+        wal_record_encode(&enc, x->lsn, x->time_ms, 1, 1, x->cmds.ptr, x->cmds.len);
+        if (enc.len == total) break;
+        assert_true(enc.len < total);
+    }
+    free(val);
+    buf_release(&enc);
+    assert_int_equal(wal_append(w, 1, 1, x->cmds.ptr, x->cmds.len, x->time_ms), x->lsn);
+    return x->lsn;
+}
+
+/* A segment filled to within 0..4 bytes of its size is complete: the
+ * few bytes left are not a torn record. */
+static void test_segment_filled_to_the_byte(void **state)
+{
+    (void)state;
+    for (size_t slack = 0; slack <= 4; slack++) {
+        struct tdir t;
+        struct recs model = {0};
+        struct buf err = BUF_INIT;
+        tdir_new(&t);
+        struct wal *w = open_ok(&t, WAL_SYNC_ALWAYS, SMALL_SEG, NULL, &err);
+        size_t room = SMALL_SEG - WAL_SEG_HEADER;
+        for (int i = 0; i < 15; i++) append_sized(w, &model, 4000);
+        uint64_t fill = append_sized(w, &model, room - 15 * 4000 - slack);
+        uint64_t next = append_sized(w, &model, 2000);
+        wal_seal(w);
+        assert_true(wait_until(w, UNTIL_DURABLE, next, 5000));
+        close_wal(w);
+        uint64_t segs[4];
+        assert_int_equal(list_segs(&t, segs, 4), 2);
+        assert_int_equal(segs[1], fill + 1);
+        assert_int_equal(reopen_check(&t, SMALL_SEG, &model, &err), next);
+        assert_int_equal(err.len, 0);
+        recs_free(&model);
+        buf_release(&err);
+        tdir_free(&t);
+    }
+}
+
+/* After a failed sync in `everysec` the writer thread waits for work: it
+ * neither retries the sync nor spins notifying the loop. */
+static void test_fault_everysec_stays_quiet(void **state)
+{
+    (void)state;
+    struct tdir t;
+    tdir_new(&t);
+    struct buf err = BUF_INIT;
+    struct recs model = {0};
+    faults_reset();
+    wal_set_io(&fault_io);
+    struct wal *w = open_ok(&t, WAL_SYNC_EVERYSEC, WAL_DEFAULT_SEGMENT, NULL, &err);
+    int pw, sy;
+    f_counts(&pw, &sy);
+    pthread_mutex_lock(&F.mu);
+    F.sync_fail_at = sy + 1;
+    F.sync_errno = EIO;
+    pthread_mutex_unlock(&F.mu);
+    append_rec(w, &model, 9, 0, 100);
+    wal_seal(w);
+    assert_true(wait_until(w, UNTIL_FAILED, 0, 5000));
+    assert_int_equal(wal_failed(w), -EIO);
+    assert_int_equal(wal_durable_lsn(w), 0);
+    /* this wait is expected to time out: it asserts that nothing happens */
+    pthread_mutex_lock(&note_mu);
+    unsigned long calls0 = note_calls;
+    pthread_mutex_unlock(&note_mu);
+    long long deadline = util_mono_us() + 1500 * 1000LL;
+    unsigned long calls = calls0;
+    while (util_mono_us() < deadline && calls - calls0 < 10) {
+        pthread_mutex_lock(&note_mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&note_cv, &note_mu, &ts);
+        calls = note_calls;
+        pthread_mutex_unlock(&note_mu);
+    }
+    assert_true(calls - calls0 < 10);
+    int pw1, sy1;
+    f_counts(&pw1, &sy1);
+    assert_int_equal(sy1, sy + 1); /* the failed sync, never retried */
+    close_wal(w);
+    f_counts(&pw1, &sy1);
+    assert_int_equal(sy1, sy + 1);
+    wal_set_io(NULL);
+    recs_free(&model);
+    buf_release(&err);
+    tdir_free(&t);
+}
+
+/* A short write that the next pwrite completes is no failure. */
+static void test_short_write_completed(void **state)
+{
+    (void)state;
+    struct tdir t;
+    tdir_new(&t);
+    struct buf err = BUF_INIT;
+    struct recs model = {0};
+    faults_reset();
+    wal_set_io(&fault_io);
+    struct wal *w = open_ok(&t, WAL_SYNC_ALWAYS, WAL_DEFAULT_SEGMENT, NULL, &err);
+    int pw, sy;
+    f_counts(&pw, &sy);
+    pthread_mutex_lock(&F.mu);
+    F.short_at = pw + 1;
+    pthread_mutex_unlock(&F.mu);
+    uint64_t last = 0;
+    for (int i = 0; i < 5; i++) last = append_rec(w, &model, 7, 0, 500);
+    wal_seal(w);
+    assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+    assert_int_equal(wal_failed(w), 0);
+    close_wal(w);
+    wal_set_io(NULL);
+    assert_int_equal(reopen_check(&t, WAL_DEFAULT_SEGMENT, &model, &err), last);
+    assert_int_equal(err.len, 0);
+    recs_free(&model);
+    buf_release(&err);
+    tdir_free(&t);
+}
+
+/* ---- crash simulation ---- */
+
+/*
+ * An I/O table that passes every call through and also keeps, per file,
+ * the image the disk is known to hold (what the last fdatasync covered)
+ * plus the operations since. At the crash_at-th fdatasync the "power
+ * fails": the image of each file becomes its synced bytes plus a random
+ * part of its later operations (a prefix of them, possibly tearing the
+ * last, or an arbitrary subset of 512-byte pieces), written to out_dir.
+ * From then on every call fails with EIO, as on a dead machine.
+ */
+struct sim_op {
+    off_t off;
+    size_t len;
+    uint8_t *data; /* NULL: a preallocation */
+};
+
+struct sim_file {
+    char name[32];
+    int fd; /* -1 once closed */
+    uint8_t *img;
+    size_t size; /* synced image */
+    struct sim_op *ops;
+    size_t nops, cap;
+};
+
+static struct {
+    pthread_mutex_t mu;
+    struct sim_file files[64];
+    int nfiles;
+    int syncs, crash_at;
+    bool crashed;
+    uint64_t rng;
+    char out_dir[128];
+} S = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static struct sim_file *sim_find(int fd)
+{
+    for (int i = 0; i < S.nfiles; i++)
+        if (S.files[i].fd == fd) return &S.files[i];
+    return NULL;
+}
+
+static void sim_put(uint8_t **img, size_t *size, off_t off, const uint8_t *p, size_t len)
+{
+    size_t end = (size_t)off + len;
+    if (end > *size) {
+        *img = realloc(*img, end);
+        memset(*img + *size, 0, end - *size);
+        *size = end;
+    }
+    if (p) memcpy(*img + off, p, len);
+}
+
+static void sim_add_op(struct sim_file *f, off_t off, const void *p, size_t len)
+{
+    if (f->nops == f->cap) {
+        f->cap = f->cap ? f->cap * 2 : 16;
+        f->ops = realloc(f->ops, f->cap * sizeof(*f->ops));
+    }
+    struct sim_op *o = &f->ops[f->nops++];
+    o->off = off;
+    o->len = len;
+    o->data = NULL;
+    if (p) {
+        o->data = malloc(len ? len : 1);
+        memcpy(o->data, p, len);
+    }
+}
+
+static void sim_drop_ops(struct sim_file *f)
+{
+    for (size_t i = 0; i < f->nops; i++) free(f->ops[i].data);
+    f->nops = 0;
+}
+
+/* The power cut: writes every file's surviving image to out_dir. */
+static void sim_crash(void)
+{
+    bool prefix = rng_next(&S.rng) % 2;
+    for (int i = 0; i < S.nfiles; i++) {
+        struct sim_file *f = &S.files[i];
+        uint8_t *img = NULL;
+        size_t size = 0;
+        sim_put(&img, &size, 0, f->img, f->size);
+        size_t keep = prefix ? (size_t)(rng_next(&S.rng) % (f->nops + 1)) : f->nops;
+        for (size_t k = 0; k < f->nops && k <= keep; k++) {
+            struct sim_op *o = &f->ops[k];
+            if (prefix) {
+                if (k < keep)
+                    sim_put(&img, &size, o->off, o->data, o->len);
+                else if (o->len && rng_next(&S.rng) % 2) /* the last one torn */
+                    sim_put(&img, &size, o->off, o->data, (size_t)(rng_next(&S.rng) % o->len));
+                continue;
+            }
+            if (!o->data) {
+                if (rng_next(&S.rng) % 2) sim_put(&img, &size, o->off, NULL, o->len);
+                continue;
+            }
+            /* any subset of the sectors the write touched */
+            for (size_t a = 0; a < o->len;) {
+                size_t b = (((size_t)o->off + a) / 512 + 1) * 512 - (size_t)o->off;
+                if (b > o->len) b = o->len;
+                if (rng_next(&S.rng) % 2)
+                    sim_put(&img, &size, o->off + (off_t)a, o->data + a, b - a);
+                a = b;
+            }
+        }
+        char path[200];
+        snprintf(path, sizeof(path), "%s/%s", S.out_dir, f->name);
+        write_file(path, img ? img : (uint8_t *)"", size);
+        free(img);
+    }
+}
+
+static void sim_reset(uint64_t seed, int crash_at, const char *out_dir)
+{
+    pthread_mutex_lock(&S.mu);
+    for (int i = 0; i < S.nfiles; i++) {
+        sim_drop_ops(&S.files[i]);
+        free(S.files[i].ops);
+        free(S.files[i].img);
+    }
+    memset(S.files, 0, sizeof(S.files));
+    S.nfiles = 0;
+    S.syncs = 0;
+    S.crash_at = crash_at;
+    S.crashed = false;
+    S.rng = seed * 0x9E3779B97F4A7C15ULL + 1;
+    snprintf(S.out_dir, sizeof(S.out_dir), "%s", out_dir);
+    pthread_mutex_unlock(&S.mu);
+}
+
+static int s_open(const char *p, int flags, mode_t mode)
+{
+    pthread_mutex_lock(&S.mu);
+    int fd = -1;
+    if (S.crashed) {
+        errno = EIO;
+    } else if ((fd = open(p, flags, mode)) >= 0) {
+        assert_true(S.nfiles < 64);
+        struct sim_file *f = &S.files[S.nfiles++];
+        const char *base = strrchr(p, '/');
+        snprintf(f->name, sizeof(f->name), "%s", base ? base + 1 : p);
+        f->fd = fd;
+    }
+    pthread_mutex_unlock(&S.mu);
+    return fd;
+}
+
+static ssize_t s_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    pthread_mutex_lock(&S.mu);
+    ssize_t k = -1;
+    struct sim_file *f = sim_find(fd);
+    if (S.crashed || !f) {
+        errno = EIO;
+    } else if ((k = pwrite(fd, buf, n, off)) > 0) {
+        sim_add_op(f, off, buf, (size_t)k);
+    }
+    pthread_mutex_unlock(&S.mu);
+    return k;
+}
+
+static int s_fdatasync(int fd)
+{
+    pthread_mutex_lock(&S.mu);
+    int rc = 0;
+    struct sim_file *f = sim_find(fd);
+    if (S.crashed || !f) {
+        rc = -1;
+    } else if (++S.syncs == S.crash_at) {
+        sim_crash();
+        S.crashed = true;
+        rc = -1;
+    } else {
+        for (size_t i = 0; i < f->nops; i++)
+            sim_put(&f->img, &f->size, f->ops[i].off, f->ops[i].data, f->ops[i].len);
+        sim_drop_ops(f);
+    }
+    pthread_mutex_unlock(&S.mu);
+    if (rc) errno = EIO;
+    return rc;
+}
+
+static int s_ftruncate(int fd, off_t len)
+{
+    (void)fd;
+    (void)len;
+    errno = ENOSYS; /* the WAL never shrinks a file */
+    return -1;
+}
+
+static int s_fallocate(int fd, off_t off, off_t len)
+{
+    pthread_mutex_lock(&S.mu);
+    int rc = -1;
+    struct sim_file *f = sim_find(fd);
+    if (S.crashed || !f) {
+        errno = EIO;
+    } else if ((rc = posix_fallocate(fd, off, len)) != 0) {
+        errno = rc;
+        rc = -1;
+    } else {
+        sim_add_op(f, off, NULL, (size_t)len);
+    }
+    pthread_mutex_unlock(&S.mu);
+    return rc;
+}
+
+static int s_close(int fd)
+{
+    pthread_mutex_lock(&S.mu);
+    struct sim_file *f = sim_find(fd);
+    if (f) f->fd = -1;
+    pthread_mutex_unlock(&S.mu);
+    return close(fd);
+}
+
+static const struct wal_io sim_io = {s_open,      s_pwrite,    s_fdatasync,
+                                     s_ftruncate, s_fallocate, s_close};
+
+/*
+ * One power cut: append batches (group commit included) until the crash,
+ * recover the surviving image, and check that recovery replays exactly a
+ * prefix of what was appended, holding every record that was durable,
+ * that it cut the torn tail for good, and that the log then goes on.
+ */
+struct crash_tally {
+    int crashed;    /* trials where the power failed while the WAL ran */
+    int torn;       /* recoveries that cut a torn tail */
+    int unfinished; /* recoveries that removed an unfinished segment */
+    int lost;       /* trials where appended records did not survive */
+};
+
+static void crash_trial(uint64_t seed, struct crash_tally *tally)
+{
+    struct tdir live, img;
+    tdir_new(&live);
+    tdir_new(&img);
+    assert_int_equal(mkdir(img.wal, 0755), 0);
+    uint64_t rng = seed;
+    /* every eighth trial fails while wal_open creates the first segment */
+    int crash_at = seed % 8 == 0 ? 1 : 1 + (int)(rng_next(&rng) % 70);
+    sim_reset(seed, crash_at, img.wal);
+    struct buf err = BUF_INIT;
+    struct recs model = {0};
+    uint64_t salt = seed;
+
+    wal_set_io(&sim_io);
+    struct wal_options o = opts(&live, WAL_SYNC_ALWAYS, SMALL_SEG);
+    struct wal *w = NULL;
+    uint64_t durable = 0;
+    if (wal_open(&w, &o, collect, NULL, &err) == 0) {
+        pthread_mutex_lock(&note_mu);
+        note_wal = w;
+        note_durable = 0;
+        pthread_mutex_unlock(&note_mu);
+        for (int b = 0; b < 60 && !wal_failed(w); b++) {
+            int k = 1 + (int)(rng_next(&rng) % 6);
+            uint64_t last = 0;
+            for (int i = 0; i < k; i++) last = append_rec(w, &model, salt, 0, 2500);
+            wal_seal(w);
+            if (rng_next(&rng) % 3 == 0) wait_until(w, UNTIL_DURABLE, last, 5000);
+        }
+        close_wal(w);
+        /* every publication of the durable LSN is followed by a notify,
+         * and none happens after the crash */
+        pthread_mutex_lock(&note_mu);
+        durable = note_durable;
+        pthread_mutex_unlock(&note_mu);
+    }
+    pthread_mutex_lock(&S.mu);
+    tally->crashed += S.crashed;
+    if (!S.crashed) sim_crash(); /* the power fails after a clean close */
+    S.crashed = true;
+    pthread_mutex_unlock(&S.mu);
+    wal_set_io(NULL);
+
+    /* recovery from the image */
+    struct recs got = {0};
+    w = open_ok(&img, WAL_SYNC_ALWAYS, SMALL_SEG, &got, &err);
+    size_t n = got.n;
+    if (n < durable || n > model.n)
+        fail_msg("seed %llu: recovered %zu records, durable %llu, appended %zu",
+                 (unsigned long long)seed, n, (unsigned long long)durable, model.n);
+    assert_prefix(&got, &model, n);
+    assert_int_equal(wal_last_lsn(w), n);
+    close_wal(w);
+    tally->torn += err.len && strstr(err.ptr, "torn tail") != NULL;
+    tally->unfinished += err.len && strstr(err.ptr, "unfinished") != NULL;
+    tally->lost += n < model.n;
+
+    /* recovery again: the tail was cut for good */
+    assert_int_equal(reopen_check(&img, SMALL_SEG, &model, &err), n);
+    if (err.len) fail_msg("seed %llu: second recovery said: %s", (unsigned long long)seed, err.ptr);
+
+    /* the log goes on from there; the new records have the same lengths as
+     * the lost ones, so they land exactly over any stale bytes */
+    recs_truncate(&model, n);
+    w = open_ok(&img, WAL_SYNC_ALWAYS, SMALL_SEG, NULL, &err);
+    uint64_t last = 0;
+    for (int b = 0; b < 6; b++) {
+        for (int i = 0; i < 3; i++) last = append_rec(w, &model, salt, 1, 2500);
+        wal_seal(w);
+    }
+    assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+    close_wal(w);
+    assert_int_equal(reopen_check(&img, SMALL_SEG, &model, &err), n + 18);
+    if (err.len) fail_msg("seed %llu: third recovery said: %s", (unsigned long long)seed, err.ptr);
+
+    recs_free(&got);
+    recs_free(&model);
+    buf_release(&err);
+    tdir_free(&live);
+    tdir_free(&img);
+}
+
+static void test_crash_simulation(void **state)
+{
+    (void)state;
+    struct crash_tally tally = {0};
+    for (uint64_t seed = 1; seed <= 40; seed++) crash_trial(seed, &tally);
+    print_message("crash trials: %d crashed, %d lost records, %d torn tails, %d unfinished "
+                  "segments\n",
+                  tally.crashed, tally.lost, tally.torn, tally.unfinished);
+    /* the seeds reach the interesting cases */
+    assert_true(tally.crashed >= 20);
+    assert_true(tally.torn >= 5);
+    assert_true(tally.unfinished >= 1);
+    sim_reset(0, 0, "");
+}
+
+/* ---- damaged segments ---- */
+
+/* A WAL of several small segments; returns the sorted first LSNs. */
+static size_t make_segments(const struct tdir *t, struct recs *model, uint64_t *segs, size_t cap)
+{
+    struct buf err = BUF_INIT;
+    struct wal *w = open_ok(t, WAL_SYNC_ALWAYS, SMALL_SEG, NULL, &err);
+    uint64_t last = 0;
+    for (int b = 0; b < 30; b++) {
+        for (int i = 0; i < 8; i++) last = append_rec(w, model, 8, 0, 1500);
+        wal_seal(w);
+    }
+    assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+    close_wal(w);
+    buf_release(&err);
+    size_t n = list_segs(t, segs, cap);
+    assert_true(n >= 3);
+    return n;
+}
+
+static int open_fails(const struct tdir *t, struct buf *err)
+{
+    struct wal_options o = opts(t, WAL_SYNC_ALWAYS, SMALL_SEG);
+    struct wal *w = NULL;
+    err->len = 0;
+    int rc = wal_open(&w, &o, NULL, NULL, err);
+    if (rc == 0) {
+        wal_close(w);
+        fail_msg("wal_open succeeded on a damaged WAL");
+    }
+    assert_null(w);
+    assert_true(err->len > 0);
+    return rc;
+}
+
+static void header_set_version(const char *path, uint32_t v)
+{
+    size_t len;
+    uint8_t *p = read_file(path, &len);
+    for (int i = 0; i < 4; i++) p[8 + i] = (uint8_t)(v >> (8 * i));
+    uint32_t c = crc32c(0, p, 60);
+    for (int i = 0; i < 4; i++) p[60 + i] = (uint8_t)(c >> (8 * i));
+    patch_file(path, 0, p, WAL_SEG_HEADER);
+    free(p);
+}
+
+static void test_corrupt_segments(void **state)
+{
+    (void)state;
+    struct buf err = BUF_INIT;
+    uint64_t segs[64];
+    char path[160];
+
+    /* a flipped byte in a record of the first segment */
+    {
+        struct tdir t;
+        struct recs model = {0};
+        tdir_new(&t);
+        make_segments(&t, &model, segs, 64);
+        seg_file(&t, segs[0], path, sizeof(path));
+        uint8_t x = 0x5a;
+        patch_file(path, WAL_SEG_HEADER + 40, &x, 1);
+        assert_int_equal(open_fails(&t, &err), LODE_ECORRUPT);
+        assert_non_null(strstr(err.ptr, "0000000000000001.log"));
+        recs_free(&model);
+        tdir_free(&t);
+    }
+    /* a damaged header in a middle segment */
+    {
+        struct tdir t;
+        struct recs model = {0};
+        tdir_new(&t);
+        make_segments(&t, &model, segs, 64);
+        seg_file(&t, segs[1], path, sizeof(path));
+        uint8_t x = 0xff;
+        patch_file(path, 20, &x, 1);
+        assert_int_equal(open_fails(&t, &err), LODE_ECORRUPT);
+        assert_non_null(strstr(err.ptr, strrchr(path, '/') + 1));
+        recs_free(&model);
+        tdir_free(&t);
+    }
+    /* an unknown version, in the first and in the last segment */
+    for (int which = 0; which < 2; which++) {
+        struct tdir t;
+        struct recs model = {0};
+        tdir_new(&t);
+        size_t n = make_segments(&t, &model, segs, 64);
+        seg_file(&t, segs[which ? n - 1 : 0], path, sizeof(path));
+        header_set_version(path, 2);
+        assert_int_equal(open_fails(&t, &err), LODE_EVERSION);
+        assert_non_null(strstr(err.ptr, strrchr(path, '/') + 1));
+        recs_free(&model);
+        tdir_free(&t);
+    }
+    /* a missing middle segment: a gap in the first-LSN sequence */
+    {
+        struct tdir t;
+        struct recs model = {0};
+        tdir_new(&t);
+        make_segments(&t, &model, segs, 64);
+        seg_file(&t, segs[1], path, sizeof(path));
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(open_fails(&t, &err), LODE_ECORRUPT);
+        seg_file(&t, segs[2], path, sizeof(path));
+        assert_non_null(strstr(err.ptr, strrchr(path, '/') + 1));
+        recs_free(&model);
+        tdir_free(&t);
+    }
+    /* a segment whose name disagrees with its header */
+    {
+        struct tdir t;
+        struct recs model = {0};
+        tdir_new(&t);
+        size_t n = make_segments(&t, &model, segs, 64);
+        char to[160];
+        seg_file(&t, segs[n - 1], path, sizeof(path));
+        seg_file(&t, segs[n - 1] + 1000, to, sizeof(to));
+        assert_int_equal(rename(path, to), 0);
+        assert_int_equal(open_fails(&t, &err), LODE_ECORRUPT);
+        recs_free(&model);
+        tdir_free(&t);
+    }
+    buf_release(&err);
+}
+
+/* Offsets of the records in a segment file (up to cap); returns the count. */
+static size_t record_offsets(const char *path, size_t *offs, size_t cap)
+{
+    size_t len, off = WAL_SEG_HEADER, n = 0;
+    uint8_t *p = read_file(path, &len);
+    struct buf scratch = BUF_INIT;
+    for (;;) {
+        struct wal_record r;
+        size_t used;
+        const char *why = NULL;
+        if (wal_record_decode(p + off, len - off, &r, &used, &scratch, &why) != WAL_DEC_OK) break;
+        assert_true(n < cap);
+        offs[n++] = off;
+        off += used;
+    }
+    offs[n] = off;
+    buf_release(&scratch);
+    free(p);
+    return n;
+}
+
+/* Damage in the last segment's tail is a torn write: cut, not refused. */
+static void test_torn_tail_last_segment(void **state)
+{
+    (void)state;
+    struct tdir t;
+    struct recs model = {0};
+    struct buf err = BUF_INIT;
+    tdir_new(&t);
+    uint64_t segs[64];
+    size_t n = make_segments(&t, &model, segs, 64);
+    char path[160];
+    seg_file(&t, segs[n - 1], path, sizeof(path));
+    size_t offs[256];
+    size_t k = record_offsets(path, offs, 255);
+    assert_true(k >= 2);
+    uint8_t x = 0xa5;
+    patch_file(path, (off_t)offs[k - 1] + 36, &x, 1); /* the last record's payload */
+    size_t total = model.n;
+    assert_int_equal(reopen_check(&t, SMALL_SEG, &model, &err), total - 1);
+    assert_non_null(strstr(err.ptr, "torn tail"));
+    assert_int_equal(reopen_check(&t, SMALL_SEG, &model, &err), total - 1);
+    assert_int_equal(err.len, 0);
+    recs_free(&model);
+    buf_release(&err);
+    tdir_free(&t);
+}
+
+/*
+ * A hole in the last segment: a record never reached the disk but a later
+ * one did (pages written out of order). Recovery stops at the hole and
+ * must also clear what follows it, or records appended later over the
+ * hole would be followed by stale ones that replay as if acknowledged.
+ */
+static void test_hole_in_last_segment(void **state)
+{
+    (void)state;
+    struct tdir t;
+    struct recs model = {0};
+    struct buf err = BUF_INIT;
+    tdir_new(&t);
+    uint64_t segs[64];
+    size_t n = make_segments(&t, &model, segs, 64);
+    char path[160];
+    seg_file(&t, segs[n - 1], path, sizeof(path));
+    size_t offs[256];
+    size_t k = record_offsets(path, offs, 255);
+    assert_true(k >= 3);
+    /* zero the third-last record */
+    size_t hole = offs[k - 3], hole_len = offs[k - 2] - offs[k - 3];
+    uint8_t *zeros = calloc(1, hole_len);
+    patch_file(path, (off_t)hole, zeros, hole_len);
+    free(zeros);
+    size_t kept = model.n - 3;
+    assert_int_equal(reopen_check(&t, SMALL_SEG, &model, &err), kept);
+    assert_non_null(strstr(err.ptr, "torn tail"));
+    assert_int_equal(reopen_check(&t, SMALL_SEG, &model, &err), kept);
+    assert_int_equal(err.len, 0);
+    /* one record of the same length over the hole, then a reopen */
+    recs_truncate(&model, kept);
+    struct wal *w = open_ok(&t, WAL_SYNC_ALWAYS, SMALL_SEG, NULL, &err);
+    uint64_t lsn = append_rec(w, &model, 8, 1, 1500);
+    close_wal(w);
+    assert_int_equal(reopen_check(&t, SMALL_SEG, &model, &err), lsn);
+    assert_int_equal(err.len, 0);
+    recs_free(&model);
+    buf_release(&err);
+    tdir_free(&t);
+}
+
+/*
+ * A last segment whose creation never completed (its header did not reach
+ * the disk, so no record can have been written in it) is removed; one
+ * with records but no valid header is corruption.
+ */
+static void test_unfinished_last_segment(void **state)
+{
+    (void)state;
+    struct tdir t;
+    struct recs model = {0};
+    struct buf err = BUF_INIT;
+    tdir_new(&t);
+    uint64_t segs[64];
+    size_t n = make_segments(&t, &model, segs, 64);
+    char path[160];
+    seg_file(&t, model.n + 1, path, sizeof(path));
+    /* empty, then preallocated zeros, then a torn header */
+    for (int form = 0; form < 3; form++) {
+        uint8_t *img = calloc(1, SMALL_SEG);
+        size_t len = form == 0 ? 0 : SMALL_SEG;
+        if (form == 2) memcpy(img, "LODEWAL\0\1\0\0\0", 12);
+        write_file(path, img, len);
+        free(img);
+        assert_int_equal(reopen_check(&t, SMALL_SEG, &model, &err), model.n);
+        assert_true(access(path, F_OK) != 0);
+        uint64_t now[64];
+        assert_int_equal(list_segs(&t, now, 64), n);
+        assert_int_equal(reopen_check(&t, SMALL_SEG, &model, &err), model.n);
+        assert_int_equal(err.len, 0);
+    }
+    /* no header, but something after it: refuse */
+    {
+        uint8_t *img = calloc(1, SMALL_SEG);
+        img[WAL_SEG_HEADER] = 40;
+        write_file(path, img, SMALL_SEG);
+        free(img);
+        assert_int_equal(open_fails(&t, &err), LODE_ECORRUPT);
+        assert_non_null(strstr(err.ptr, strrchr(path, '/') + 1));
+    }
+    recs_free(&model);
+    buf_release(&err);
+    tdir_free(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_segment_rollover),
+        cmocka_unit_test(test_segment_filled_to_the_byte),
+        cmocka_unit_test(test_sync_always),
+        cmocka_unit_test(test_sync_no),
+        cmocka_unit_test(test_sync_everysec),
+        cmocka_unit_test(test_fault_pwrite_eio),
+        cmocka_unit_test(test_fault_short_write),
+        cmocka_unit_test(test_fault_fdatasync_eio),
+        cmocka_unit_test(test_fault_fallocate_enospc),
+        cmocka_unit_test(test_fault_everysec_stays_quiet),
+        cmocka_unit_test(test_short_write_completed),
+        cmocka_unit_test(test_crash_simulation),
+        cmocka_unit_test(test_corrupt_segments),
+        cmocka_unit_test(test_torn_tail_last_segment),
+        cmocka_unit_test(test_hole_in_last_segment),
+        cmocka_unit_test(test_unfinished_last_segment),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
