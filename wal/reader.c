@@ -129,6 +129,8 @@ static bool next_segment(struct wal_reader *r)
         why = "segment header LSN differs from its name";
     else if (r->expect && first != r->expect)
         why = "segment does not start where the previous one ended";
+    else if (!r->expect && first != 1)
+        why = "the log does not start at LSN 1: earlier segments are missing";
     if (why) {
         /* a brand-new last segment may be mid-creation: that is a clean end */
         finish(r, last ? WAL_END_TORN : WAL_END_CORRUPT, why, 0);

@@ -114,6 +114,12 @@ int wal_record_decode(const uint8_t *p, size_t avail, struct wal_record *rec, si
         return WAL_DEC_CORRUPT;
     }
     if (flags & WAL_FLAG_LZ4) {
+        /* LZ4 expands at most about 255:1; a bigger claim is a lie that
+         * would make us allocate up to 1 GiB for a 40-byte record */
+        if ((uint64_t)raw_len > (uint64_t)stored * 255 + 64) {
+            *why = "compressed payload claims an impossible length";
+            return WAL_DEC_CORRUPT;
+        }
         scratch->len = 0;
         char *w = buf_reserve(scratch, raw_len);
         int n = LZ4_decompress_safe((const char *)payload, w, (int)stored, (int)raw_len);
@@ -131,6 +137,10 @@ int wal_record_decode(const uint8_t *p, size_t avail, struct wal_record *rec, si
     rec->time_ms = get64(p + 16);
     rec->db = get32(payload);
     rec->ncmds = get32(payload + 4);
+    if (rec->ncmds == 0) {
+        *why = "record holds no command";
+        return WAL_DEC_CORRUPT;
+    }
     rec->cmds = (const char *)payload + 8;
     rec->cmds_len = raw_len - 8;
     /* every command must parse, and their number must match */

@@ -695,6 +695,17 @@ static int recover(struct wal *w, wal_replay_fn fn, void *priv, struct buf *err)
             nsegs--;
         }
     }
+    /* Until checkpoints exist the whole history is in the log: it must
+     * start at LSN 1, or records before its first segment are missing. */
+    if (nsegs && segs[0] != 1) {
+        seg_path(w, segs[0], path, sizeof(path));
+        buf_printf(err,
+                   "the WAL starts at LSN %llu ('%s') but must start at 1: the segments "
+                   "before it are missing",
+                   (unsigned long long)segs[0], path);
+        lode_free(segs);
+        return LODE_ECORRUPT;
+    }
     uint64_t expect = 0; /* next LSN, 0 = any (first segment) */
     struct buf scratch = BUF_INIT;
     for (size_t i = 0; i < nsegs && rc == 0; i++) {

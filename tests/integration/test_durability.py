@@ -298,8 +298,8 @@ def test_config_set_durability(make_server):
     wait_until(lambda: pinfo(c)["lode_wal_durable_lsn"] == last, timeout=5,
                what="everysec sync")
 
-    # back to `always` once everything is synced (see the xfail test below
-    # for a switch with records still unsynced)
+    # back to `always` once everything is synced (test_switch_to_always_...
+    # covers a switch with records still unsynced)
     assert c.config_set("durability", "always")
     assert c.set("a", "1")
     info = pinfo(c)
@@ -313,13 +313,6 @@ def test_config_set_durability(make_server):
     assert c.config_get("durability") == {"durability": "always"}
 
 
-@pytest.mark.xfail(strict=True, raises=redis.exceptions.TimeoutError,
-                   reason="server bug: after CONFIG SET durability always while records are "
-                          "unsynced (from `no`, or from `everysec` within its second), every "
-                          "reply is held for a sync the WAL writer never starts: wal_set_sync "
-                          "wakes the writer but it only syncs after writing a new batch, so "
-                          "replies (the CONFIG SET's own, reads of other clients) hang until "
-                          "some client writes")
 @pytest.mark.parametrize("mode", ["no", "everysec"])
 def test_switch_to_always_with_unsynced_records_replies(make_server, mode):
     s = make_server()
