@@ -106,3 +106,26 @@ void buf_shrink(struct buf *b)
         b->cap = lode_usable(b->ptr);
     }
 }
+
+void buf_append_repr(struct buf *b, const char *s, size_t n)
+{
+    buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        switch (ch) {
+        case '\\': buf_append(b, "\\\\", 2); break;
+        case '"': buf_append(b, "\\\"", 2); break;
+        case '\n': buf_append(b, "\\n", 2); break;
+        case '\r': buf_append(b, "\\r", 2); break;
+        case '\t': buf_append(b, "\\t", 2); break;
+        case '\a': buf_append(b, "\\a", 2); break;
+        case '\b': buf_append(b, "\\b", 2); break;
+        default:
+            if (ch >= 32 && ch < 127)
+                buf_putc(b, (char)ch);
+            else
+                buf_printf(b, "\\x%02x", ch);
+        }
+    }
+    buf_putc(b, '"');
+}

@@ -45,6 +45,9 @@ void buf_consume(struct buf *b, size_t n);
 void buf_insert(struct buf *b, size_t off, const void *p, size_t n);
 /* Sets len (<= cap-1) and terminates. */
 void buf_setlen(struct buf *b, size_t len);
+/* Appends s quoted as Redis shows arguments (MONITOR, redis-cli):
+ * "a\x00b\n" with \\ \" \n \r \t \a \b escapes and \xHH elsewhere. */
+void buf_append_repr(struct buf *b, const char *s, size_t n);
 /* Shrinks the allocation when more than half of it is idle. */
 void buf_shrink(struct buf *b);
 

@@ -262,30 +262,6 @@ void slowlog_reply(struct reply *r, long long count)
 
 /* ---- MONITOR ---- */
 
-/* Appends s quoted as Redis's sdscatrepr does. */
-void repr_append(struct buf *b, const char *s, size_t n)
-{
-    buf_putc(b, '"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        switch (ch) {
-        case '\\': buf_append(b, "\\\\", 2); break;
-        case '"': buf_append(b, "\\\"", 2); break;
-        case '\n': buf_append(b, "\\n", 2); break;
-        case '\r': buf_append(b, "\\r", 2); break;
-        case '\t': buf_append(b, "\\t", 2); break;
-        case '\a': buf_append(b, "\\a", 2); break;
-        case '\b': buf_append(b, "\\b", 2); break;
-        default:
-            if (ch >= 32 && ch < 127)
-                buf_putc(b, (char)ch);
-            else
-                buf_printf(b, "\\x%02x", ch);
-        }
-    }
-    buf_putc(b, '"');
-}
-
 void monitor_feed(struct client *c)
 {
     struct buf line = BUF_INIT;
@@ -294,7 +270,7 @@ void monitor_feed(struct client *c)
                (c->flags & CL_UNIX) ? "unix" : c->addr);
     for (int i = 0; i < c->argc; i++) {
         buf_putc(&line, ' ');
-        repr_append(&line, c->argv[i].ptr, c->argv[i].len);
+        buf_append_repr(&line, c->argv[i].ptr, c->argv[i].len);
     }
     buf_append(&line, "\r\n", 2);
     for (struct client *m = srv.monitors; m; m = m->mon_next) {

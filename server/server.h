@@ -193,8 +193,6 @@ void server_request_shutdown(int exit_code);
 void slowlog_push(struct client *c, long long duration_us);
 void slowlog_reset(void);
 void slowlog_reply(struct reply *r, long long count);
-/* Appends s quoted as Redis shows arguments (MONITOR, DEBUG). */
-void repr_append(struct buf *b, const char *s, size_t n);
 void monitor_feed(struct client *c);
 
 #endif

@@ -5,6 +5,7 @@
 #include "wal/reader.h"
 #include "engine/lode.h"
 #include "wal/crc32c.h"
+#include "wal/endian.h"
 #include "wal/wal.h"
 
 #include <dirent.h>
@@ -28,16 +29,6 @@ struct wal_reader {
     struct buf scratch;
     struct wal_reader_status st;
 };
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -121,11 +112,11 @@ static bool next_segment(struct wal_reader *r)
     const char *why = NULL;
     if (!h)
         why = "segment shorter than its header";
-    else if (memcmp(h, "LODEWAL", 8) != 0 || get32(h + 60) != crc32c(0, h, 60))
+    else if (memcmp(h, "LODEWAL", 8) != 0 || le_get32(h + 60) != crc32c(0, h, 60))
         why = "segment header invalid";
-    else if (get32(h + 8) != 1)
+    else if (le_get32(h + 8) != 1)
         why = "unknown segment format version";
-    else if (get64(h + 16) != first)
+    else if (le_get64(h + 16) != first)
         why = "segment header LSN differs from its name";
     else if (r->expect && first != r->expect)
         why = "segment does not start where the previous one ended";

@@ -6,29 +6,10 @@
 #include "engine/lode.h"
 #include "engine/util.h"
 #include "wal/crc32c.h"
+#include "wal/endian.h"
 
 #include <lz4.h>
 #include <string.h>
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 void wal_append_command(struct buf *cmds, int argc, const char *const *argv, const size_t *lens)
 {
@@ -52,8 +33,8 @@ void wal_record_encode(struct buf *out, uint64_t lsn, uint64_t time_ms, uint32_t
         /* compress into place after the header; keep it only if smaller */
         struct buf raw = BUF_INIT;
         uint8_t pre[8];
-        put32(pre, db);
-        put32(pre + 4, ncmds);
+        le_put32(pre, db);
+        le_put32(pre + 4, ncmds);
         buf_append(&raw, pre, 8);
         buf_append(&raw, cmds, cmds_len);
         int bound = LZ4_compressBound((int)raw_len);
@@ -67,19 +48,19 @@ void wal_record_encode(struct buf *out, uint64_t lsn, uint64_t time_ms, uint32_t
     }
     uint8_t *w = (uint8_t *)buf_reserve(out, WAL_REC_HEADER + stored);
     if (!flags) {
-        put32(w + WAL_REC_HEADER, db);
-        put32(w + WAL_REC_HEADER + 4, ncmds);
+        le_put32(w + WAL_REC_HEADER, db);
+        le_put32(w + WAL_REC_HEADER + 4, ncmds);
         memcpy(w + WAL_REC_HEADER + 8, cmds, cmds_len);
     }
     size_t total = WAL_REC_HEADER + stored;
-    put32(w, (uint32_t)total);
-    put64(w + 8, lsn);
-    put64(w + 16, time_ms);
+    le_put32(w, (uint32_t)total);
+    le_put64(w + 8, lsn);
+    le_put64(w + 16, time_ms);
     w[24] = (uint8_t)flags;
     w[25] = (uint8_t)(flags >> 8);
     w[26] = w[27] = 0;
-    put32(w + 28, (uint32_t)raw_len);
-    put32(w + 4, crc32c(0, w + 8, total - 8));
+    le_put32(w + 28, (uint32_t)raw_len);
+    le_put32(w + 4, crc32c(0, w + 8, total - 8));
     out->len = start + total;
     out->ptr[out->len] = '\0';
 }
@@ -90,14 +71,14 @@ int wal_record_decode(const uint8_t *p, size_t avail, struct wal_record *rec, si
     /* fewer than 4 bytes left: no record fits (the smallest is 40 bytes and
      * a record never spans segments), so this is the end of the log */
     if (avail < 4) return WAL_DEC_END;
-    uint32_t total = get32(p);
+    uint32_t total = le_get32(p);
     if (total == 0) return WAL_DEC_END;
     if (total < WAL_REC_HEADER + 8 || total - WAL_REC_HEADER > WAL_MAX_PAYLOAD) {
         *why = "record length out of range";
         return WAL_DEC_CORRUPT;
     }
     if (avail < total) return WAL_DEC_TORN;
-    if (crc32c(0, p + 8, total - 8) != get32(p + 4)) {
+    if (crc32c(0, p + 8, total - 8) != le_get32(p + 4)) {
         *why = "checksum mismatch";
         return WAL_DEC_CORRUPT;
     }
@@ -106,7 +87,7 @@ int wal_record_decode(const uint8_t *p, size_t avail, struct wal_record *rec, si
         *why = "unknown flags or reserved bits set";
         return WAL_DEC_CORRUPT;
     }
-    uint32_t raw_len = get32(p + 28);
+    uint32_t raw_len = le_get32(p + 28);
     size_t stored = total - WAL_REC_HEADER;
     const uint8_t *payload = p + WAL_REC_HEADER;
     if (raw_len < 8 || raw_len > WAL_MAX_PAYLOAD) {
@@ -133,10 +114,10 @@ int wal_record_decode(const uint8_t *p, size_t avail, struct wal_record *rec, si
         *why = "payload length mismatch";
         return WAL_DEC_CORRUPT;
     }
-    rec->lsn = get64(p + 8);
-    rec->time_ms = get64(p + 16);
-    rec->db = get32(payload);
-    rec->ncmds = get32(payload + 4);
+    rec->lsn = le_get64(p + 8);
+    rec->time_ms = le_get64(p + 16);
+    rec->db = le_get32(payload);
+    rec->ncmds = le_get32(payload + 4);
     if (rec->ncmds == 0) {
         *why = "record holds no command";
         return WAL_DEC_CORRUPT;
