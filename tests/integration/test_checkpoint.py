@@ -241,3 +241,23 @@ def test_kill9_between_checkpoint_and_writes(make_server):
     assert digest(c) == d
     c = restart(s, kill=True)
     assert digest(c) == d
+
+
+def test_inspect_reads_checkpoint_and_tail(make_server):
+    import subprocess
+    from conftest import LODE_BIN
+    inspect = os.path.join(os.path.dirname(LODE_BIN), "lode-inspect")
+    s = make_server(["--wal-segment-size", "65536"])
+    c = s.client()
+    for j in range(6):
+        fill(c, "seg%d" % j, 300)
+    c.set("counter", "41")
+    bgsave_done(c)
+    c.incr("counter")
+    data = os.path.join(s.dir, "data")
+    r = subprocess.run([inspect, data, "get", "counter"], capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert b"42" in r.stdout
+    r = subprocess.run([inspect, data, "get", "seg0:5"], capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert b"v5" in r.stdout
