@@ -322,8 +322,8 @@ struct rawstr *db_str_make_raw(struct db *db, struct kv **kvp, size_t cap)
 
 long long db_flush(struct engine *eng, struct db *db)
 {
-    (void)eng;
     long long n = (long long)dict_size(&db->keys);
+    if (eng && eng->on_db_reset) eng->on_db_reset(eng, db);
     dict_drain(&db->expires, free_x_node, NULL);
     dict_drain(&db->keys, free_kv_node, NULL);
     db->avg_ttl = 0;

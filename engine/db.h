@@ -60,6 +60,10 @@ struct engine {
     long long dirty;    /* changes since start */
     struct effects eff; /* deterministic form of the changes not yet logged */
     engine_key_hook on_key_changed;
+    /* Called when a whole db is emptied (db_flush) or swapped with another
+     * (SWAPDB, once per db): changes on_key_changed does not report key by
+     * key. NULL = none. */
+    void (*on_db_reset)(struct engine *eng, struct db *db);
     void *priv; /* owner's context for the hooks */
 };
 

@@ -208,6 +208,7 @@ void cmd_shutdown(struct cmd_ctx *ctx)
         return;
     }
     srv_log(LL_WARNING, "User requested shutdown...");
+    srv.shutdown_checkpoint = !nosave;
     /* No reply: the connection closes when the server exits, as in Redis. */
     server_request_shutdown(0);
 }

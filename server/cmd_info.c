@@ -227,14 +227,15 @@ static void section_persistence(struct buf *b)
                "loading:0\r\n"
                "async_loading:0\r\n"
                "rdb_changes_since_last_save:%lld\r\n"
-               "rdb_bgsave_in_progress:0\r\n"
+               "rdb_bgsave_in_progress:%d\r\n"
                "rdb_last_save_time:%lld\r\n"
                "rdb_saves:0\r\n"
                "aof_enabled:0\r\n"
                "aof_rewrite_in_progress:0\r\n"
                "aof_rewrite_scheduled:0\r\n"
                "module_fork_in_progress:0\r\n",
-               srv.eng.dirty, srv.start_ms / 1000);
+               (long long)persist_changes_since_save(), persist_bgsave_in_progress(),
+               persist_lastsave());
     persist_info(b);
 }
 

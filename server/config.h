@@ -48,6 +48,9 @@ struct config {
     char *pidfile; /* owned, NULL = none */
     int durability;
     long long wal_segment_size;
+    long long checkpoint_wal_bytes; /* WAL bytes since the last checkpoint that start one */
+    long long checkpoint_interval;  /* seconds between checkpoints when keys changed */
+    bool wal_archive;               /* trimmed segments go to DIR/wal-archive */
     long long proto_max_bulk_len;
     long long client_query_buffer_limit;
     struct obuf_limit obuf[OBUF_NCLASSES];

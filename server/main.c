@@ -99,6 +99,7 @@ static void on_cron(struct ev_loop *loop, ev_timer *w, int revents)
         persist_log_effects(); /* the expired keys' DELs */
     }
     db_cron(&srv.eng, 1000);
+    persist_cron();
     clients_cron();
     server_track_memory_peak();
     if (srv.cron_loops % (unsigned)(srv.cfg.hz / 10 ? srv.cfg.hz / 10 : 1) == 0) track_ops_sec();
@@ -271,6 +272,7 @@ int main(int argc, char **argv)
     ev_run(srv.loop, 0);
 
     srv_log(LL_WARNING, "Lodestore is now ready to exit, bye bye...");
+    if (srv.shutdown_checkpoint) persist_final_checkpoint(); /* SHUTDOWN, not signals */
     persist_close(); /* everything logged is now written and synced */
     client_write_pending();
     net_close_listeners();

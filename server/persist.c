@@ -14,6 +14,8 @@
 #include "engine/lode.h"
 #include "engine/util.h"
 #include "server/server.h"
+#include "engine/digest.h"
+#include "wal/ckpt.h"
 #include "wal/replay.h"
 #include "wal/wal.h"
 
@@ -22,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static struct wal *wal;
@@ -31,6 +35,124 @@ static ev_async wal_async;
 static struct client *held; /* clients with marks, through held_next */
 static char error_reply[256];
 static long long recovery_ms;
+
+/* ---- the dirty set ---- */
+
+/* A key changed since the last checkpoint (an element of a per-db dict). */
+struct dkey {
+    struct dnode node;
+    uint32_t klen;
+    char key[];
+};
+
+static uint64_t dkey_hash(const struct dnode *n)
+{
+    const struct dkey *k = (const struct dkey *)n;
+    return db_hash(k->key, k->klen);
+}
+
+static bool dkey_match(const struct dnode *n, const void *key, size_t len)
+{
+    const struct dkey *k = (const struct dkey *)n;
+    return k->klen == len && memcmp(k->key, key, len) == 0;
+}
+
+static const struct dict_type dkey_type = {dkey_hash, dkey_match};
+
+/* Every (db, key) changed since the last checkpoint; full[db] = the whole
+ * db must be rewritten (FLUSHDB, FLUSHALL, SWAPDB, or no checkpoint yet),
+ * and then its key set is not kept. */
+struct dirty {
+    struct dict *keys; /* ndbs */
+    bool *full;
+    uint64_t n; /* keys listed + dbs marked full */
+};
+
+static void dirty_init(struct dirty *d)
+{
+    int n = srv.eng.ndbs;
+    d->keys = lode_calloc(sizeof(*d->keys) * (size_t)n);
+    d->full = lode_calloc(sizeof(*d->full) * (size_t)n);
+    for (int i = 0; i < n; i++) dict_init(&d->keys[i], &dkey_type);
+    d->n = 0;
+}
+
+static void free_dkey(struct dnode *n, void *priv)
+{
+    (void)priv;
+    lode_free(n);
+}
+
+static void dirty_release(struct dirty *d)
+{
+    if (!d->keys) return;
+    for (int i = 0; i < srv.eng.ndbs; i++) {
+        dict_drain(&d->keys[i], free_dkey, NULL);
+        dict_release(&d->keys[i]);
+    }
+    lode_free(d->keys);
+    lode_free(d->full);
+    d->keys = NULL;
+    d->full = NULL;
+    d->n = 0;
+}
+
+static void dirty_add(struct dirty *d, int db, const char *key, size_t klen)
+{
+    if (d->full[db]) return;
+    uint64_t h = db_hash(key, klen);
+    if (dict_find(&d->keys[db], key, klen, h)) return;
+    struct dkey *k = lode_malloc(sizeof(*k) + klen);
+    k->klen = (uint32_t)klen;
+    memcpy(k->key, key, klen);
+    dict_add(&d->keys[db], &k->node, h);
+    d->n++;
+}
+
+static void dirty_mark_full(struct dirty *d, int db)
+{
+    if (d->full[db]) return;
+    d->n -= dict_size(&d->keys[db]);
+    dict_drain(&d->keys[db], free_dkey, NULL);
+    d->full[db] = true;
+    d->n++;
+}
+
+static struct dirty dirty;  /* changes since the running (or last) checkpoint */
+static struct dirty saving; /* what the running child writes */
+
+static void on_key_changed(struct engine *eng, struct db *db, const char *key, size_t klen)
+{
+    (void)eng;
+    dirty_add(&dirty, db->id, key, klen);
+}
+
+static void on_db_reset(struct engine *eng, struct db *db)
+{
+    (void)eng;
+    dirty_mark_full(&dirty, db->id);
+}
+
+/* ---- checkpoint state ---- */
+
+static struct {
+    uint64_t lsn;            /* of the last successful checkpoint */
+    long long time_ms;       /* its wall-clock time (0: none) */
+    long long lastsave;      /* unix seconds: last success, or start */
+    long long last_duration; /* ms */
+    bool last_ok;
+    pid_t child;
+    ev_child watcher;
+    uint64_t child_lsn;
+    long long child_start_ms;
+    uint64_t keys_written; /* by the last successful checkpoint */
+    uint64_t child_keys;
+    bool scheduled;
+    long long retry_after_ms; /* after a failure, automatic triggers wait */
+    uint64_t wal_bytes;       /* record bytes logged since start */
+    uint64_t wal_bytes_at;    /* ... when the last successful checkpoint began */
+    uint64_t child_wal_bytes;
+} ck = {.last_ok = true, .child = -1};
 
 /* ---- replay ---- */
 
@@ -128,16 +250,67 @@ static int lock_dir(void)
     return 0;
 }
 
+/* Loads DIR/checkpoint into the engine; *lsn gets its LSN (0: none). */
+static int load_checkpoint(uint64_t *lsn)
+{
+    struct ckpt *c = NULL;
+    struct buf err = BUF_INIT;
+    *lsn = 0;
+    int rc = ckpt_open(&c, "checkpoint", true, &err);
+    if (rc == -ENOENT) {
+        buf_release(&err);
+        return 0;
+    }
+    if (rc) {
+        srv_log(LL_WARNING, "Can't start: %s", err.ptr);
+        buf_release(&err);
+        return -1;
+    }
+    buf_release(&err);
+    struct ckpt_meta m;
+    long long t0 = util_mono_us();
+    uint64_t nkeys = 0;
+    rc = ckpt_read_meta(c, &m);
+    if (rc == 0) rc = ckpt_load(c, &srv.eng, &nkeys);
+    if (rc) {
+        srv_log(LL_WARNING, "Can't start: the checkpoint in '%s/checkpoint' can't be loaded: %s",
+                srv.cfg.dir, ckpt_last_error(c));
+        ckpt_close(c);
+        return -1;
+    }
+    ckpt_close(c);
+    *lsn = m.lsn;
+    if (m.lsn) {
+        ck.lsn = m.lsn;
+        ck.time_ms = (long long)m.time_ms;
+        ck.lastsave = (long long)m.time_ms / 1000;
+    }
+    srv_log(LL_NOTICE, "Checkpoint at LSN %llu loaded in %lld ms: %llu keys",
+            (unsigned long long)m.lsn, (util_mono_us() - t0) / 1000, (unsigned long long)nkeys);
+    return 0;
+}
+
 int persist_open(void)
 {
     if (lock_dir() != 0) return -1;
+    ck.lastsave = srv.start_ms / 1000;
+    dirty_init(&dirty);
+    uint64_t base = 0;
+    if (load_checkpoint(&base) != 0) return -1;
+    /* without a checkpoint the first one writes everything */
+    if (!base)
+        for (int i = 0; i < srv.eng.ndbs; i++) dirty_mark_full(&dirty, i);
+    /* the WAL tail's keys are newer than the checkpoint */
+    srv.eng.on_key_changed = on_key_changed;
+    srv.eng.on_db_reset = on_db_reset;
     ev_async_init(&wal_async, on_wal_progress);
     ev_async_start(srv.loop, &wal_async);
     struct wal_options opt = {.dir = "wal",
                               .sync = srv.cfg.durability,
                               .segment_size = (uint64_t)srv.cfg.wal_segment_size,
                               .notify = notify,
-                              .priv = NULL};
+                              .priv = NULL,
+                              .base_lsn = base};
     struct buf err = BUF_INIT;
     long long t0 = util_mono_us();
     replay_stats_init(&replay);
@@ -175,6 +348,10 @@ void persist_close(void)
     }
     held = NULL;
     replay_stats_release(&replay);
+    srv.eng.on_key_changed = NULL;
+    srv.eng.on_db_reset = NULL;
+    dirty_release(&dirty);
+    dirty_release(&saving);
     if (lock_fd >= 0) {
         close(lock_fd); /* releases the flock */
         lock_fd = -1;
@@ -189,12 +366,251 @@ void persist_log_effects(void)
     if (!e->n) return;
     wal_append(wal, (uint32_t)e->start_db, e->n, e->cmds.ptr, e->cmds.len,
                (uint64_t)srv.eng.now_ms);
+    ck.wal_bytes += e->cmds.len + WAL_REC_HEADER;
     effects_reset(e);
 }
 
 void persist_before_sleep(void)
 {
+    if (ck.scheduled && ck.child < 0 && wal) {
+        ck.scheduled = false;
+        persist_bgsave();
+    }
     if (wal) wal_seal(wal);
+}
+
+/* ---- checkpoints ---- */
+
+/* Child: writes the dirty set d of the snapshot at LSN lsn. Returns the
+ * exit status. */
+static int child_write(const struct dirty *d, uint64_t lsn)
+{
+    struct ckpt *c = NULL;
+    struct buf err = BUF_INIT;
+    int rc = ckpt_open(&c, "checkpoint", false, &err);
+    if (rc) {
+        srv_log(LL_WARNING, "checkpoint child: %s", err.ptr);
+        return 1;
+    }
+    uint64_t written = 0;
+    rc = ckpt_begin(c);
+    for (int i = 0; i < srv.eng.ndbs && rc == 0; i++) {
+        struct db *db = &srv.eng.dbs[i];
+        if (d->full[i]) {
+            rc = ckpt_drop_db(c, (uint32_t)i);
+            struct dict_iter it;
+            dict_iter_init(&it, &db->keys);
+            for (struct dnode *n; rc == 0 && (n = dict_iter_next(&it));) {
+                struct kv *kv = (struct kv *)n;
+                rc = ckpt_put(c, (uint32_t)i, kv, db_expire_of(db, kv));
+                written++;
+            }
+            dict_iter_release(&it);
+            continue;
+        }
+        struct dict_iter it;
+        dict_iter_init(&it, &d->keys[i]);
+        for (struct dnode *n; rc == 0 && (n = dict_iter_next(&it));) {
+            struct dkey *k = (struct dkey *)n;
+            /* as in memory at the fork, expired or not (recovery then
+             * decides expiry exactly as this process would) */
+            struct kv *kv = db_find(db, k->key, k->klen);
+            if (kv)
+                rc = ckpt_put(c, (uint32_t)i, kv, db_expire_of(db, kv));
+            else
+                rc = ckpt_delete(c, (uint32_t)i, k->key, k->klen);
+            written++;
+        }
+        dict_iter_release(&it);
+    }
+    if (rc == 0) {
+        struct ckpt_meta m = {
+            .version = CKPT_VERSION, .lsn = lsn, .time_ms = (uint64_t)util_ms_now()};
+        memset(m.replid, '0', sizeof(m.replid));
+        rc = ckpt_commit(c, &m);
+    }
+    if (rc) srv_log(LL_WARNING, "checkpoint child: %s", ckpt_last_error(c));
+    ckpt_close(c);
+    buf_release(&err);
+    /* the parent reads how many keys were written from the exit status?
+     * no: it counts them itself (same dirty set) */
+    (void)written;
+    return rc ? 1 : 0;
+}
+
+static uint64_t dirty_count_keys(const struct dirty *d)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < srv.eng.ndbs; i++)
+        n += d->full[i] ? db_size(&srv.eng.dbs[i]) : dict_size(&d->keys[i]);
+    return n;
+}
+
+/* Merges the failed checkpoint's set back into the current one. */
+static void dirty_merge_back(void)
+{
+    for (int i = 0; i < srv.eng.ndbs; i++) {
+        if (saving.full[i]) {
+            dirty_mark_full(&dirty, i);
+            continue;
+        }
+        struct dict_iter it;
+        dict_iter_init(&it, &saving.keys[i]);
+        for (struct dnode *n; (n = dict_iter_next(&it));) {
+            struct dkey *k = (struct dkey *)n;
+            dirty_add(&dirty, i, k->key, k->klen);
+        }
+        dict_iter_release(&it);
+    }
+    dirty_release(&saving);
+}
+
+/* The child ended with wait status st. */
+static void checkpoint_done(int st)
+{
+    bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    long long now = util_ms_now();
+    ck.last_duration = now - ck.child_start_ms;
+    ck.child = -1;
+    ck.last_ok = ok;
+    if (!ok) {
+        if (WIFSIGNALED(st))
+            srv_log(LL_WARNING, "Checkpoint child terminated by signal %d", WTERMSIG(st));
+        else
+            srv_log(LL_WARNING, "Checkpoint failed (child exit status %d)",
+                    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        dirty_merge_back();
+        ck.retry_after_ms = now + 5000;
+        return;
+    }
+    dirty_release(&saving);
+    ck.lsn = ck.child_lsn;
+    ck.time_ms = now;
+    ck.lastsave = now / 1000;
+    ck.keys_written = ck.child_keys;
+    ck.wal_bytes_at = ck.child_wal_bytes;
+    srv_log(LL_NOTICE, "Checkpoint at LSN %llu done: %llu keys in %lld ms",
+            (unsigned long long)ck.lsn, (unsigned long long)ck.keys_written, ck.last_duration);
+    if (wal) {
+        char archive[64];
+        snprintf(archive, sizeof(archive), "wal-archive");
+        int rc = wal_trim(wal, ck.lsn, srv.cfg.wal_archive ? archive : NULL);
+        if (rc < 0)
+            srv_log(LL_WARNING, "Can't remove WAL segments below the checkpoint: %s",
+                    lode_strerror(rc));
+    }
+}
+
+static void on_child(struct ev_loop *loop, ev_child *w, int revents)
+{
+    (void)revents;
+    ev_child_stop(loop, w);
+    if (w->rpid != ck.child) return;
+    checkpoint_done(w->rstatus);
+}
+
+/* Forks the child; returns its pid or -errno. */
+static pid_t checkpoint_fork(void)
+{
+    lode_assert(srv.eng.eff.n == 0); /* everything up to L is logged */
+    uint64_t lsn = wal_last_lsn(wal);
+    saving = dirty;
+    dirty_init(&dirty);
+    ck.child_keys = dirty_count_keys(&saving);
+    ck.child_lsn = lsn;
+    ck.child_start_ms = util_ms_now();
+    ck.child_wal_bytes = ck.wal_bytes;
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* the child: a copy-on-write snapshot at LSN lsn */
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        _exit(child_write(&saving, lsn));
+    }
+    if (pid < 0) {
+        int e = errno;
+        srv_log(LL_WARNING, "Can't fork a checkpoint child: %s", strerror(e));
+        dirty_merge_back();
+        ck.last_ok = false;
+        return -e;
+    }
+    ck.child = pid;
+    return pid;
+}
+
+int persist_bgsave(void)
+{
+    if (!wal) return -EINVAL;
+    if (ck.child >= 0) return -EBUSY;
+    if (srv.eng.eff.n) {
+        /* inside a transaction with unlogged writes: after it is logged */
+        ck.scheduled = true;
+        return 0;
+    }
+    pid_t pid = checkpoint_fork();
+    if (pid < 0) return (int)pid;
+    srv_log(LL_NOTICE, "Checkpoint started by pid %d at LSN %llu", (int)pid,
+            (unsigned long long)ck.child_lsn);
+    ev_child_init(&ck.watcher, on_child, pid, 0);
+    ev_child_start(srv.loop, &ck.watcher);
+    return 0;
+}
+
+bool persist_bgsave_in_progress(void)
+{
+    return ck.child >= 0;
+}
+
+void persist_schedule_bgsave(void)
+{
+    ck.scheduled = true;
+}
+
+int persist_save(void)
+{
+    if (!wal) return -EINVAL;
+    if (ck.child >= 0) return -EBUSY;
+    if (srv.eng.eff.n) return -EAGAIN;
+    pid_t pid = checkpoint_fork();
+    if (pid < 0) return (int)pid;
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    checkpoint_done(st);
+    return ck.last_ok ? 0 : -EIO;
+}
+
+long long persist_lastsave(void)
+{
+    return ck.lastsave;
+}
+
+void persist_cron(void)
+{
+    if (!wal || ck.child >= 0 || wal_failed(wal)) return;
+    long long now = util_ms_now();
+    if (now < ck.retry_after_ms) return;
+    bool due = ck.wal_bytes - ck.wal_bytes_at >= (uint64_t)srv.cfg.checkpoint_wal_bytes;
+    long long since = ck.time_ms ? ck.time_ms : srv.start_ms;
+    if (dirty.n && now - since >= srv.cfg.checkpoint_interval * 1000) due = true;
+    if (due && srv.eng.eff.n == 0) persist_bgsave();
+}
+
+void persist_final_checkpoint(void)
+{
+    if (!wal) return;
+    if (ck.child >= 0) {
+        /* a running child would not include the last writes: stop it */
+        ev_child_stop(srv.loop, &ck.watcher);
+        kill(ck.child, SIGKILL);
+        int st;
+        while (waitpid(ck.child, &st, 0) < 0 && errno == EINTR) {
+        }
+        checkpoint_done(st);
+    }
+    if (!dirty.n && ck.lsn == wal_last_lsn(wal)) return;
+    srv_log(LL_NOTICE, "Writing a final checkpoint before exiting");
+    if (persist_save() != 0) srv_log(LL_WARNING, "The final checkpoint failed");
 }
 
 int persist_failed(void)
@@ -296,12 +712,26 @@ void persist_info(struct buf *b)
         "lode_wal_fsync_max_us:%llu\r\n"
         "lode_wal_status:%s\r\n"
         "lode_recovery_ms:%lld\r\n"
-        "lode_recovery_records:%llu\r\n",
+        "lode_recovery_records:%llu\r\n"
+        "lode_checkpoint_lsn:%llu\r\n"
+        "lode_checkpoint_time:%lld\r\n"
+        "lode_checkpoint_last_duration_ms:%lld\r\n"
+        "lode_checkpoint_status:%s\r\n"
+        "lode_checkpoint_in_progress:%d\r\n"
+        "lode_checkpoint_child_pid:%d\r\n"
+        "lode_checkpoint_keys_written:%llu\r\n",
         config_durability_name(srv.cfg.durability), (unsigned long long)st.last_lsn,
         (unsigned long long)st.written_lsn, (unsigned long long)st.durable_lsn,
         (unsigned long long)st.bytes, (unsigned long long)st.segments,
         (unsigned long long)st.batches, st.batches ? (double)st.records / (double)st.batches : 0.0,
         (unsigned long long)st.syncs, st.syncs ? (double)st.sync_us_total / (double)st.syncs : 0.0,
         (unsigned long long)st.sync_us_max, st.error ? lode_strerror(st.error) : "ok", recovery_ms,
-        (unsigned long long)replay.records);
+        (unsigned long long)replay.records, (unsigned long long)ck.lsn, ck.time_ms / 1000,
+        ck.last_duration, ck.last_ok ? "ok" : "err", ck.child >= 0,
+        ck.child >= 0 ? (int)ck.child : -1, (unsigned long long)ck.keys_written);
+}
+
+uint64_t persist_changes_since_save(void)
+{
+    return dirty.n + (ck.child >= 0 ? saving.n : 0);
 }

@@ -45,6 +45,30 @@ int persist_failed(void);
 const char *persist_error_reply(void);
 /* Applies the durability setting (CONFIG SET durability). */
 void persist_set_durability(int mode);
+/* Checkpoints (docs/architecture.md, "Checkpoints"). A checkpoint forks:
+ * the child writes the keys changed since the last one to DIR/checkpoint
+ * at LSN L = the last LSN at fork time; when it succeeds the WAL segments
+ * at or below L are removed. */
+/* Starts a background checkpoint. Returns 0 (started, or deferred to the
+ * end of this loop turn when the current command's effects are not logged
+ * yet), -EBUSY when one is running, or -errno when fork fails. */
+int persist_bgsave(void);
+/* Whether a checkpoint child is running. */
+bool persist_bgsave_in_progress(void);
+/* Asks for a checkpoint as soon as the running one ends (BGSAVE SCHEDULE). */
+void persist_schedule_bgsave(void);
+/* A checkpoint in the foreground (SAVE): forks and waits. 0, -EBUSY (one
+ * runs), -EAGAIN (this command's transaction has unlogged writes) or an
+ * error. */
+int persist_save(void);
+/* Unix seconds of the last successful checkpoint (start time if none). */
+long long persist_lastsave(void);
+/* Cron: starts a checkpoint when the WAL grew or time passed. */
+void persist_cron(void);
+/* At shutdown: stops a running child and writes a final checkpoint. */
+void persist_final_checkpoint(void);
+/* Keys (and whole dbs) changed since the last successful checkpoint. */
+uint64_t persist_changes_since_save(void);
 /* INFO persistence section. */
 void persist_info(struct buf *b);
 /* A client is going away: forget its held replies. */

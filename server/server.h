@@ -107,6 +107,7 @@ struct server {
     bool unpause_pending;   /* CLIENT UNPAUSE: resume srv.paused before sleeping */
     struct client *current; /* client whose command is running */
     bool shutdown_asap;
+    bool shutdown_checkpoint; /* SHUTDOWN without NOSAVE: write a final checkpoint */
     int shutdown_exit_code;
     long long start_ms;
     uint64_t cron_loops;

@@ -5,7 +5,9 @@
 #include "engine/cmd.h"
 #include "engine/lode.h"
 #include "engine/util.h"
+#include "wal/ckpt.h"
 #include "wal/replay.h"
+#include <errno.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,10 +37,44 @@ void tool_repr(struct buf *b, const char *s, size_t n)
 int tool_load(const char *dir, struct engine *eng, uint64_t to_lsn, bool verbose,
               struct wal_reader_status *out)
 {
-    char waldir[4096];
+    char waldir[4096], ckdir[4096];
     snprintf(waldir, sizeof(waldir), "%s/wal", dir);
-    struct wal_reader *r;
+    snprintf(ckdir, sizeof(ckdir), "%s/checkpoint", dir);
     struct buf err = BUF_INIT;
+    /* the checkpoint first, then the WAL records above its LSN */
+    uint64_t base = 0;
+    struct ckpt *ck = NULL;
+    int crc = ckpt_open(&ck, ckdir, true, &err);
+    if (crc != 0 && crc != -ENOENT) {
+        fprintf(stderr, "%s\n", err.ptr);
+        buf_release(&err);
+        return -1;
+    }
+    if (crc == 0) {
+        struct ckpt_meta m;
+        crc = ckpt_read_meta(ck, &m);
+        if (crc == 0 && to_lsn && to_lsn < m.lsn) {
+            fprintf(stderr,
+                    "LSN %llu is before the checkpoint (LSN %llu): the WAL before it is "
+                    "gone\n",
+                    (unsigned long long)to_lsn, (unsigned long long)m.lsn);
+            crc = -1;
+        } else if (crc == 0) {
+            crc = ckpt_load(ck, eng, NULL);
+        }
+        if (crc == LODE_ECORRUPT || crc == LODE_EVERSION)
+            fprintf(stderr, "checkpoint: %s\n", ckpt_last_error(ck));
+        if (crc == 0) base = m.lsn;
+        ckpt_close(ck);
+        if (crc) {
+            buf_release(&err);
+            return -1;
+        }
+        if (verbose && base)
+            fprintf(stderr, "note: loaded the checkpoint at LSN %llu\n", (unsigned long long)base);
+    }
+    buf_release(&err);
+    struct wal_reader *r;
     if (wal_reader_open(&r, waldir, &err) != 0) {
         fprintf(stderr, "%s\n", err.ptr);
         buf_release(&err);
@@ -49,7 +85,9 @@ int tool_load(const char *dir, struct engine *eng, uint64_t to_lsn, bool verbose
     replay_stats_init(&st);
     struct wal_record rec;
     int rc = 0;
+    wal_reader_set_base(r, base);
     while (wal_reader_next(r, &rec) == 1) {
+        if (rec.lsn <= base) continue;
         if (to_lsn && rec.lsn > to_lsn) break;
         if (wal_replay_record(eng, &rec, &st) != 0) {
             fprintf(stderr, "record LSN %llu holds a command this tool does not know\n",

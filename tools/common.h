@@ -16,7 +16,8 @@
 
 /* Appends s quoted like redis-cli shows strings ("a\x00b"). */
 void tool_repr(struct buf *b, const char *s, size_t n);
-/* Replays DIR/wal into eng (initialised with ndbs databases), up to and
+/* Loads DIR/checkpoint (when present) and replays the records of DIR/wal
+ * above its LSN into eng (initialised with ndbs databases), up to and
  * including to_lsn (0: all). Prints the reader's end state to stderr when
  * verbose. Returns the reader status end code, or -1 when the log cannot be
  * read at all (message printed). */

@@ -25,6 +25,7 @@ struct wal_reader {
     const uint8_t *map;
     uint64_t size, off;
     uint64_t expect; /* next LSN, 0 = any */
+    uint64_t base;   /* checkpoint LSN: the log may start up to base + 1 */
     bool done;
     struct buf scratch;
     struct wal_reader_status st;
@@ -120,8 +121,9 @@ static bool next_segment(struct wal_reader *r)
         why = "segment header LSN differs from its name";
     else if (r->expect && first != r->expect)
         why = "segment does not start where the previous one ended";
-    else if (!r->expect && first != 1)
-        why = "the log does not start at LSN 1: earlier segments are missing";
+    else if (!r->expect && (r->base ? first > r->base + 1 : first != 1))
+        why = r->base ? "the log starts after the checkpoint's LSN + 1: segments are missing"
+                      : "the log does not start at LSN 1: earlier segments are missing";
     if (why) {
         /* a brand-new last segment may be mid-creation: that is a clean end */
         finish(r, last ? WAL_END_TORN : WAL_END_CORRUPT, why, 0);
@@ -165,6 +167,11 @@ int wal_reader_next(struct wal_reader *r, struct wal_record *rec)
         return 1;
     }
     return 0;
+}
+
+void wal_reader_set_base(struct wal_reader *r, uint64_t base)
+{
+    r->base = base;
 }
 
 const struct wal_reader_status *wal_reader_status(const struct wal_reader *r)

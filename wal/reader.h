@@ -41,6 +41,11 @@ int wal_reader_open(struct wal_reader **out, const char *dir, struct buf *err);
 /* The next record: 1 with rec filled (borrowed until the next call), 0 at
  * the end of the log (see the status for how it ended). */
 int wal_reader_next(struct wal_reader *r, struct wal_record *rec);
+/* The LSN of the checkpoint the walk starts from (before the first
+ * wal_reader_next): the first segment may then start at any LSN up to
+ * base + 1 instead of exactly 1. Records at or below base are still
+ * returned; callers skip them. */
+void wal_reader_set_base(struct wal_reader *r, uint64_t base);
 const struct wal_reader_status *wal_reader_status(const struct wal_reader *r);
 /* First LSN of every segment, sorted (borrowed). */
 const uint64_t *wal_reader_segments(const struct wal_reader *r, size_t *n);

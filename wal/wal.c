@@ -671,8 +671,25 @@ static int replay_segment(struct wal *w, int fd, const uint8_t *map, uint64_t si
     return 0;
 }
 
-static int recover(struct wal *w, wal_replay_fn fn, void *priv, struct buf *err)
+struct skip_ctx {
+    wal_replay_fn fn;
+    void *priv;
+    uint64_t base;
+};
+
+/* Replays only the records above the checkpoint. */
+static int replay_above(void *priv, const struct wal_record *rec)
 {
+    struct skip_ctx *s = priv;
+    if (rec->lsn <= s->base || !s->fn) return 0;
+    return s->fn(s->priv, rec);
+}
+
+static int recover(struct wal *w, uint64_t base, wal_replay_fn fn0, void *priv0, struct buf *err)
+{
+    struct skip_ctx skip = {fn0, priv0, base};
+    wal_replay_fn fn = replay_above;
+    void *priv = &skip;
     uint64_t *segs = NULL;
     size_t nsegs = 0;
     char path[4096];
@@ -695,14 +712,14 @@ static int recover(struct wal *w, wal_replay_fn fn, void *priv, struct buf *err)
             nsegs--;
         }
     }
-    /* Until checkpoints exist the whole history is in the log: it must
-     * start at LSN 1, or records before its first segment are missing. */
-    if (nsegs && segs[0] != 1) {
+    /* Without a checkpoint the whole history is in the log: it must start
+     * at LSN 1; with one, at or before the first LSN after it. */
+    if (nsegs && (base ? segs[0] > base + 1 : segs[0] != 1)) {
         seg_path(w, segs[0], path, sizeof(path));
         buf_printf(err,
-                   "the WAL starts at LSN %llu ('%s') but must start at 1: the segments "
-                   "before it are missing",
-                   (unsigned long long)segs[0], path);
+                   "the WAL starts at LSN %llu ('%s') but must start at %llu or before: the "
+                   "segments before it are missing",
+                   (unsigned long long)segs[0], path, (unsigned long long)base + 1);
         lode_free(segs);
         return LODE_ECORRUPT;
     }
@@ -746,8 +763,29 @@ static int recover(struct wal *w, wal_replay_fn fn, void *priv, struct buf *err)
         }
     }
     buf_release(&scratch);
+    if (rc == 0 && nsegs && expect <= base) {
+        /* the log ends before the checkpoint: all of it is superseded */
+        if (w->fd >= 0) close(w->fd);
+        w->fd = -1;
+        for (size_t i = 0; i < nsegs && rc == 0; i++) {
+            seg_path(w, segs[i], path, sizeof(path));
+            if (unlink(path) != 0) rc = -errno;
+        }
+        if (rc == 0) rc = sync_dir(w->dir);
+        if (rc)
+            buf_printf(err, "can't remove WAL segments superseded by the checkpoint: %s",
+                       strerror(-rc));
+        else
+            note(err,
+                 "the WAL ended at LSN %llu, before the checkpoint's LSN %llu: its %zu "
+                 "segment(s) removed",
+                 (unsigned long long)expect - 1, (unsigned long long)base, nsegs);
+        atomic_store(&w->segments, 0);
+        atomic_store(&w->bytes, 0);
+        expect = 0;
+    }
     lode_free(segs);
-    w->next_lsn = expect ? expect : 1;
+    w->next_lsn = expect ? expect : base + 1;
     return rc;
 }
 
@@ -769,7 +807,7 @@ int wal_open(struct wal **out, const struct wal_options *opt, wal_replay_fn fn, 
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     w->last_sync_ms = util_ms_now();
-    int rc = recover(w, fn, priv, err);
+    int rc = recover(w, opt->base_lsn, fn, priv, err);
     if (rc == 0 && w->fd < 0) {
         rc = seg_create(w, w->next_lsn);
         if (rc) buf_printf(err, "can't create a WAL segment in '%s': %s", w->dir, strerror(-rc));
@@ -789,4 +827,38 @@ int wal_open(struct wal **out, const struct wal_options *opt, wal_replay_fn fn, 
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) LODE_PANIC("can't start WAL thread");
     *out = w;
     return 0;
+}
+
+int wal_trim(struct wal *w, uint64_t lsn, const char *archive_dir)
+{
+    uint64_t *segs = NULL;
+    size_t n = 0;
+    int rc = list_segments(w->dir, &segs, &n);
+    if (rc) return rc;
+    if (archive_dir && mkdir(archive_dir, 0755) != 0 && errno != EEXIST) {
+        rc = -errno;
+        lode_free(segs);
+        return rc;
+    }
+    int removed = 0;
+    for (size_t i = 0; i + 1 < n && segs[i + 1] <= lsn + 1; i++) {
+        char path[4096], to[4096];
+        seg_path(w, segs[i], path, sizeof(path));
+        if (archive_dir) {
+            snprintf(to, sizeof(to), "%s/%016llx.log", archive_dir, (unsigned long long)segs[i]);
+            if (rename(path, to) != 0) rc = -errno;
+        } else if (unlink(path) != 0) {
+            rc = -errno;
+        }
+        if (rc) break;
+        removed++;
+        atomic_fetch_sub(&w->segments, 1);
+    }
+    lode_free(segs);
+    if (removed) {
+        int s = sync_dir(w->dir);
+        if (!rc) rc = s;
+        if (archive_dir && !rc) rc = sync_dir(archive_dir);
+    }
+    return rc ? rc : removed;
 }

@@ -57,6 +57,13 @@ struct wal_options {
     uint64_t segment_size;      /* bytes per segment (>= 4096) */
     void (*notify)(void *priv); /* writer thread: progress was made */
     void *priv;
+    /* LSN of the checkpoint recovery starts from (0: none). Records at or
+     * below it are skipped, and the first segment may start at any LSN up
+     * to base_lsn + 1 (without a checkpoint it must start at 1). When the
+     * log ends before base_lsn (the checkpoint got ahead of a WAL sync
+     * that a crash undid), every segment is superseded: they are removed
+     * and the log goes on at base_lsn + 1. */
+    uint64_t base_lsn;
 };
 
 struct wal_stats {
@@ -100,6 +107,12 @@ uint64_t wal_written_lsn(const struct wal *w);
 int wal_failed(const struct wal *w);
 void wal_set_sync(struct wal *w, int sync);
 void wal_get_stats(struct wal *w, struct wal_stats *st);
+/* Removes the segments wholly at or below lsn: every segment whose next
+ * segment starts at or below lsn + 1 (so never the newest one). With
+ * archive_dir (created when missing) they are moved there instead of
+ * deleted. Main thread. Returns the number of segments removed, or -errno
+ * of the first failure (the segments before it are gone). */
+int wal_trim(struct wal *w, uint64_t lsn, const char *archive_dir);
 /* Seals, waits until everything is written (and synced, unless the mode
  * is `no` or the WAL failed), stops the writer. NULL is a no-op. */
 void wal_close(struct wal *w);

@@ -1,0 +1,95 @@
+/*
+ * serialize.c - key entries as checkpoint values (see serialize.h and
+ * docs/checkpoint-format.md).
+ */
+#include "engine/serialize.h"
+#include "engine/lode.h"
+#include "engine/util.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get_u64(const uint8_t *p)
+{
+    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+int serialize_kv(struct buf *out, const struct kv *kv, long long expire_ms)
+{
+    if (kv->type != OBJ_STRING) return -ENOTSUP;
+    uint8_t h[SER_HEADER];
+    h[0] = SER_TYPE_STRING;
+    h[1] = kv->enc == ENC_INT ? SER_ENC_INT : SER_ENC_BYTES;
+    put_u64(h + 2, (uint64_t)(expire_ms < 0 ? -1 : expire_ms));
+    put_u32(h + 10, kv->klen);
+    buf_append(out, h, sizeof(h));
+    buf_append(out, kv_key(kv), kv->klen);
+    uint8_t v[8];
+    if (kv->enc == ENC_INT) {
+        put_u64(v, (uint64_t)kv->v.i);
+        buf_append(out, v, 8);
+    } else {
+        char tmp[UTIL_LLSTR_SIZE];
+        size_t len;
+        const char *s = kv_str(kv, tmp, &len);
+        put_u64(v, (uint64_t)len);
+        buf_append(out, v, 8);
+        buf_append(out, s, len);
+    }
+    return 0;
+}
+
+int serialize_peek_key(const void *p, size_t n, const char **key, size_t *klen)
+{
+    const uint8_t *b = p;
+    if (n < SER_HEADER) return LODE_ECORRUPT;
+    uint32_t kl = get_u32(b + 10);
+    if (kl > n - SER_HEADER) return LODE_ECORRUPT;
+    *key = (const char *)b + SER_HEADER;
+    *klen = kl;
+    return 0;
+}
+
+int serialize_parse_kv(const void *p, size_t n, struct kv **out, long long *expire_ms)
+{
+    const uint8_t *b = p;
+    const char *key;
+    size_t klen;
+    if (serialize_peek_key(p, n, &key, &klen) != 0) return LODE_ECORRUPT;
+    if (b[0] == 0) return LODE_ECORRUPT;
+    if (b[0] != SER_TYPE_STRING) return LODE_EVERSION;
+    long long exp = (long long)get_u64(b + 2);
+    if (exp < -1) return LODE_ECORRUPT;
+    size_t off = SER_HEADER + klen, left = n - off;
+    struct kv *kv;
+    switch (b[1]) {
+    case SER_ENC_INT:
+        if (left != 8) return LODE_ECORRUPT;
+        kv = kv_new_int(key, klen, (long long)get_u64(b + off));
+        break;
+    case SER_ENC_BYTES: {
+        if (left < 8) return LODE_ECORRUPT;
+        uint64_t vlen = get_u64(b + off);
+        if (vlen != left - 8) return LODE_ECORRUPT;
+        kv = kv_new_str(key, klen, (const char *)b + off + 8, (size_t)vlen);
+        break;
+    }
+    case 0: return LODE_ECORRUPT;
+    default: return LODE_EVERSION;
+    }
+    *out = kv;
+    *expire_ms = exp;
+    return 0;
+}

@@ -1,0 +1,263 @@
+"""LMDB checkpoints: BGSAVE/SAVE/LASTSAVE, restart from a checkpoint plus the
+WAL tail, WAL trimming, a killed checkpoint child, SHUTDOWN's final
+checkpoint. Everything restarts a lode-server on its own data directory or
+reads lode_* INFO fields, so all tests are lode_only."""
+import os
+import signal
+
+import pytest
+
+from conftest import Server, wait_until
+
+pytestmark = pytest.mark.lode_only
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    made = []
+
+    def make(args=()):
+        d = tmp_path / ("s%d" % len(made))
+        d.mkdir()
+        s = Server("lode", ["--durability", "always"] + list(args), dir=str(d))
+        made.append(s)
+        return s.start()
+    yield make
+    errors = []
+    for s in made:
+        try:
+            s.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+        finally:
+            s.cleanup()
+    assert not errors, "\n".join(errors)
+
+
+def pinfo(c):
+    return c.info("persistence")
+
+
+def digest(c):
+    return c.execute_command("DEBUG", "DIGEST")
+
+
+def fill(c, prefix, n, db=0):
+    p = c.pipeline(transaction=False)
+    p.select(db) if False else None
+    for i in range(n):
+        p.set("%s:%d" % (prefix, i), "v%d" % i)
+    p.execute()
+
+
+def bgsave_done(c):
+    c.execute_command("BGSAVE")
+    wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, what="checkpoint to end")
+    assert pinfo(c)["lode_checkpoint_status"] == "ok"
+
+
+def restart(s, kill=False):
+    if kill:
+        s.kill9()
+    else:
+        s.stop()
+    s.start()
+    return s.client()
+
+
+def populate(c):
+    c.set("str", "hello")
+    c.append("str", " world")
+    c.set("int", 12345)
+    c.set("big", "x" * 5000)
+    c.set("ttl", "t", ex=1000)
+    c.set(b"bin\x00key", b"\xff\x00")
+    c.set("k" * 2000, "long key")
+    c.set("k" * 1999 + "z", "other long key")
+    c2 = c.connection_pool.connection_kwargs
+    del c2
+    c.execute_command("SELECT", 3)
+    c.set("in3", "three")
+    c.execute_command("SELECT", 0)
+
+
+def test_bgsave_then_restart(make_server):
+    s = make_server()
+    c = s.client()
+    populate(c)
+    fill(c, "a", 200)
+    assert c.execute_command("BGSAVE") is True
+    wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, what="checkpoint to end")
+    info = pinfo(c)
+    assert info["lode_checkpoint_status"] == "ok"
+    assert info["lode_checkpoint_lsn"] == info["lode_wal_last_lsn"]
+    assert info["lode_checkpoint_keys_written"] >= 208
+    assert info["rdb_changes_since_last_save"] == 0
+    d = digest(c)
+    c = restart(s)
+    assert digest(c) == d
+    assert c.get("k" * 2000) == b"long key"
+    assert c.ttl("ttl") > 900
+    # more writes after the checkpoint: checkpoint + WAL tail
+    c.delete("str")
+    c.incr("int")
+    c.set("new", "after")
+    c.flushdb() if False else None
+    c.execute_command("SELECT", 3)
+    c.flushdb()
+    c.set("in3b", "again")
+    c.execute_command("SELECT", 0)
+    d2 = digest(c)
+    assert d2 != d
+    c = restart(s)
+    assert digest(c) == d2
+    # and a second checkpoint over the first (deletes, flushed db)
+    bgsave_done(c)
+    c = restart(s)
+    assert digest(c) == d2
+    assert c.get("str") is None
+    c.execute_command("SELECT", 3)
+    assert c.keys("*") == [b"in3b"]
+
+
+def test_save_and_lastsave(make_server):
+    s = make_server()
+    c = s.client()
+    before = c.lastsave()
+    c.set("a", "1")
+    wait_until(lambda: c.lastsave() != before or __import__("time").sleep(0.05) or
+               int(__import__("time").time()) > before.timestamp() + 1,
+               what="a second to pass") if False else None
+    import time
+    while int(time.time()) == int(before.timestamp()):
+        time.sleep(0.05)
+    assert c.execute_command("SAVE") is True
+    after = c.lastsave()
+    assert after > before
+    assert pinfo(c)["lode_checkpoint_lsn"] == pinfo(c)["lode_wal_last_lsn"]
+    d = digest(c)
+    c = restart(s, kill=True)
+    assert digest(c) == d
+    assert c.lastsave() == after
+
+
+def test_bgsave_errors(make_server):
+    s = make_server()
+    c = s.client()
+    with pytest.raises(Exception, match="syntax error"):
+        c.execute_command("BGSAVE", "FOO")
+    assert c.execute_command("BGSAVE", "SCHEDULE") is True
+    wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, what="checkpoint to end")
+
+
+def test_wal_segments_trimmed(make_server):
+    s = make_server(["--wal-segment-size", "65536"])
+    c = s.client()
+    for j in range(10):
+        fill(c, "seg%d" % j, 300)
+    waldir = os.path.join(s.dir, "data", "wal")
+    segs = sorted(os.listdir(waldir))
+    assert len(segs) > 3
+    bgsave_done(c)
+    L = pinfo(c)["lode_checkpoint_lsn"]
+    left = sorted(os.listdir(waldir))
+    assert len(left) < len(segs)
+    firsts = [int(n[:16], 16) for n in left]
+    # nothing left lies wholly at or below the checkpoint
+    assert firsts[0] <= L + 1
+    assert len(firsts) == 1 or firsts[1] > L + 1
+    d = digest(c)
+    c = restart(s)
+    assert digest(c) == d
+
+
+def test_wal_archive(make_server):
+    s = make_server(["--wal-segment-size", "65536", "--wal-archive", "yes"])
+    c = s.client()
+    for j in range(6):
+        fill(c, "seg%d" % j, 300)
+    bgsave_done(c)
+    arch = os.path.join(s.dir, "data", "wal-archive")
+    assert os.listdir(arch)
+
+
+def test_killed_child_changes_nothing(make_server):
+    s = make_server()
+    c = s.client()
+    fill(c, "a", 100)
+    bgsave_done(c)
+    L = pinfo(c)["lode_checkpoint_lsn"]
+    fill(c, "b", 20000)
+    c.execute_command("BGSAVE")
+    info = pinfo(c)
+    pid = info["lode_checkpoint_child_pid"]
+    if info["lode_checkpoint_in_progress"] and pid > 0:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, what="child to end")
+        info = pinfo(c)
+        if info["lode_checkpoint_status"] == "err":
+            assert info["lode_checkpoint_lsn"] == L
+            assert info["rdb_changes_since_last_save"] > 0
+    bgsave_done(c)
+    assert pinfo(c)["lode_checkpoint_lsn"] == pinfo(c)["lode_wal_last_lsn"]
+    d = digest(c)
+    c = restart(s)
+    assert digest(c) == d
+
+
+def test_shutdown_final_checkpoint(make_server):
+    s = make_server()
+    c = s.client()
+    fill(c, "a", 50)
+    last = pinfo(c)["lode_wal_last_lsn"]
+    d = digest(c)
+    try:
+        c.shutdown()
+    except Exception:
+        pass  # the connection closes as the server exits
+    s.proc.wait(20)
+    assert s.proc.returncode == 0
+    s.stop()
+    s.start()
+    c = s.client()
+    info = pinfo(c)
+    assert info["lode_checkpoint_lsn"] == last
+    assert digest(c) == d
+
+
+def test_kill9_between_checkpoint_and_writes(make_server):
+    s = make_server()
+    c = s.client()
+    populate(c)
+    bgsave_done(c)
+    fill(c, "after", 100)
+    c.delete("str")
+    c.set("int", "7")
+    d = digest(c)
+    c = restart(s, kill=True)
+    assert digest(c) == d
+    c = restart(s, kill=True)
+    assert digest(c) == d
+
+
+def test_inspect_reads_checkpoint_and_tail(make_server):
+    import subprocess
+    from conftest import LODE_BIN
+    inspect = os.path.join(os.path.dirname(LODE_BIN), "lode-inspect")
+    s = make_server(["--wal-segment-size", "65536"])
+    c = s.client()
+    for j in range(6):
+        fill(c, "seg%d" % j, 300)
+    c.set("counter", "41")
+    bgsave_done(c)
+    c.incr("counter")
+    data = os.path.join(s.dir, "data")
+    r = subprocess.run([inspect, data, "get", "counter"], capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert b"42" in r.stdout
+    r = subprocess.run([inspect, data, "get", "seg0:5"], capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert b"v5" in r.stdout

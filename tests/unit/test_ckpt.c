@@ -1,0 +1,251 @@
+/*
+ * test_ckpt.c - the LMDB checkpoint store: round trip, long keys,
+ * deletes, meta, aborted transactions, reopen.
+ */
+#include "engine/lode.h"
+#include "engine/util.h"
+#include "wal/ckpt.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char dir[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/lode_test_ckpt_XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    strcat(dir, "/checkpoint");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%.*s'", (int)(strlen(dir) - 11), dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static struct ckpt *open_rw(void)
+{
+    struct ckpt *c = NULL;
+    struct buf err = BUF_INIT;
+    assert_int_equal(ckpt_open(&c, dir, false, &err), 0);
+    buf_release(&err);
+    return c;
+}
+
+static struct ckpt *open_ro(void)
+{
+    struct ckpt *c = NULL;
+    struct buf err = BUF_INIT;
+    assert_int_equal(ckpt_open(&c, dir, true, &err), 0);
+    buf_release(&err);
+    return c;
+}
+
+static struct ckpt_meta meta_at(uint64_t lsn)
+{
+    struct ckpt_meta m = {.lsn = lsn, .time_ms = 1700000000000ULL + lsn};
+    memset(m.replid, '0', sizeof(m.replid));
+    return m;
+}
+
+static void put_str(struct ckpt *c, uint32_t db, const char *k, size_t klen, const char *v,
+                    long long exp)
+{
+    struct kv *kv = kv_new_str(k, klen, v, strlen(v));
+    assert_int_equal(ckpt_put(c, db, kv, exp), 0);
+    kv_free(kv);
+}
+
+static void expect_get(struct ckpt *c, uint32_t db, const char *k, size_t klen, const char *v,
+                       long long exp)
+{
+    struct kv *kv = NULL;
+    long long e = 0;
+    int rc = ckpt_get(c, db, k, klen, &kv, &e);
+    if (!v) {
+        assert_int_equal(rc, 0);
+        return;
+    }
+    assert_int_equal(rc, 1);
+    char tmp[UTIL_LLSTR_SIZE];
+    size_t len;
+    const char *s = kv_str(kv, tmp, &len);
+    assert_int_equal(len, strlen(v));
+    assert_memory_equal(s, v, len);
+    assert_int_equal(e, exp);
+    kv_free(kv);
+}
+
+static void test_missing_and_empty(void **state)
+{
+    (void)state;
+    struct ckpt *c = NULL;
+    struct buf err = BUF_INIT;
+    assert_int_equal(ckpt_open(&c, dir, true, &err), -ENOENT);
+    c = open_rw();
+    struct ckpt_meta m;
+    assert_int_equal(ckpt_read_meta(c, &m), 0);
+    assert_int_equal(m.lsn, 0);
+    ckpt_close(c);
+    c = open_ro();
+    assert_int_equal(ckpt_read_meta(c, &m), 0);
+    assert_int_equal(m.lsn, 0);
+    expect_get(c, 0, "k", 1, NULL, 0);
+    ckpt_close(c);
+    buf_release(&err);
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    struct ckpt *c = open_rw();
+    assert_int_equal(ckpt_begin(c), 0);
+    put_str(c, 0, "a", 1, "1", -1);
+    put_str(c, 0, "b", 1, "hello", 1800000000000LL);
+    put_str(c, 3, "a", 1, "other db", -1);
+    put_str(c, 0, "bin\0key", 7, "x", -1);
+    struct ckpt_meta m = meta_at(42);
+    assert_int_equal(ckpt_commit(c, &m), 0);
+    ckpt_close(c);
+
+    c = open_ro();
+    struct ckpt_meta r;
+    assert_int_equal(ckpt_read_meta(c, &r), 0);
+    assert_int_equal(r.lsn, 42);
+    assert_int_equal(r.time_ms, m.time_ms);
+    assert_int_equal(r.version, CKPT_VERSION);
+    expect_get(c, 0, "a", 1, "1", -1);
+    expect_get(c, 0, "b", 1, "hello", 1800000000000LL);
+    expect_get(c, 3, "a", 1, "other db", -1);
+    expect_get(c, 1, "a", 1, NULL, 0);
+    expect_get(c, 0, "bin\0key", 7, "x", -1);
+    struct engine eng;
+    engine_init(&eng, 16);
+    uint64_t n = 0;
+    assert_int_equal(ckpt_load(c, &eng, &n), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(db_size(&eng.dbs[0]), 3);
+    assert_int_equal(db_size(&eng.dbs[3]), 1);
+    struct kv *kv = db_find(&eng.dbs[0], "b", 1);
+    assert_non_null(kv);
+    assert_int_equal(db_expire_of(&eng.dbs[0], kv), 1800000000000LL);
+    engine_release(&eng);
+    /* a server with fewer databases refuses */
+    engine_init(&eng, 2);
+    assert_int_equal(ckpt_load(c, &eng, &n), LODE_ECORRUPT);
+    engine_release(&eng);
+    ckpt_close(c);
+}
+
+static void test_long_keys(void **state)
+{
+    (void)state;
+    size_t n = 5000;
+    char *k1 = malloc(n), *k2 = malloc(n);
+    memset(k1, 'k', n);
+    memcpy(k2, k1, n);
+    k2[n - 1] = 'z'; /* same prefix, different digest */
+    struct ckpt *c = open_rw();
+    assert_int_equal(ckpt_begin(c), 0);
+    put_str(c, 0, k1, n, "one", -1);
+    put_str(c, 0, k2, n, "two", -1);
+    /* the boundary lengths */
+    put_str(c, 0, k1, CKPT_SHORT_KEY_MAX, "short", -1);
+    put_str(c, 0, k1, CKPT_SHORT_KEY_MAX + 1, "long", -1);
+    struct ckpt_meta m = meta_at(1);
+    assert_int_equal(ckpt_commit(c, &m), 0);
+    expect_get(c, 0, k1, n, "one", -1);
+    expect_get(c, 0, k2, n, "two", -1);
+    expect_get(c, 0, k1, CKPT_SHORT_KEY_MAX, "short", -1);
+    expect_get(c, 0, k1, CKPT_SHORT_KEY_MAX + 1, "long", -1);
+    expect_get(c, 0, k1, n - 1, NULL, 0);
+    assert_int_equal(ckpt_begin(c), 0);
+    assert_int_equal(ckpt_delete(c, 0, k1, n), 0);
+    m = meta_at(2);
+    assert_int_equal(ckpt_commit(c, &m), 0);
+    expect_get(c, 0, k1, n, NULL, 0);
+    expect_get(c, 0, k2, n, "two", -1);
+    ckpt_close(c);
+    c = open_ro();
+    struct engine eng;
+    engine_init(&eng, 16);
+    uint64_t nk;
+    assert_int_equal(ckpt_load(c, &eng, &nk), 0);
+    assert_int_equal(nk, 3);
+    assert_non_null(db_find(&eng.dbs[0], k2, n));
+    engine_release(&eng);
+    ckpt_close(c);
+    free(k1);
+    free(k2);
+}
+
+static void test_delete_drop_abort(void **state)
+{
+    (void)state;
+    struct ckpt *c = open_rw();
+    assert_int_equal(ckpt_begin(c), 0);
+    put_str(c, 0, "a", 1, "1", -1);
+    put_str(c, 0, "b", 1, "2", -1);
+    put_str(c, 1, "a", 1, "3", -1);
+    put_str(c, 1, "b", 1, "4", -1);
+    put_str(c, 2, "a", 1, "5", -1);
+    struct ckpt_meta m = meta_at(10);
+    assert_int_equal(ckpt_commit(c, &m), 0);
+
+    /* an aborted transaction changes nothing */
+    assert_int_equal(ckpt_begin(c), 0);
+    assert_int_equal(ckpt_delete(c, 0, "a", 1), 0);
+    assert_int_equal(ckpt_drop_db(c, 1), 0);
+    put_str(c, 0, "c", 1, "new", -1);
+    ckpt_abort(c);
+    ckpt_close(c);
+    c = open_rw();
+    struct ckpt_meta r;
+    assert_int_equal(ckpt_read_meta(c, &r), 0);
+    assert_int_equal(r.lsn, 10);
+    expect_get(c, 0, "a", 1, "1", -1);
+    expect_get(c, 1, "b", 1, "4", -1);
+    expect_get(c, 0, "c", 1, NULL, 0);
+
+    assert_int_equal(ckpt_begin(c), 0);
+    assert_int_equal(ckpt_delete(c, 0, "a", 1), 0);
+    assert_int_equal(ckpt_delete(c, 0, "missing", 7), 0);
+    assert_int_equal(ckpt_drop_db(c, 1), 0);
+    m = meta_at(20);
+    assert_int_equal(ckpt_commit(c, &m), 0);
+    ckpt_close(c);
+    c = open_ro();
+    assert_int_equal(ckpt_read_meta(c, &r), 0);
+    assert_int_equal(r.lsn, 20);
+    expect_get(c, 0, "a", 1, NULL, 0);
+    expect_get(c, 0, "b", 1, "2", -1);
+    expect_get(c, 1, "a", 1, NULL, 0);
+    expect_get(c, 1, "b", 1, NULL, 0);
+    expect_get(c, 2, "a", 1, "5", -1);
+    ckpt_close(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_missing_and_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_drop_abort, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

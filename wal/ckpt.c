@@ -1,0 +1,378 @@
+/*
+ * ckpt.c - the LMDB checkpoint store (see ckpt.h and
+ * docs/checkpoint-format.md).
+ */
+#include "wal/ckpt.h"
+#include "engine/digest.h"
+#include "engine/lode.h"
+#include "engine/serialize.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Address space reserved for the map; the file only grows as written. */
+#define CKPT_MAP_SIZE ((size_t)1 << 40)
+
+struct ckpt {
+    MDB_env *env;
+    MDB_dbi meta, data;
+    bool have_dbs; /* the named dbs exist (always when read-write) */
+    bool readonly;
+    MDB_txn *wtxn;
+    struct buf scratch;
+    char error[256];
+};
+
+static int fail(struct ckpt *c, int rc, const char *what)
+{
+    int code;
+    if (rc > 0)
+        code = -rc;
+    else if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID)
+        code = LODE_ECORRUPT;
+    else if (rc == MDB_VERSION_MISMATCH)
+        code = LODE_EVERSION;
+    else if (rc == MDB_MAP_FULL)
+        code = -ENOSPC;
+    else
+        code = -EIO;
+    if (c) snprintf(c->error, sizeof(c->error), "%s: %s", what, mdb_strerror(rc));
+    return code;
+}
+
+static int own_fail(struct ckpt *c, int code, const char *what)
+{
+    snprintf(c->error, sizeof(c->error), "%s", what);
+    return code;
+}
+
+const char *ckpt_last_error(const struct ckpt *c)
+{
+    return c && c->error[0] ? c->error : "no error";
+}
+
+int ckpt_open(struct ckpt **out, const char *dir, bool readonly, struct buf *err)
+{
+    struct stat st;
+    if (readonly && stat(dir, &st) != 0) return -errno;
+    if (!readonly && mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        int rc = -errno;
+        buf_printf(err, "can't create checkpoint directory '%s': %s", dir, strerror(errno));
+        return rc;
+    }
+    if (readonly) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/data.mdb", dir);
+        if (stat(path, &st) != 0) return -ENOENT;
+    }
+    struct ckpt *c = lode_calloc(sizeof(*c));
+    buf_init(&c->scratch);
+    c->readonly = readonly;
+    MDB_txn *txn = NULL;
+    int rc = mdb_env_create(&c->env);
+    if (rc) goto fail;
+    if ((rc = mdb_env_set_maxdbs(c->env, 4)) != 0) goto fail;
+    if ((rc = mdb_env_set_mapsize(c->env, CKPT_MAP_SIZE)) != 0) goto fail;
+    if ((rc = mdb_env_open(c->env, dir, readonly ? MDB_RDONLY : 0, 0644)) != 0) goto fail;
+    if ((rc = mdb_txn_begin(c->env, NULL, readonly ? MDB_RDONLY : 0, &txn)) != 0) goto fail;
+    unsigned flags = readonly ? 0 : MDB_CREATE;
+    rc = mdb_dbi_open(txn, "meta", flags, &c->meta);
+    if (rc == 0) rc = mdb_dbi_open(txn, "data", flags, &c->data);
+    if (rc == MDB_NOTFOUND && readonly) {
+        rc = 0; /* never committed: an empty checkpoint */
+    } else if (rc == 0) {
+        c->have_dbs = true;
+    }
+    if (rc) goto fail;
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        txn = NULL;
+        goto fail;
+    }
+    *out = c;
+    return 0;
+fail:;
+    int code = fail(c, rc, "can't open the checkpoint");
+    buf_printf(err, "can't open the checkpoint in '%s': %s", dir, mdb_strerror(rc));
+    if (txn) mdb_txn_abort(txn);
+    if (c->env) mdb_env_close(c->env);
+    buf_release(&c->scratch);
+    lode_free(c);
+    return code;
+}
+
+void ckpt_close(struct ckpt *c)
+{
+    if (!c) return;
+    if (c->wtxn) mdb_txn_abort(c->wtxn);
+    mdb_env_close(c->env);
+    buf_release(&c->scratch);
+    lode_free(c);
+}
+
+/* ---- keys ---- */
+
+/* The LMDB key of (db, key) into out (CKPT_LMDB_KEY_MAX bytes); returns
+ * its length. */
+static size_t make_key(uint8_t *out, uint32_t db, const char *key, size_t klen)
+{
+    out[0] = (uint8_t)(db >> 24);
+    out[1] = (uint8_t)(db >> 16);
+    out[2] = (uint8_t)(db >> 8);
+    out[3] = (uint8_t)db;
+    if (klen <= CKPT_SHORT_KEY_MAX) {
+        memcpy(out + 4, key, klen);
+        return 4 + klen;
+    }
+    out[4] = 0xFF;
+    memcpy(out + 5, key, CKPT_LONG_PREFIX);
+    digest_sha1(key, klen, out + 5 + CKPT_LONG_PREFIX);
+    return CKPT_LMDB_KEY_MAX;
+}
+
+static uint64_t get_le(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    uint64_t v = 0;
+    for (size_t i = n; i-- > 0;) v = v << 8 | b[i];
+    return v;
+}
+
+static void put_le(uint8_t *p, uint64_t v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* ---- meta ---- */
+
+static int meta_get(MDB_txn *txn, MDB_dbi dbi, const char *name, MDB_val *v)
+{
+    MDB_val k = {strlen(name), (void *)name};
+    return mdb_get(txn, dbi, &k, v);
+}
+
+int ckpt_read_meta(struct ckpt *c, struct ckpt_meta *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->version = CKPT_VERSION;
+    memset(m->replid, '0', sizeof(m->replid));
+    if (!c->have_dbs) return 0;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn);
+    if (rc) return fail(c, rc, "can't read the checkpoint meta");
+    MDB_val v;
+    int code = 0;
+    rc = meta_get(txn, c->meta, "version", &v);
+    if (rc == MDB_NOTFOUND) goto done; /* created, never committed */
+    if (rc || v.mv_size != 4) {
+        code = own_fail(c, LODE_ECORRUPT, "checkpoint meta 'version' is malformed");
+        goto done;
+    }
+    m->version = (uint32_t)get_le(v.mv_data, 4);
+    if (m->version != CKPT_VERSION) {
+        snprintf(c->error, sizeof(c->error),
+                 "the checkpoint has format version %u, this server reads %u", m->version,
+                 CKPT_VERSION);
+        code = LODE_EVERSION;
+        goto done;
+    }
+    if (meta_get(txn, c->meta, "lsn", &v) != 0 || v.mv_size != 8) {
+        code = own_fail(c, LODE_ECORRUPT, "checkpoint meta 'lsn' is missing or malformed");
+        goto done;
+    }
+    m->lsn = get_le(v.mv_data, 8);
+    if (meta_get(txn, c->meta, "time_ms", &v) != 0 || v.mv_size != 8) {
+        code = own_fail(c, LODE_ECORRUPT, "checkpoint meta 'time_ms' is missing or malformed");
+        goto done;
+    }
+    m->time_ms = get_le(v.mv_data, 8);
+    if (meta_get(txn, c->meta, "replid", &v) != 0 || v.mv_size != CKPT_REPLID_LEN) {
+        code = own_fail(c, LODE_ECORRUPT, "checkpoint meta 'replid' is missing or malformed");
+        goto done;
+    }
+    memcpy(m->replid, v.mv_data, CKPT_REPLID_LEN);
+done:
+    mdb_txn_abort(txn);
+    return code;
+}
+
+/* ---- reading data ---- */
+
+/* Decodes one stored entry and checks that its key is the one the LMDB
+ * key names. */
+static int decode_entry(struct ckpt *c, const MDB_val *k, const MDB_val *v, uint32_t *db,
+                        struct kv **out, long long *exp)
+{
+    if (k->mv_size < 4) return own_fail(c, LODE_ECORRUPT, "checkpoint key shorter than 4 bytes");
+    const uint8_t *kb = k->mv_data;
+    *db = (uint32_t)kb[0] << 24 | (uint32_t)kb[1] << 16 | (uint32_t)kb[2] << 8 | kb[3];
+    const char *key;
+    size_t klen;
+    if (serialize_peek_key(v->mv_data, v->mv_size, &key, &klen) != 0)
+        return own_fail(c, LODE_ECORRUPT, "checkpoint value is corrupt");
+    uint8_t want[CKPT_LMDB_KEY_MAX];
+    size_t wlen = make_key(want, *db, key, klen);
+    if (wlen != k->mv_size || memcmp(want, kb, wlen) != 0)
+        return own_fail(c, LODE_ECORRUPT, "checkpoint value's key does not match its LMDB key");
+    int rc = serialize_parse_kv(v->mv_data, v->mv_size, out, exp);
+    if (rc == LODE_EVERSION)
+        return own_fail(c, rc, "checkpoint value has a type or encoding this server can't read");
+    if (rc) return own_fail(c, rc, "checkpoint value is corrupt");
+    return 0;
+}
+
+int ckpt_load(struct ckpt *c, struct engine *eng, uint64_t *nkeys)
+{
+    if (nkeys) *nkeys = 0;
+    if (!c->have_dbs) return 0;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn);
+    if (rc) return fail(c, rc, "can't read the checkpoint");
+    if ((rc = mdb_cursor_open(txn, c->data, &cur)) != 0) {
+        mdb_txn_abort(txn);
+        return fail(c, rc, "can't read the checkpoint");
+    }
+    MDB_val k, v;
+    int code = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint32_t db;
+        struct kv *kv;
+        long long exp;
+        if ((code = decode_entry(c, &k, &v, &db, &kv, &exp)) != 0) break;
+        if (db >= (uint32_t)eng->ndbs) {
+            kv_free(kv);
+            snprintf(c->error, sizeof(c->error),
+                     "the checkpoint holds keys of db %u but the server has %d databases", db,
+                     eng->ndbs);
+            code = LODE_ECORRUPT;
+            break;
+        }
+        struct db *d = &eng->dbs[db];
+        db_add(eng, d, kv);
+        if (exp >= 0) db_set_expire(d, kv, exp);
+        if (nkeys) (*nkeys)++;
+    }
+    if (!code && rc != MDB_NOTFOUND) code = fail(c, rc, "can't read the checkpoint");
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return code;
+}
+
+int ckpt_get(struct ckpt *c, uint32_t db, const char *key, size_t klen, struct kv **out,
+             long long *expire_ms)
+{
+    if (!c->have_dbs) return 0;
+    MDB_txn *txn = c->wtxn;
+    int rc;
+    if (!txn && (rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn)) != 0)
+        return fail(c, rc, "can't read the checkpoint");
+    uint8_t kb[CKPT_LMDB_KEY_MAX];
+    MDB_val k = {make_key(kb, db, key, klen), kb}, v;
+    int code = 0;
+    rc = mdb_get(txn, c->data, &k, &v);
+    if (rc == 0) {
+        uint32_t d;
+        struct kv *kv;
+        code = decode_entry(c, &k, &v, &d, &kv, expire_ms);
+        if (code == 0 && (kv->klen != klen || memcmp(kv_key(kv), key, klen) != 0)) {
+            kv_free(kv); /* a long key with the same prefix and digest */
+        } else if (code == 0) {
+            *out = kv;
+            code = 1;
+        }
+    } else if (rc != MDB_NOTFOUND) {
+        code = fail(c, rc, "can't read the checkpoint");
+    }
+    if (txn != c->wtxn) mdb_txn_abort(txn);
+    return code;
+}
+
+/* ---- writing ---- */
+
+int ckpt_begin(struct ckpt *c)
+{
+    if (c->readonly || c->wtxn) return own_fail(c, -EINVAL, "not a writable checkpoint");
+    int rc = mdb_txn_begin(c->env, NULL, 0, &c->wtxn);
+    if (rc) {
+        c->wtxn = NULL;
+        return fail(c, rc, "can't start a checkpoint transaction");
+    }
+    return 0;
+}
+
+int ckpt_put(struct ckpt *c, uint32_t db, const struct kv *kv, long long expire_ms)
+{
+    lode_assert(c->wtxn);
+    c->scratch.len = 0;
+    int rc = serialize_kv(&c->scratch, kv, expire_ms);
+    if (rc) return own_fail(c, rc, "a value of this type can't be checkpointed yet");
+    uint8_t kb[CKPT_LMDB_KEY_MAX];
+    MDB_val k = {make_key(kb, db, kv_key(kv), kv->klen), kb};
+    MDB_val v = {c->scratch.len, c->scratch.ptr};
+    rc = mdb_put(c->wtxn, c->data, &k, &v, 0);
+    return rc ? fail(c, rc, "can't write to the checkpoint") : 0;
+}
+
+int ckpt_delete(struct ckpt *c, uint32_t db, const char *key, size_t klen)
+{
+    lode_assert(c->wtxn);
+    uint8_t kb[CKPT_LMDB_KEY_MAX];
+    MDB_val k = {make_key(kb, db, key, klen), kb};
+    int rc = mdb_del(c->wtxn, c->data, &k, NULL);
+    if (rc == MDB_NOTFOUND) return 0;
+    return rc ? fail(c, rc, "can't delete from the checkpoint") : 0;
+}
+
+int ckpt_drop_db(struct ckpt *c, uint32_t db)
+{
+    lode_assert(c->wtxn);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->wtxn, c->data, &cur);
+    if (rc) return fail(c, rc, "can't delete from the checkpoint");
+    uint8_t prefix[4] = {(uint8_t)(db >> 24), (uint8_t)(db >> 16), (uint8_t)(db >> 8), (uint8_t)db};
+    for (;;) {
+        MDB_val k = {4, prefix}, v;
+        if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) != 0) break;
+        if (k.mv_size < 4 || memcmp(k.mv_data, prefix, 4) != 0) break;
+        if ((rc = mdb_cursor_del(cur, 0)) != 0) break;
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND || rc == 0) return 0;
+    return fail(c, rc, "can't delete from the checkpoint");
+}
+
+static int meta_put(MDB_txn *txn, MDB_dbi dbi, const char *name, const void *p, size_t n)
+{
+    MDB_val k = {strlen(name), (void *)name}, v = {n, (void *)p};
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+int ckpt_commit(struct ckpt *c, const struct ckpt_meta *m)
+{
+    lode_assert(c->wtxn);
+    uint8_t ver[4], lsn[8], tm[8];
+    put_le(ver, CKPT_VERSION, 4);
+    put_le(lsn, m->lsn, 8);
+    put_le(tm, m->time_ms, 8);
+    int rc = meta_put(c->wtxn, c->meta, "version", ver, 4);
+    if (!rc) rc = meta_put(c->wtxn, c->meta, "lsn", lsn, 8);
+    if (!rc) rc = meta_put(c->wtxn, c->meta, "time_ms", tm, 8);
+    if (!rc) rc = meta_put(c->wtxn, c->meta, "replid", m->replid, CKPT_REPLID_LEN);
+    if (rc) {
+        ckpt_abort(c);
+        return fail(c, rc, "can't write the checkpoint meta");
+    }
+    rc = mdb_txn_commit(c->wtxn);
+    c->wtxn = NULL;
+    return rc ? fail(c, rc, "can't commit the checkpoint") : 0;
+}
+
+void ckpt_abort(struct ckpt *c)
+{
+    if (c->wtxn) mdb_txn_abort(c->wtxn);
+    c->wtxn = NULL;
+}
