@@ -465,9 +465,20 @@ static void dirty_merge_back(void)
     dirty_release(&saving);
 }
 
+/* While a child shares our pages, resizing a hash table would copy every
+ * bucket page: tables only grow when chains get long (dict.h). */
+static void allow_resize(bool ok)
+{
+    for (int i = 0; i < srv.eng.ndbs; i++) {
+        srv.eng.dbs[i].keys.resize_ok = ok;
+        srv.eng.dbs[i].expires.resize_ok = ok;
+    }
+}
+
 /* The child ended with wait status st. */
 static void checkpoint_done(int st)
 {
+    allow_resize(true);
     bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
     long long now = util_ms_now();
     ck.last_duration = now - ck.child_start_ms;
@@ -535,6 +546,7 @@ static pid_t checkpoint_fork(void)
         return -e;
     }
     ck.child = pid;
+    allow_resize(false);
     return pid;
 }
 

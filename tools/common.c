@@ -15,23 +15,7 @@
 
 void tool_repr(struct buf *b, const char *s, size_t n)
 {
-    buf_putc(b, '"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '\\': buf_append(b, "\\\\", 2); break;
-        case '"': buf_append(b, "\\\"", 2); break;
-        case '\n': buf_append(b, "\\n", 2); break;
-        case '\r': buf_append(b, "\\r", 2); break;
-        case '\t': buf_append(b, "\\t", 2); break;
-        default:
-            if (c >= 32 && c < 127)
-                buf_putc(b, (char)c);
-            else
-                buf_printf(b, "\\x%02x", c);
-        }
-    }
-    buf_putc(b, '"');
+    buf_append_repr(b, s, n);
 }
 
 int tool_load(const char *dir, struct engine *eng, uint64_t to_lsn, bool verbose,

@@ -21,6 +21,7 @@
 #include "engine/lode.h"
 #include "engine/util.h"
 #include "wal/crc32c.h"
+#include "wal/endian.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -99,23 +100,6 @@ struct wal {
     _Atomic uint64_t bytes, segments, batches, records, syncs, sync_us_total, sync_us_max;
 };
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 static void seg_path(const struct wal *w, uint64_t first, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%016llx.log", w->dir, (unsigned long long)first);
@@ -168,11 +152,11 @@ static int seg_create(struct wal *w, uint64_t first)
     if (fd < 0) return -errno;
     uint8_t h[WAL_SEG_HEADER] = {0};
     memcpy(h, magic, 8);
-    put32(h + 8, WAL_VERSION);
-    put32(h + 12, WAL_SEG_HEADER);
-    put64(h + 16, first);
-    put64(h + 24, (uint64_t)util_ms_now());
-    put32(h + 60, crc32c(0, h, 60));
+    le_put32(h + 8, WAL_VERSION);
+    le_put32(h + 12, WAL_SEG_HEADER);
+    le_put64(h + 16, first);
+    le_put64(h + 24, (uint64_t)util_ms_now());
+    le_put32(h + 60, crc32c(0, h, 60));
     int rc = 0;
     /* preallocate: ENOSPC shows now, not in the middle of a batch */
     errno = 0;
@@ -229,7 +213,7 @@ static int write_batch(struct wal *w, struct batch *b)
         /* the longest run of whole records that fits the segment */
         const char *q = p, *last = p;
         while (q < end) {
-            uint32_t len = get32((const uint8_t *)q);
+            uint32_t len = le_get32((const uint8_t *)q);
             if (w->seg_off + (uint64_t)(q - p) + len > w->seg_cap &&
                 (q > p || w->seg_off > WAL_SEG_HEADER))
                 break;
@@ -246,7 +230,7 @@ static int write_batch(struct wal *w, struct batch *b)
              * rollover must cover them, even when the batch goes on in
              * the next segment (else a crash could lose records that the
              * next sync, of the new segment, reports durable) */
-            w->unsynced = get64((const uint8_t *)last + 8);
+            w->unsynced = le_get64((const uint8_t *)last + 8);
             atomic_store(&w->written_lsn, w->unsynced);
             p = q;
             continue;
@@ -256,7 +240,7 @@ static int write_batch(struct wal *w, struct batch *b)
             int rc = do_sync(w);
             if (rc) return rc;
         }
-        int rc = seg_create(w, get64((const uint8_t *)p + 8));
+        int rc = seg_create(w, le_get64((const uint8_t *)p + 8));
         if (rc) return rc;
     }
     return 0;
@@ -538,7 +522,7 @@ static int zero_range(int fd, uint64_t from, uint64_t end)
 static bool header_intact(const uint8_t *map, uint64_t size)
 {
     return map && size >= WAL_SEG_HEADER && memcmp(map, magic, 8) == 0 &&
-           get32(map + 60) == crc32c(0, map, 60);
+           le_get32(map + 60) == crc32c(0, map, 60);
 }
 
 /* Appends a recovery note to err, "; "-separated. */
@@ -591,12 +575,12 @@ static int check_header(const uint8_t *map, uint64_t size, uint64_t first, uint6
         buf_printf(err, "WAL segment '%s' has no valid header", path);
         return LODE_ECORRUPT;
     }
-    if (get32(map + 8) != WAL_VERSION) {
+    if (le_get32(map + 8) != WAL_VERSION) {
         buf_printf(err, "WAL segment '%s' has format version %u, this server reads %u", path,
-                   get32(map + 8), WAL_VERSION);
+                   le_get32(map + 8), WAL_VERSION);
         return LODE_EVERSION;
     }
-    if (get32(map + 12) != WAL_SEG_HEADER || get64(map + 16) != first || first == 0) {
+    if (le_get32(map + 12) != WAL_SEG_HEADER || le_get64(map + 16) != first || first == 0) {
         buf_printf(err, "WAL segment '%s' has a header that does not match its name", path);
         return LODE_ECORRUPT;
     }
