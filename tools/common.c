@@ -124,3 +124,79 @@ void tool_fmt_time(long long ms, char *out, size_t cap)
     size_t n = strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm);
     snprintf(out + n, cap - n, ".%03lld UTC", ms % 1000);
 }
+
+/* Whether any WAL record above base could change (db, key): a command
+ * naming the key among its keys, or one that acts on whole dbs. */
+static bool tail_touches(const char *dir, uint64_t base, int db, const char *key, size_t klen)
+{
+    char waldir[4096];
+    snprintf(waldir, sizeof(waldir), "%s/wal", dir);
+    struct wal_reader *r;
+    struct buf err = BUF_INIT;
+    if (wal_reader_open(&r, waldir, &err) != 0) {
+        buf_release(&err);
+        return true; /* unknown: take the safe path */
+    }
+    wal_reader_set_base(r, base);
+    cmd_table_init();
+    bool touched = false;
+    struct wal_record rec;
+    const char *argv[256];
+    size_t lens[256];
+    struct slice args[256];
+    int keys[256];
+    while (!touched && wal_reader_next(r, &rec) == 1) {
+        if (rec.lsn <= base) continue;
+        int cur = (int)rec.db;
+        size_t off = 0;
+        int argc;
+        while (!touched && (argc = wal_next_command(&rec, &off, argv, lens, 256)) != 0) {
+            if (argc < 0 || argc > 256) {
+                touched = true; /* too big to inspect here: be safe */
+                break;
+            }
+            for (int i = 0; i < argc; i++) args[i] = (struct slice){argv[i], lens[i]};
+            const struct cmd_def *c = cmd_lookup(args[0].ptr, args[0].len);
+            if (!c) {
+                touched = true;
+                break;
+            }
+            if (c->id == CMD_SELECT && argc == 2) {
+                cur = atoi(argv[1]);
+                continue;
+            }
+            /* commands that act on whole dbs or move keys between them */
+            if (c->id == CMD_FLUSHDB || c->id == CMD_FLUSHALL || c->id == CMD_SWAPDB ||
+                c->id == CMD_MOVE || c->id == CMD_COPY) {
+                touched = true;
+                break;
+            }
+            if (cur != db) continue;
+            int n = cmd_key_positions(c, argc, args, keys, NULL, 256);
+            for (int k = 0; k < n; k++)
+                if (lens[keys[k]] == klen && memcmp(argv[keys[k]], key, klen) == 0) touched = true;
+        }
+    }
+    wal_reader_close(r);
+    return touched;
+}
+
+int tool_point_get(const char *dir, int db, const char *key, size_t klen, struct kv **out,
+                   long long *expire_ms)
+{
+    char ckdir[4096];
+    snprintf(ckdir, sizeof(ckdir), "%s/checkpoint", dir);
+    struct ckpt *ck = NULL;
+    struct buf err = BUF_INIT;
+    int rc = ckpt_open(&ck, ckdir, true, &err);
+    buf_release(&err);
+    if (rc != 0) return -1;
+    struct ckpt_meta m;
+    if (ckpt_read_meta(ck, &m) != 0 || tail_touches(dir, m.lsn, db, key, klen)) {
+        ckpt_close(ck);
+        return -1;
+    }
+    rc = ckpt_get(ck, (uint32_t)db, key, klen, out, expire_ms);
+    ckpt_close(ck);
+    return rc < 0 ? -1 : rc;
+}

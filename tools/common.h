@@ -23,6 +23,12 @@ void tool_repr(struct buf *b, const char *s, size_t n);
  * read at all (message printed). */
 int tool_load(const char *dir, struct engine *eng, uint64_t to_lsn, bool verbose,
               struct wal_reader_status *out);
+/* Point lookup without loading the dataset: answers from the checkpoint
+ * when no WAL record above it can have touched (db, key). Returns 1 with
+ * *out (owned, kv_free) and *expire_ms, 0 when absent, -1 when it can't
+ * decide (no checkpoint, or the tail may touch the key): load instead. */
+int tool_point_get(const char *dir, int db, const char *key, size_t klen, struct kv **out,
+                   long long *expire_ms);
 /* Parses a time for --to-time: Unix ms, or "YYYY-MM-DDTHH:MM:SS[.mmm]Z". */
 bool tool_parse_time(const char *s, long long *ms);
 /* "YYYY-MM-DD HH:MM:SS.mmm UTC" */

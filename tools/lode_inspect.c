@@ -180,6 +180,33 @@ static void dump_key(struct walk *w, struct kv *kv)
     w->count++;
 }
 
+/* Prints one key as `get` shows it (kv is freed); 1 when absent. */
+static int print_one(int db, struct kv *kv, long long exp)
+{
+    if (!kv || (exp >= 0 && exp <= util_ms_now())) {
+        fprintf(stderr, "no such key in db %d\n", db);
+        kv_free(kv);
+        return 1;
+    }
+    struct buf b = BUF_INIT;
+    printf("type: %s\nencoding: %s\n", obj_type_name(kv->type), kv_encoding_name(kv));
+    if (exp >= 0) {
+        char when[64];
+        tool_fmt_time(exp, when, sizeof(when));
+        printf("expires: %s (%lld ms)\n", when, exp);
+    }
+    if (kv->type == OBJ_STRING) {
+        char tmp[UTIL_LLSTR_SIZE];
+        size_t n;
+        const char *v = kv_str(kv, tmp, &n);
+        tool_repr(&b, v, n);
+        printf("value: %s\n", b.ptr);
+    }
+    buf_release(&b);
+    kv_free(kv);
+    return 0;
+}
+
 static int cmd_info(const char *dir)
 {
     struct engine eng;
@@ -302,6 +329,14 @@ int main(int argc, char **argv)
     if (get && !o.pattern) usage();
     if (!strcmp(cmd, "dump") && strcmp(o.format, "json") != 0 && strcmp(o.format, "resp") != 0)
         usage();
+    if (get) {
+        /* a point lookup reads one key from the checkpoint when it can */
+        int db = o.db < 0 ? 0 : o.db;
+        struct kv *kv = NULL;
+        long long exp = -1;
+        int found = tool_point_get(dir, db, o.pattern, strlen(o.pattern), &kv, &exp);
+        if (found >= 0) return print_one(db, found ? kv : NULL, exp);
+    }
     struct engine eng;
     engine_init(&eng, MAX_DBS);
     if (tool_load(dir, &eng, 0, true, NULL) < 0) return 2;
@@ -312,25 +347,8 @@ int main(int argc, char **argv)
     if (get) {
         int db = o.db < 0 ? 0 : o.db;
         struct kv *kv = db_find(&eng.dbs[db], o.pattern, strlen(o.pattern));
-        if (!kv || db_is_expired(&eng, &eng.dbs[db], kv)) {
-            fprintf(stderr, "no such key in db %d\n", db);
-            rc = 1;
-        } else {
-            char tmp[UTIL_LLSTR_SIZE];
-            size_t n;
-            long long exp = db_expire_of(&eng.dbs[db], kv);
-            printf("type: %s\nencoding: %s\n", obj_type_name(kv->type), kv_encoding_name(kv));
-            if (exp >= 0) {
-                char when[64];
-                tool_fmt_time(exp, when, sizeof(when));
-                printf("expires: %s (%lld ms)\n", when, exp);
-            }
-            if (kv->type == OBJ_STRING) {
-                const char *v = kv_str(kv, tmp, &n);
-                tool_repr(&w.out, v, n);
-                printf("value: %s\n", w.out.ptr);
-            }
-        }
+        long long exp = kv ? db_expire_of(&eng.dbs[db], kv) : -1;
+        rc = print_one(db, kv ? kv_dup(kv, kv->data, kv->klen) : NULL, exp);
     } else {
         w.fn = !strcmp(cmd, "keys") ? print_key : dump_key;
         walk_all(&w);
