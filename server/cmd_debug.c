@@ -9,6 +9,10 @@
  * compare datasets with DEBUG DIGEST.
  */
 #include "server/server.h"
+#include <unistd.h>
+#include <stdatomic.h>
+#include <fcntl.h>
+#include "wal/wal.h"
 #include "engine/digest.h"
 #include "engine/lode.h"
 #include "engine/object.h"
@@ -18,6 +22,58 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* ---- DEBUG WAL-FAULT: fail the WAL's writes and syncs on purpose ---- */
+
+static _Atomic int fault_errno;
+
+static int fault_open(const char *p, int f, mode_t m)
+{
+    return open(p, f, m);
+}
+
+static ssize_t fault_pwrite(int fd, const void *b, size_t n, off_t off)
+{
+    (void)fd;
+    (void)b;
+    (void)n;
+    (void)off;
+    errno = atomic_load(&fault_errno);
+    return -1;
+}
+
+static int fault_fdatasync(int fd)
+{
+    (void)fd;
+    errno = atomic_load(&fault_errno);
+    return -1;
+}
+
+static int fault_fallocate(int fd, off_t off, off_t len)
+{
+    (void)fd;
+    (void)off;
+    (void)len;
+    errno = atomic_load(&fault_errno);
+    return -1;
+}
+
+static const struct wal_io fault_io = {fault_open, fault_pwrite,    fault_fdatasync,
+                                       ftruncate,  fault_fallocate, close};
+
+static void debug_wal_fault(struct cmd_ctx *ctx)
+{
+    if (arg_is(ctx, 2, "off")) {
+        wal_set_io(NULL);
+    } else if (arg_is(ctx, 2, "eio") || arg_is(ctx, 2, "enospc")) {
+        atomic_store(&fault_errno, arg_is(ctx, 2, "eio") ? EIO : ENOSPC);
+        wal_set_io(&fault_io);
+    } else {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return;
+    }
+    reply_ok(ctx->r);
+}
 
 static void debug_help(struct cmd_ctx *ctx)
 {
@@ -35,6 +91,9 @@ static void debug_help(struct cmd_ctx *ctx)
         "    default.",
         "SLEEP <seconds>",
         "    Stop the server for <seconds>. Decimals allowed.",
+        "WAL-FAULT <EIO|ENOSPC|OFF>",
+        "    Make every later WAL write and fsync fail with that error (testing the",
+        "    durability failure path); OFF restores real I/O.",
         NULL,
     };
     reply_help(ctx->r, "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", lines);
@@ -173,6 +232,8 @@ void cmd_debug(struct cmd_ctx *ctx)
         debug_digest_value(ctx);
     } else if (argc == 3 && arg_is(ctx, 1, "set-active-expire")) {
         debug_set_active_expire(ctx);
+    } else if (argc == 3 && arg_is(ctx, 1, "wal-fault")) {
+        debug_wal_fault(ctx);
     } else {
         reply_errorf(ctx->r,
                      "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try DEBUG "

@@ -643,6 +643,10 @@ const char *persist_error_reply(void)
 void persist_hold_reply(struct client *c, size_t start)
 {
     if (srv.cfg.durability != DUR_ALWAYS || !wal) return;
+    /* After a WAL failure no write is accepted and reads go on: holding them
+     * for an LSN that will never be durable would stall every reader. (What
+     * they may see of the failed writes was never acknowledged to anyone.) */
+    if (wal_failed(wal) && !c->nmarks) return;
     uint64_t need = wal_last_lsn(wal);
     if (need <= wal_durable_lsn(wal) && !c->nmarks) return;
     if (c->out.len == start && !c->nmarks) return;

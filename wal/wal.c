@@ -56,7 +56,8 @@ static int real_fallocate(int fd, off_t off, off_t len)
 }
 static const struct wal_io real_io = {real_open, pwrite,         fdatasync,
                                       ftruncate, real_fallocate, close};
-static const struct wal_io *io = &real_io;
+/* Atomic: tests (and DEBUG WAL-FAULT) swap it while the writer runs. */
+static const struct wal_io *_Atomic io = &real_io;
 
 void wal_set_io(const struct wal_io *t)
 {

@@ -444,3 +444,38 @@ def test_relative_expiry_replays_to_same_absolute_time(make_server, kill):
     c = restart(s, kill)
     after = [c.pexpiretime(k) for k in keys] + [s.client(db=1).pexpiretime("x")]
     assert after == before
+
+
+@pytest.mark.parametrize("fault", ["ENOSPC", "EIO"])
+def test_wal_failure_refuses_writes_and_keeps_reads(make_server, fault):
+    """A full disk or a failing fsync (injected with DEBUG WAL-FAULT): the
+    write waiting for it is never acknowledged (its connection closes), later
+    writes get MISCONF naming the cause, reads go on, and after a restart
+    everything acknowledged before the failure is there."""
+    s = make_server()
+    c = s.client()
+    assert c.set("before", "1")
+    assert c.execute_command("DEBUG", "WAL-FAULT", fault) == b"OK"
+    w = s.client(socket_timeout=10)
+    with pytest.raises(redis.exceptions.ConnectionError):
+        w.set("during", "x")  # never acknowledged: the connection is closed
+    cause = "No space left on device" if fault == "ENOSPC" else "Input/output error"
+    r = s.client()
+    with pytest.raises(redis.exceptions.ResponseError) as e:
+        r.set("after", "y")
+    assert str(e.value).startswith("MISCONF Errors writing to the WAL: " + cause)
+    assert r.get("before") == b"1"  # reads go on
+    info = r.info("persistence")
+    assert info["lode_wal_status"] == cause
+    c.close()
+    r.close()
+    s.proc.kill()
+    s.proc.wait()
+    s.proc = None
+    s.log.close()
+    s.start()
+    c = s.client()
+    assert c.get("before") == b"1"
+    assert c.get("during") is None  # it never reached the disk
+    assert c.get("after") is None
+    c.close()
