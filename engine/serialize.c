@@ -6,6 +6,8 @@
 #include "engine/lode.h"
 #include "engine/util.h"
 
+#include <lz4.h>
+
 #include <errno.h>
 #include <string.h>
 
@@ -26,9 +28,26 @@ static uint64_t get_u64(const uint8_t *p)
     return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
 }
 
+/* Appends the LZ4 form of a string's bytes (u64 original length, then the
+ * compressed block) when that is smaller. Returns false, appending
+ * nothing, when compression does not save space. */
+static bool append_lz4(struct buf *out, const char *s, size_t len)
+{
+    size_t start = out->len;
+    int bound = LZ4_compressBound((int)len);
+    uint8_t *w = (uint8_t *)buf_reserve(out, 8 + (size_t)bound);
+    int n = LZ4_compress_default(s, (char *)w + 8, (int)len, bound);
+    if (n <= 0 || (size_t)n + 8 >= len) return false;
+    put_u64(w, (uint64_t)len);
+    out->len = start + 8 + (size_t)n;
+    out->ptr[out->len] = '\0';
+    return true;
+}
+
 int serialize_kv(struct buf *out, const struct kv *kv, long long expire_ms)
 {
     if (kv->type != OBJ_STRING) return -ENOTSUP;
+    size_t entry = out->len;
     uint8_t h[SER_HEADER];
     h[0] = SER_TYPE_STRING;
     h[1] = kv->enc == ENC_INT ? SER_ENC_INT : SER_ENC_BYTES;
@@ -44,6 +63,11 @@ int serialize_kv(struct buf *out, const struct kv *kv, long long expire_ms)
         char tmp[UTIL_LLSTR_SIZE];
         size_t len;
         const char *s = kv_str(kv, tmp, &len);
+        if (len >= SER_LZ4_THRESHOLD && len <= (size_t)LZ4_MAX_INPUT_SIZE &&
+            append_lz4(out, s, len)) {
+            out->ptr[entry + 1] = SER_ENC_LZ4;
+            return 0;
+        }
         put_u64(v, (uint64_t)len);
         buf_append(out, v, 8);
         buf_append(out, s, len);
@@ -84,6 +108,24 @@ int serialize_parse_kv(const void *p, size_t n, struct kv **out, long long *expi
         uint64_t vlen = get_u64(b + off);
         if (vlen != left - 8) return LODE_ECORRUPT;
         kv = kv_new_str(key, klen, (const char *)b + off + 8, (size_t)vlen);
+        break;
+    }
+    case SER_ENC_LZ4: {
+        /* u64 original length, then an LZ4 block; LZ4 expands at most about
+         * 255:1, so a larger claim is refused before anything is allocated */
+        if (left < 9) return LODE_ECORRUPT;
+        uint64_t vlen = get_u64(b + off);
+        size_t clen = left - 8;
+        if (vlen == 0 || vlen > (uint64_t)clen * 255 + 64 || vlen > (uint64_t)LZ4_MAX_INPUT_SIZE)
+            return LODE_ECORRUPT;
+        char *raw = lode_malloc((size_t)vlen);
+        int got = LZ4_decompress_safe((const char *)b + off + 8, raw, (int)clen, (int)vlen);
+        if (got < 0 || (uint64_t)got != vlen) {
+            lode_free(raw);
+            return LODE_ECORRUPT;
+        }
+        kv = kv_new_str(key, klen, raw, (size_t)vlen);
+        lode_free(raw);
         break;
     }
     case 0: return LODE_ECORRUPT;

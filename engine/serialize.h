@@ -8,7 +8,9 @@
  *   type u8, encoding u8, absolute expiry i64 (ms, -1 = none),
  *   key length u32, key bytes, then the type's payload.
  * Strings: SER_ENC_INT is an i64; SER_ENC_BYTES is a u64 length and the
- * bytes. The payload must end exactly at the end of the input.
+ * bytes; SER_ENC_LZ4 (strings of SER_LZ4_THRESHOLD bytes or more, when it
+ * saves space) is the u64 original length and an LZ4 block. The payload
+ * must end exactly at the end of the input.
  *
  * The decoder bounds every length by the input, never reads out of it and
  * never trusts a length before checking it; it returns LODE_ECORRUPT for
@@ -41,7 +43,11 @@ enum ser_type {
 enum ser_enc {
     SER_ENC_INT = 1,   /* payload: i64 */
     SER_ENC_BYTES = 2, /* payload: u64 length, bytes */
+    SER_ENC_LZ4 = 3,   /* payload: u64 original length, LZ4 block of the bytes */
 };
+
+/* Strings at least this long are stored LZ4-compressed when that is smaller. */
+#define SER_LZ4_THRESHOLD 1024
 
 /* Fixed part before the key: type, encoding, expiry, key length. */
 #define SER_HEADER 14

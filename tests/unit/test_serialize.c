@@ -138,12 +138,57 @@ static void test_unknown_type(void **state)
     buf_release(&b);
 }
 
+static void test_lz4(void **state)
+{
+    (void)state;
+    /* a long compressible string is stored LZ4-compressed, and smaller */
+    static char big[20000];
+    for (size_t i = 0; i < sizeof(big); i++) big[i] = (char)('a' + (i / 100) % 26);
+    struct kv *kv = kv_new_str("k", 1, big, sizeof(big));
+    struct buf b = BUF_INIT;
+    assert_int_equal(serialize_kv(&b, kv, 42), 0);
+    assert_int_equal((uint8_t)b.ptr[1], SER_ENC_LZ4);
+    assert_true(b.len < sizeof(big) / 4);
+    struct kv *back = NULL;
+    long long e = 0;
+    assert_int_equal(serialize_parse_kv(b.ptr, b.len, &back, &e), 0);
+    assert_same(kv, back);
+    assert_int_equal(e, 42);
+    kv_free(back);
+    /* a claimed length LZ4 could never produce is refused before any
+     * allocation; truncations are refused */
+    size_t off = SER_HEADER + 1;
+    uint8_t saved = (uint8_t)b.ptr[off + 7];
+    b.ptr[off + 7] = 0x7f;
+    assert_int_equal(serialize_parse_kv(b.ptr, b.len, &back, &e), LODE_ECORRUPT);
+    b.ptr[off + 7] = (char)saved;
+    for (size_t cut = SER_HEADER; cut < b.len; cut += 7)
+        assert_int_equal(serialize_parse_kv(b.ptr, cut, &back, &e), LODE_ECORRUPT);
+    buf_release(&b);
+    kv_free(kv);
+    /* incompressible bytes stay plain */
+    static char noise[5000];
+    uint64_t x = 88172645463325252ULL;
+    for (size_t i = 0; i < sizeof(noise); i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        noise[i] = (char)x;
+    }
+    kv = kv_new_str("n", 1, noise, sizeof(noise));
+    assert_int_equal(serialize_kv(&b, kv, -1), 0);
+    assert_int_equal((uint8_t)b.ptr[1], SER_ENC_BYTES);
+    buf_release(&b);
+    kv_free(kv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_unknown_type),
+        cmocka_unit_test(test_lz4),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
