@@ -18,6 +18,7 @@
  */
 #include "engine/lode.h"
 #include "tools/common.h"
+#include "wal/ckpt.h"
 #include "wal/reader.h"
 #include "wal/wal.h"
 
@@ -180,6 +181,47 @@ static int cmd_repair(const char *dir)
     return rc;
 }
 
+/* Copies file src to dst (created, must not exist) and fsyncs it. */
+static int copy_file(const char *src, const char *dst)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    int o = open(dst, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    struct stat sb;
+    int rc = -1;
+    if (in >= 0 && o >= 0 && fstat(in, &sb) == 0 && copy_range(in, o, 0, sb.st_size) == 0 &&
+        fsync(o) == 0)
+        rc = 0;
+    if (rc) fprintf(stderr, "copying %s: %s\n", src, strerror(errno));
+    if (in >= 0) close(in);
+    if (o >= 0) close(o);
+    return rc;
+}
+
+/* Copies every segment of srcdir whose first LSN is at most max_first
+ * into dstdir (segments already there are kept). */
+static int copy_segments(const char *srcdir, const char *dstdir, uint64_t max_first)
+{
+    struct wal_reader *r;
+    struct buf err = BUF_INIT;
+    if (wal_reader_open(&r, srcdir, &err) != 0) {
+        buf_release(&err);
+        return 0; /* no such directory: nothing to copy */
+    }
+    size_t n;
+    const uint64_t *segs = wal_reader_segments(r, &n);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (segs[i] > max_first) continue;
+        char src[4300], dst[4300];
+        snprintf(src, sizeof(src), "%s/%016llx.log", srcdir, (unsigned long long)segs[i]);
+        snprintf(dst, sizeof(dst), "%s/%016llx.log", dstdir, (unsigned long long)segs[i]);
+        if (access(dst, F_OK) == 0) continue;
+        rc = copy_file(src, dst);
+    }
+    wal_reader_close(r);
+    return rc;
+}
+
 static int cmd_restore(const char *dir, int argc, char **argv)
 {
     unsigned long long to_lsn = 0;
@@ -200,70 +242,105 @@ static int cmd_restore(const char *dir, int argc, char **argv)
         fprintf(stderr, "can't create '%s': %s (it must not exist)\n", out, strerror(errno));
         return 3;
     }
-    char waldir[4096], outwal[4096];
+    char waldir[4096], archdir[4096], ckdir[4096], outwal[4096], outck[4096];
     snprintf(waldir, sizeof(waldir), "%s/wal", dir);
+    snprintf(archdir, sizeof(archdir), "%s/wal-archive", dir);
+    snprintf(ckdir, sizeof(ckdir), "%s/checkpoint", dir);
     snprintf(outwal, sizeof(outwal), "%s/wal", out);
+    snprintf(outck, sizeof(outck), "%s/checkpoint", out);
     if (mkdir(outwal, 0755) != 0) {
         perror(outwal);
         return 3;
     }
-    struct wal_reader *r;
+    /* the checkpoint's LSN, if there is one */
+    uint64_t ck_lsn = 0;
+    struct ckpt *ck = NULL;
     struct buf err = BUF_INIT;
-    if (wal_reader_open(&r, waldir, &err) != 0) {
+    if (ckpt_open(&ck, ckdir, true, &err) == 0) {
+        struct ckpt_meta m;
+        if (ckpt_read_meta(ck, &m) == 0) ck_lsn = m.lsn;
+        ckpt_close(ck);
+    }
+    buf_release(&err);
+    /* every segment that may hold records up to the target: archived ones
+     * (older than the checkpoint, kept by wal-archive) and live ones */
+    uint64_t max_first = to_lsn ? to_lsn : UINT64_MAX;
+    if (copy_segments(archdir, outwal, max_first) || copy_segments(waldir, outwal, max_first))
+        return 3;
+    /* walk the copy to the target record; cut everything after it */
+    struct wal_reader *r;
+    if (wal_reader_open(&r, outwal, &err) != 0) {
         fprintf(stderr, "%s\n", err.ptr);
         return 3;
     }
-    /* find the last record to keep and where each kept segment ends */
+    /* with a checkpoint the live log may start anywhere up to its LSN + 1 */
+    if (ck_lsn) wal_reader_set_base(r, ck_lsn);
     struct wal_record rec;
-    char seg[4096] = "";
-    uint64_t seg_end = 0, kept = 0, last = 0;
-    struct kept_seg {
-        char path[4096];
-        uint64_t end;
-    } *segs = NULL;
-    size_t nsegs = 0;
+    char cut_seg[4096] = "";
+    uint64_t cut_off = 0, last = 0, first = 0, kept = 0;
     while (wal_reader_next(r, &rec) == 1) {
         if (to_lsn && rec.lsn > to_lsn) break;
         if (to_time >= 0 && (long long)rec.time_ms > to_time) break;
         const struct wal_reader_status *st = wal_reader_status(r);
-        if (strcmp(seg, st->segment) != 0) {
-            segs = realloc(segs, sizeof(*segs) * (nsegs + 1));
-            snprintf(segs[nsegs].path, sizeof(segs[nsegs].path), "%s", st->segment);
-            nsegs++;
-            snprintf(seg, sizeof(seg), "%s", st->segment);
-        }
-        seg_end = st->offset;
-        segs[nsegs - 1].end = seg_end;
-        kept++;
+        snprintf(cut_seg, sizeof(cut_seg), "%s", st->segment);
+        cut_off = st->offset;
         last = rec.lsn;
+        if (!first) first = rec.lsn;
+        kept++;
+    }
+    const struct wal_reader_status *st = wal_reader_status(r);
+    uint64_t log_first = st->first_lsn;
+    size_t nsegs;
+    const uint64_t *segs = wal_reader_segments(r, &nsegs);
+    int rc = 0;
+    /* drop the segments after the cut, zero the rest of the cut one */
+    for (size_t i = 0; i < nsegs && rc == 0; i++) {
+        char path[4300];
+        snprintf(path, sizeof(path), "%s/%016llx.log", outwal, (unsigned long long)segs[i]);
+        if (cut_seg[0] && strcmp(path, cut_seg) == 0) {
+            int fd = open(path, O_RDWR | O_CLOEXEC);
+            struct stat sb;
+            static const char zeros[65536];
+            if (fd < 0 || fstat(fd, &sb) != 0) rc = 3;
+            for (off_t o = (off_t)cut_off; rc == 0 && o < sb.st_size; o += (off_t)sizeof(zeros)) {
+                size_t n = (size_t)(sb.st_size - o) < sizeof(zeros) ? (size_t)(sb.st_size - o)
+                                                                    : sizeof(zeros);
+                if (pwrite(fd, zeros, n, o) != (ssize_t)n) rc = 3;
+            }
+            if (fd >= 0 && fsync(fd) != 0) rc = 3;
+            if (fd >= 0) close(fd);
+        } else if (!last || (cut_seg[0] && segs[i] > last)) {
+            unlink(path);
+        }
     }
     wal_reader_close(r);
-    int rc = 0;
-    for (size_t i = 0; i < nsegs && rc == 0; i++) {
-        int in = open(segs[i].path, O_RDONLY | O_CLOEXEC);
-        const char *base = strrchr(segs[i].path, '/') + 1;
-        char dst[8300];
-        snprintf(dst, sizeof(dst), "%s/%s", outwal, base);
-        int o = open(dst, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
-        struct stat sb;
-        if (in < 0 || o < 0 || fstat(in, &sb) != 0 ||
-            copy_range(in, o, 0, (off_t)segs[i].end) != 0 || ftruncate(o, sb.st_size) != 0 ||
-            fsync(o) != 0) {
-            fprintf(stderr, "copying %s: %s\n", segs[i].path, strerror(errno));
-            rc = 3;
-        }
-        if (in >= 0) close(in);
-        if (o >= 0) close(o);
+    /* a target at or after the checkpoint starts from the checkpoint; one
+     * before it needs the log from LSN 1 (kept only with wal-archive yes) */
+    bool use_ck = ck_lsn && last >= ck_lsn;
+    if (rc == 0 && !use_ck && log_first != 1 && (last || ck_lsn)) {
+        fprintf(stderr,
+                "LSN %llu is before the checkpoint (LSN %llu) and the log before it was not "
+                "kept: only the checkpoint or later can be restored (set wal-archive yes to "
+                "keep older points reachable)\n",
+                (unsigned long long)(last ? last : to_lsn), (unsigned long long)ck_lsn);
+        rc = 2;
     }
-    free(segs);
+    if (rc == 0 && use_ck) {
+        char src[4300], dst[4300];
+        if (mkdir(outck, 0755) != 0) rc = 3;
+        snprintf(src, sizeof(src), "%s/data.mdb", ckdir);
+        snprintf(dst, sizeof(dst), "%s/data.mdb", outck);
+        if (rc == 0) rc = copy_file(src, dst) ? 3 : 0;
+    }
     int dfd = open(outwal, O_RDONLY | O_DIRECTORY);
     if (dfd >= 0) {
         fsync(dfd);
         close(dfd);
     }
     if (rc == 0)
-        printf("restored %llu records (LSN 1..%llu) into %s\n", (unsigned long long)kept,
-               (unsigned long long)last, out);
+        printf("restored %llu records (LSN %llu..%llu)%s into %s\n", (unsigned long long)kept,
+               (unsigned long long)first, (unsigned long long)last,
+               use_ck ? " on top of the checkpoint" : "", out);
     return rc;
 }
 

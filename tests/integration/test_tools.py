@@ -215,3 +215,62 @@ def test_get_point_lookup_with_checkpoint(tmp_path):
     assert r.returncode == 0 and b'value: "new"' in r.stdout
     assert run(INSPECT, data, "get", "absent").returncode == 1
     s.cleanup()
+
+
+def _restored_server(path):
+    s = Server("lode", ["--wal-segment-size", "65536"], dir=str(path))
+    return s.start()
+
+
+def _dir(p):
+    os.makedirs(str(p), exist_ok=True)
+    return str(p)
+
+
+@pytest.mark.parametrize("archive", [True, False])
+def test_restore_across_a_checkpoint(tmp_path, archive):
+    """Point-in-time restore after a checkpoint trimmed the WAL: a target at
+    or after the checkpoint starts from it; one before it needs the archived
+    log (wal-archive yes), and is refused with a clear reason without it."""
+    args = ["--wal-segment-size", "65536", "--wal-archive", "yes" if archive else "no"]
+    s = Server("lode", args, dir=_dir(tmp_path / "src")).start()
+    try:
+        c = s.client()
+        for i in range(1500):  # LSN i+1; several 64 KiB segments
+            c.set("k%d" % i, "v" * 60)
+        assert c.save()
+        ck = c.info("persistence")["lode_checkpoint_lsn"]
+        assert ck == 1500
+        for i in range(1500, 1600):
+            c.set("k%d" % i, "w")
+        c.close()
+    finally:
+        s.stop()
+    data = str(tmp_path / "src" / "data")
+    assert os.path.isdir(os.path.join(data, "wal-archive")) == archive
+    # after the checkpoint: checkpoint + WAL tail up to LSN 1550
+    r = run(RECOVER, data, "restore", "--to-lsn", "1550", "--out", _dir(tmp_path / "a") + "/data")
+    assert r.returncode == 0, r.stderr
+    assert b"on top of the checkpoint" in r.stdout
+    t = _restored_server(tmp_path / "a")
+    try:
+        c = t.client()
+        assert c.dbsize() == 1550
+        assert c.get("k1549") == b"w" and c.get("k1550") is None
+        c.close()
+    finally:
+        t.stop()
+    # before the checkpoint: only with the archived log
+    r = run(RECOVER, data, "restore", "--to-lsn", "10", "--out", _dir(tmp_path / "b") + "/data")
+    if not archive:
+        assert r.returncode == 2 and b"wal-archive yes" in r.stderr
+        return
+    assert r.returncode == 0, r.stderr
+    t = _restored_server(tmp_path / "b")
+    try:
+        c = t.client()
+        assert c.dbsize() == 10
+        assert c.get("k9") == b"v" * 60 and c.get("k10") is None
+        c.close()
+    finally:
+        t.stop()
