@@ -292,8 +292,10 @@ static void *writer_main(void *arg)
             atomic_store(&w->written_lsn, b->last_lsn);
             atomic_fetch_add(&w->batches, 1);
             atomic_fetch_add(&w->records, b->records);
-            progress = true;
         }
+        /* only a sync (or a failure) is news for the loop: waking it for a
+         * write that is not durable yet would cost every everysec/no
+         * request a second wake-up for nothing */
         if (!atomic_load(&w->error) && w->unsynced &&
             (mode == WAL_SYNC_ALWAYS || (stopping && mode != WAL_SYNC_NO) ||
              (mode == WAL_SYNC_EVERYSEC && util_ms_now() - w->last_sync_ms >= 1000))) {
