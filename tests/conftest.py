@@ -167,6 +167,35 @@ def server():
         s.cleanup()
 
 
+def _stop_all(made):
+    errors = []
+    for s in made:
+        try:
+            s.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+        finally:
+            s.cleanup()
+    assert not errors, "\n".join(errors)
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    """make_server(args) starts a lode-server (durability always unless args
+    say otherwise) whose data directory lives under tmp_path, so a test can
+    stop and restart it on the same data; all are stopped after the test."""
+    made = []
+
+    def make(args=()):
+        d = tmp_path / ("s%d" % len(made))
+        d.mkdir()
+        s = Server("lode", ["--durability", "always"] + list(args), dir=str(d))
+        made.append(s)
+        return s.start()
+    yield make
+    _stop_all(made)
+
+
 @pytest.fixture
 def server_factory():
     """Starts servers with custom arguments: server_factory(args=[...])."""
@@ -177,15 +206,7 @@ def server_factory():
         made.append(s)
         return s.start() if start else s
     yield make
-    errors = []
-    for s in made:
-        try:
-            s.stop()
-        except AssertionError as e:
-            errors.append(str(e))
-        finally:
-            s.cleanup()
-    assert not errors, "\n".join(errors)
+    _stop_all(made)
 
 
 @pytest.fixture

@@ -12,26 +12,6 @@ from conftest import Server, wait_until
 pytestmark = pytest.mark.lode_only
 
 
-@pytest.fixture
-def make_server(tmp_path):
-    made = []
-
-    def make(args=()):
-        d = tmp_path / ("s%d" % len(made))
-        d.mkdir()
-        s = Server("lode", ["--durability", "always"] + list(args), dir=str(d))
-        made.append(s)
-        return s.start()
-    yield make
-    errors = []
-    for s in made:
-        try:
-            s.stop()
-        except AssertionError as e:
-            errors.append(str(e))
-        finally:
-            s.cleanup()
-    assert not errors, "\n".join(errors)
 
 
 def pinfo(c):

@@ -15,28 +15,6 @@ from conftest import Server, wait_until
 pytestmark = pytest.mark.lode_only
 
 
-@pytest.fixture
-def make_server(tmp_path):
-    """make_server(args) starts a lode-server with its own data directory
-    (durability always unless args say otherwise); stopped after the test."""
-    made = []
-
-    def make(args=()):
-        d = tmp_path / ("s%d" % len(made))
-        d.mkdir()
-        s = Server("lode", ["--durability", "always"] + list(args), dir=str(d))
-        made.append(s)
-        return s.start()
-    yield make
-    errors = []
-    for s in made:
-        try:
-            s.stop()
-        except AssertionError as e:
-            errors.append(str(e))
-        finally:
-            s.cleanup()
-    assert not errors, "\n".join(errors)
 
 
 def restart(s, kill=False):
