@@ -287,9 +287,9 @@ void cmd_dbsize(struct cmd_ctx *ctx)
 
 /* ---- KEYS, SCAN, RANDOMKEY ---- */
 
-/* Named cmd_keys_command because cmd_keys (cmd.h) already names the
+/* Named cmd_keys because cmd_keys (cmd.h) already names the
  * key-positions helper. */
-void cmd_keys_command(struct cmd_ctx *ctx)
+void cmd_keys(struct cmd_ctx *ctx)
 {
     const struct slice *pat = &ctx->argv[1];
     bool all = pat->len == 1 && pat->ptr[0] == '*';
