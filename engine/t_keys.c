@@ -287,8 +287,6 @@ void cmd_dbsize(struct cmd_ctx *ctx)
 
 /* ---- KEYS, SCAN, RANDOMKEY ---- */
 
-/* Named cmd_keys because cmd_keys (cmd.h) already names the
- * key-positions helper. */
 void cmd_keys(struct cmd_ctx *ctx)
 {
     const struct slice *pat = &ctx->argv[1];
