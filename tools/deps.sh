@@ -4,7 +4,7 @@
 set -euo pipefail
 BUILD_PKGS="build-essential cmake pkg-config libev-dev liblmdb-dev liblz4-dev liblua5.4-dev
   lua-cjson-dev libcmocka-dev libjemalloc-dev"
-TEST_PKGS="clang redis-tools redis-server python3 python3-redis python3-pytest"
+TEST_PKGS="redis-tools redis-server python3 python3-redis python3-pytest"
 want=$BUILD_PKGS
 [ "${1:-build}" = test ] && want="$BUILD_PKGS $TEST_PKGS"
 missing=""
