@@ -374,8 +374,10 @@ def test_kill9_rounds(tmp_path, capsys):
     seed = int(os.environ.get("LODE_CRASH_SEED", str(random.randrange(1 << 30))))
     rng = random.Random(seed)
     seg = os.environ.get("LODE_CRASH_SEGMENT_SIZE")
-    srv = Server("lode", ["--durability", "always"] + (["--wal-segment-size", seg] if seg else []),
-                 dir=str(tmp_path))
+    # e.g. LODE_CRASH_SERVER_ARGS="--checkpoint-wal-bytes 1mb" to crash around checkpoints
+    extra = os.environ.get("LODE_CRASH_SERVER_ARGS", "").split()
+    srv = Server("lode", ["--durability", "always"] + (["--wal-segment-size", seg] if seg else [])
+                 + extra, dir=str(tmp_path))
     states = [ClientState(i) for i in range(nclients)]
     report = []
     try:
