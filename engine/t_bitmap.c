@@ -225,19 +225,29 @@ void cmd_setbit(struct cmd_ctx *ctx)
     reply_int(ctx->r, old);
 }
 
+/* The bytes of the string at argv[1] for a read. Returns false after
+ * replying: 0 for a missing key (as GETBIT/BITCOUNT answer), WRONGTYPE for
+ * another type. tmp holds an integer's digits. */
+static bool read_bytes(struct cmd_ctx *ctx, char *tmp, const uint8_t **p, size_t *len)
+{
+    struct kv *kv = ctx_lookup_read(ctx, 1);
+    if (!kv) {
+        reply_int(ctx->r, 0);
+        return false;
+    }
+    if (ctx_wrongtype(ctx, kv, OBJ_STRING)) return false;
+    *p = (const uint8_t *)kv_str(kv, tmp, len);
+    return true;
+}
+
 void cmd_getbit(struct cmd_ctx *ctx)
 {
     uint64_t off;
     if (!arg_bit_offset(ctx, 2, false, 0, &off)) return;
-    struct kv *kv = ctx_lookup_read(ctx, 1);
-    if (!kv) {
-        reply_int(ctx->r, 0);
-        return;
-    }
-    if (ctx_wrongtype(ctx, kv, OBJ_STRING)) return;
     char tmp[UTIL_LLSTR_SIZE];
     size_t len;
-    const uint8_t *p = (const uint8_t *)kv_str(kv, tmp, &len);
+    const uint8_t *p;
+    if (!read_bytes(ctx, tmp, &p, &len)) return;
     reply_int(ctx->r, bit_at_or_zero(p, len, off));
 }
 
@@ -280,15 +290,10 @@ static bool arg_unit(struct cmd_ctx *ctx, int i, bool *isbit)
  * follows it. */
 void cmd_bitcount(struct cmd_ctx *ctx)
 {
-    struct kv *kv = ctx_lookup_read(ctx, 1);
-    if (!kv) {
-        reply_int(ctx->r, 0);
-        return;
-    }
-    if (ctx_wrongtype(ctx, kv, OBJ_STRING)) return;
     char tmp[UTIL_LLSTR_SIZE];
     size_t len;
-    const uint8_t *p = (const uint8_t *)kv_str(kv, tmp, &len);
+    const uint8_t *p;
+    if (!read_bytes(ctx, tmp, &p, &len)) return;
     long long start = 0, end = (long long)len - 1;
     bool isbit = false;
     uint64_t bs, be;
