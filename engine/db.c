@@ -2,6 +2,7 @@
  * db.c - databases, expiry index, lazy/active expiry (see db.h).
  */
 #include "engine/db.h"
+#include "engine/types.h"
 #include "engine/lode.h"
 #include "engine/util.h"
 
@@ -46,6 +47,7 @@ static const struct dict_type expires_type = {x_hash, x_match};
 
 void engine_init(struct engine *eng, int ndbs)
 {
+    types_init();
     memset(eng, 0, sizeof(*eng));
     eng->ndbs = ndbs;
     eng->dbs = lode_calloc(sizeof(struct db) * (size_t)ndbs);
@@ -55,6 +57,7 @@ void engine_init(struct engine *eng, int ndbs)
         eng->dbs[i].id = i;
     }
     eng->proto_max_bulk_len = 512LL * 1024 * 1024;
+    eng->lim = (struct engine_limits){128, 64, 512, 128, 64, -2, 0};
     eng->now_ms = util_ms_now();
     effects_init(&eng->eff);
 }

@@ -39,6 +39,18 @@ struct engine_stats {
     long long expire_cycle_us;
 };
 
+/* Encoding thresholds of the collection types (the *-max-listpack-* and
+ * set-max-intset-entries settings, Redis's names and defaults). */
+struct engine_limits {
+    long long hash_max_listpack_entries; /* 128 */
+    long long hash_max_listpack_value;   /* 64 */
+    long long set_max_intset_entries;    /* 512 */
+    long long zset_max_listpack_entries; /* 128 */
+    long long zset_max_listpack_value;   /* 64 */
+    long long list_max_listpack_size;    /* -2: 8 KiB nodes; > 0: entries per node */
+    long long list_compress_depth;       /* 0 */
+};
+
 struct engine;
 
 /* Called for every key a command changes, expires or deletes (WATCH, the
@@ -56,6 +68,7 @@ struct engine {
     long long proto_max_bulk_len; /* largest string a command may build */
     bool readonly_replica;        /* expired keys are hidden, not deleted */
     bool lfu;                     /* an LFU maxmemory policy: kv->lru holds LFU data */
+    struct engine_limits lim;
     struct engine_stats stats;
     long long dirty;    /* changes since start */
     struct effects eff; /* deterministic form of the changes not yet logged */

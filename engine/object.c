@@ -20,6 +20,13 @@ const struct obj_ops *obj_get_ops(int type)
     return type > OBJ_STRING && type < OBJ_NTYPES ? type_ops[type] : NULL;
 }
 
+int obj_type_of_ser(int ser_type)
+{
+    for (int t = OBJ_STRING + 1; t < OBJ_NTYPES; t++)
+        if (type_ops[t] && type_ops[t]->ser_type == ser_type) return t;
+    return -1;
+}
+
 static struct kv *kv_alloc(const char *key, size_t klen, size_t extra)
 {
     lode_assert(klen <= UINT32_MAX);

@@ -23,6 +23,8 @@
 
 #include "engine/dict.h"
 
+struct buf;
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -103,22 +105,43 @@ size_t kv_mem_usage(const struct kv *kv);
 const char *obj_type_name(int type);
 const char *kv_encoding_name(const struct kv *kv);
 
-/* Per-type hooks for types implemented in other engine modules: free, dup,
- * and memory usage of v.ptr. Registered once at start-up.
+/* Per-type hooks for types implemented in other engine modules. Each type
+ * module registers its table once, from types_init (engine/types.h).
+ *
+ * free, dup, mem: free / deep-copy / memory usage of v.ptr.
  * digest mixes the value's logical content into out (20 bytes, already
  * seeded with the type) with digest_mix / digest_xor from engine/digest.h:
  * unordered elements (set members, hash fields) are folded with
  * digest_xor so the result ignores layout; the same content must give the
- * same bytes in every encoding. DEBUG DIGEST refuses types without it. */
+ * same bytes in every encoding. DEBUG DIGEST refuses types without it.
+ * ser_type is the type's on-disk number (enum ser_type in serialize.h).
+ * serialize appends the checkpoint payload of the value to out and returns
+ * the on-disk encoding byte it chose (docs/checkpoint-format.md).
+ * parse decodes a payload of on-disk encoding ser_enc: on success sets
+ * *ptr / *enc and returns 0; LODE_ECORRUPT for malformed input (it must
+ * bound every length by n and never read outside <p, n>), LODE_EVERSION
+ * for an encoding it does not know; nothing is allocated on failure.
+ * each walks the logical content in the type's natural order: list
+ * elements (b NULL), set members (b NULL), hash field + value, sorted-set
+ * member + score as text (Redis's reply form); the tools (dump) use it.
+ * Returning non-zero from fn stops the walk. */
 struct obj_ops {
     void (*free)(void *ptr, int enc);
     void *(*dup)(const void *ptr, int enc);
     size_t (*mem)(const void *ptr, int enc);
     const char *(*enc_name)(int enc);
     void (*digest)(const void *ptr, int enc, uint8_t out[20]);
+    int ser_type;
+    int (*serialize)(struct buf *out, const void *ptr, int enc);
+    int (*parse)(const uint8_t *p, size_t n, int ser_enc, void **ptr, int *enc);
+    void (*each)(const void *ptr, int enc,
+                 int (*fn)(void *priv, const char *a, size_t alen, const char *b, size_t blen),
+                 void *priv);
 };
 void obj_register(int type, const struct obj_ops *ops);
 /* The hooks registered for type, NULL for strings and unregistered types. */
 const struct obj_ops *obj_get_ops(int type);
+/* The in-memory type registered with on-disk type ser_type, -1 if none. */
+int obj_type_of_ser(int ser_type);
 
 #endif

@@ -28,6 +28,72 @@ static uint64_t get_u64(const uint8_t *p)
     return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
 }
 
+void ser_put_u32(struct buf *out, uint32_t v)
+{
+    uint8_t b[4];
+    put_u32(b, v);
+    buf_append(out, b, 4);
+}
+
+void ser_put_u64(struct buf *out, uint64_t v)
+{
+    uint8_t b[8];
+    put_u64(b, v);
+    buf_append(out, b, 8);
+}
+
+void ser_put_str(struct buf *out, const void *s, size_t n)
+{
+    lode_assert(n <= UINT32_MAX);
+    ser_put_u32(out, (uint32_t)n);
+    buf_append(out, s, n);
+}
+
+bool ser_get_bytes(struct ser_rd *r, size_t n, const uint8_t **out)
+{
+    if (r->bad || n > r->n - r->off) {
+        r->bad = true;
+        return false;
+    }
+    *out = r->p + r->off;
+    r->off += n;
+    return true;
+}
+
+bool ser_get_u8(struct ser_rd *r, uint8_t *v)
+{
+    const uint8_t *b;
+    if (!ser_get_bytes(r, 1, &b)) return false;
+    *v = b[0];
+    return true;
+}
+
+bool ser_get_u32(struct ser_rd *r, uint32_t *v)
+{
+    const uint8_t *b;
+    if (!ser_get_bytes(r, 4, &b)) return false;
+    *v = get_u32(b);
+    return true;
+}
+
+bool ser_get_u64(struct ser_rd *r, uint64_t *v)
+{
+    const uint8_t *b;
+    if (!ser_get_bytes(r, 8, &b)) return false;
+    *v = get_u64(b);
+    return true;
+}
+
+bool ser_get_str(struct ser_rd *r, const char **s, size_t *n)
+{
+    uint32_t len;
+    const uint8_t *b;
+    if (!ser_get_u32(r, &len) || !ser_get_bytes(r, len, &b)) return false;
+    *s = (const char *)b;
+    *n = len;
+    return true;
+}
+
 /* Appends the LZ4 form of a string's bytes (u64 original length, then the
  * compressed block) when that is smaller. Returns false, appending
  * nothing, when compression does not save space. */
@@ -46,15 +112,21 @@ static bool append_lz4(struct buf *out, const char *s, size_t len)
 
 int serialize_kv(struct buf *out, const struct kv *kv, long long expire_ms)
 {
-    if (kv->type != OBJ_STRING) return -ENOTSUP;
+    const struct obj_ops *ops = obj_get_ops(kv->type);
+    if (kv->type != OBJ_STRING && (!ops || !ops->serialize)) return -ENOTSUP;
     size_t entry = out->len;
     uint8_t h[SER_HEADER];
-    h[0] = SER_TYPE_STRING;
+    h[0] = kv->type == OBJ_STRING ? SER_TYPE_STRING : (uint8_t)ops->ser_type;
     h[1] = kv->enc == ENC_INT ? SER_ENC_INT : SER_ENC_BYTES;
     put_u64(h + 2, (uint64_t)(expire_ms < 0 ? -1 : expire_ms));
     put_u32(h + 10, kv->klen);
     buf_append(out, h, sizeof(h));
     buf_append(out, kv_key(kv), kv->klen);
+    if (kv->type != OBJ_STRING) {
+        int enc = ops->serialize(out, kv->v.ptr, kv->enc);
+        out->ptr[entry + 1] = (char)enc;
+        return 0;
+    }
     uint8_t v[8];
     if (kv->enc == ENC_INT) {
         put_u64(v, (uint64_t)kv->v.i);
@@ -92,12 +164,22 @@ int serialize_parse_kv(const void *p, size_t n, struct kv **out, long long *expi
     const char *key;
     size_t klen;
     if (serialize_peek_key(p, n, &key, &klen) != 0) return LODE_ECORRUPT;
-    if (b[0] == 0) return LODE_ECORRUPT;
-    if (b[0] != SER_TYPE_STRING) return LODE_EVERSION;
+    if (b[0] == 0 || b[1] == 0) return LODE_ECORRUPT;
     long long exp = (long long)get_u64(b + 2);
     if (exp < -1) return LODE_ECORRUPT;
     size_t off = SER_HEADER + klen, left = n - off;
     struct kv *kv;
+    if (b[0] != SER_TYPE_STRING) {
+        int type = obj_type_of_ser(b[0]);
+        if (type < 0) return LODE_EVERSION;
+        void *ptr;
+        int enc;
+        int rc = obj_get_ops(type)->parse(b + off, left, b[1], &ptr, &enc);
+        if (rc != 0) return rc;
+        *out = kv_new_obj(key, klen, type, enc, ptr);
+        *expire_ms = exp;
+        return 0;
+    }
     switch (b[1]) {
     case SER_ENC_INT:
         if (left != 8) return LODE_ECORRUPT;

@@ -25,17 +25,20 @@
 #include "engine/buf.h"
 #include "engine/object.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* On-disk types. 0 is never valid; 2..6 are reserved for the types to come
- * (a reader that does not know one answers LODE_EVERSION). */
+/* On-disk types. 0 is never valid. A type other than strings is written
+ * and read by its module's obj_ops (serialize / parse), with encoding
+ * numbers of its own, starting at 1 (0 is never valid). A reader that does
+ * not know a type or encoding answers LODE_EVERSION. */
 enum ser_type {
     SER_TYPE_STRING = 1,
-    SER_TYPE_LIST = 2,   /* reserved */
-    SER_TYPE_SET = 3,    /* reserved */
-    SER_TYPE_ZSET = 4,   /* reserved */
-    SER_TYPE_HASH = 5,   /* reserved */
+    SER_TYPE_LIST = 2,
+    SER_TYPE_SET = 3,
+    SER_TYPE_ZSET = 4,
+    SER_TYPE_HASH = 5,
     SER_TYPE_STREAM = 6, /* reserved */
 };
 
@@ -51,6 +54,37 @@ enum ser_enc {
 
 /* Fixed part before the key: type, encoding, expiry, key length. */
 #define SER_HEADER 14
+
+/* Little-endian helpers for the type modules' payloads. */
+void ser_put_u32(struct buf *out, uint32_t v);
+void ser_put_u64(struct buf *out, uint64_t v);
+/* A length-prefixed byte string: u32 length, bytes. */
+void ser_put_str(struct buf *out, const void *s, size_t n);
+
+/* A bounded reader over a payload: every get checks the remaining length;
+ * after a failed get `bad` is set and later gets fail too. */
+struct ser_rd {
+    const uint8_t *p;
+    size_t n, off;
+    bool bad;
+};
+static inline struct ser_rd ser_rd_init(const uint8_t *p, size_t n)
+{
+    struct ser_rd r = {p, n, 0, false};
+    return r;
+}
+bool ser_get_u8(struct ser_rd *r, uint8_t *v);
+bool ser_get_u32(struct ser_rd *r, uint32_t *v);
+bool ser_get_u64(struct ser_rd *r, uint64_t *v);
+/* n raw bytes (borrowed from the input). */
+bool ser_get_bytes(struct ser_rd *r, size_t n, const uint8_t **out);
+/* A string written by ser_put_str (borrowed). */
+bool ser_get_str(struct ser_rd *r, const char **s, size_t *n);
+/* Whether the reader is at the end of its input without a failure. */
+static inline bool ser_rd_done(const struct ser_rd *r)
+{
+    return !r->bad && r->off == r->n;
+}
 
 /* Appends the serialized form of kv with absolute expiry expire_ms (-1 for
  * none) to out. Returns 0, or -ENOTSUP for a type this version cannot

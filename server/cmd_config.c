@@ -65,6 +65,7 @@ void cmd_config_get(struct cmd_ctx *ctx)
 void apply_runtime_config(void)
 {
     srv.eng.proto_max_bulk_len = srv.cfg.proto_max_bulk_len;
+    srv.eng.lim = srv.cfg.lim;
     struct buf policy = BUF_INIT;
     config_render(&srv.cfg, "maxmemory-policy", &policy);
     srv.eng.lfu = policy.ptr && strstr(policy.ptr, "lfu") != NULL;

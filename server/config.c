@@ -69,6 +69,16 @@ static const struct param params[] = {
     {"slowlog-log-slower-than", T_INT, O(slowlog_log_slower_than), -1, LLONG_MAX, 0, NULL, "10000"},
     {"slowlog-max-len", T_INT, O(slowlog_max_len), 0, LONG_MAX, 0, NULL, "128"},
     {"maxmemory", T_MEM, O(maxmemory), 0, LLONG_MAX, 0, NULL, "0"},
+    {"hash-max-listpack-entries", T_INT, O(lim.hash_max_listpack_entries), 0, LONG_MAX, 0, NULL,
+     "128"},
+    {"hash-max-listpack-value", T_INT, O(lim.hash_max_listpack_value), 0, LONG_MAX, 0, NULL, "64"},
+    {"set-max-intset-entries", T_INT, O(lim.set_max_intset_entries), 0, LONG_MAX, 0, NULL, "512"},
+    {"zset-max-listpack-entries", T_INT, O(lim.zset_max_listpack_entries), 0, LONG_MAX, 0, NULL,
+     "128"},
+    {"zset-max-listpack-value", T_INT, O(lim.zset_max_listpack_value), 0, LONG_MAX, 0, NULL, "64"},
+    {"list-max-listpack-size", T_INT, O(lim.list_max_listpack_size), INT_MIN, INT_MAX, 0, NULL,
+     "-2"},
+    {"list-compress-depth", T_INT, O(lim.list_compress_depth), 0, INT_MAX, 0, NULL, "0"},
     {"maxmemory-policy", T_ENUM, O(maxmemory_policy), 0, 0, 0, policy_names, "noeviction"},
 };
 #undef O

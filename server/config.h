@@ -12,6 +12,7 @@
 #define LODE_CONFIG_H
 
 #include "engine/buf.h"
+#include "engine/db.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -55,6 +56,7 @@ struct config {
     long long client_query_buffer_limit;
     struct obuf_limit obuf[OBUF_NCLASSES];
     long long hz;
+    struct engine_limits lim;          /* collection encoding thresholds */
     long long slowlog_log_slower_than; /* us, < 0 disables */
     long long slowlog_max_len;
     long long maxmemory;

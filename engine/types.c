@@ -1,0 +1,9 @@
+/*
+ * types.c - registers every value type's hooks (see types.h).
+ */
+#include "engine/types.h"
+
+void types_init(void)
+{
+    /* one call per type module, added as each type lands */
+}
