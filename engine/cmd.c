@@ -5,6 +5,9 @@
 #include "engine/lode.h"
 #include "engine/util.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CMD_ENGINE_PROTOTYPES
@@ -289,6 +292,55 @@ bool ctx_log_effects(struct cmd_ctx *ctx, int db0)
     if (ctx->dirty <= 0 || ctx->cmd->wal == WAL_NONE || ctx->emitted) return false;
     effects_emit(&ctx->eng->eff, db0, ctx->argc, ctx->argv);
     return ctx->cmd->wal == WAL_REWRITE;
+}
+
+/* Parses a SCAN cursor as Redis does (strtoul rules: no leading space, an
+ * optional sign, all of the argument, no overflow; "" is 0). */
+bool arg_scan_cursor(struct cmd_ctx *ctx, int i, uint64_t *out)
+{
+    const struct slice *a = &ctx->argv[i];
+    char small[64];
+    char *s = a->len < sizeof(small) ? small : lode_malloc(a->len + 1);
+    memcpy(s, a->ptr, a->len);
+    s[a->len] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    /* a NUL inside the argument ends the C string Redis parses too */
+    bool ok = !isspace((unsigned char)s[0]) && *end == '\0' && errno != ERANGE;
+    if (s != small) lode_free(s);
+    if (!ok) {
+        reply_error(ctx->r, "ERR invalid cursor");
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool arg_scan_opts(struct cmd_ctx *ctx, int first, long long *count, const struct slice **pat)
+{
+    *count = 10;
+    *pat = NULL;
+    for (int j = first; j < ctx->argc; j += 2) {
+        if (j + 1 >= ctx->argc) {
+            reply_error(ctx->r, ERR_SYNTAX);
+            return false;
+        }
+        if (arg_is(ctx, j, "count")) {
+            if (!arg_ll(ctx, j + 1, count, NULL)) return false;
+            if (*count < 1) {
+                reply_error(ctx->r, ERR_SYNTAX);
+                return false;
+            }
+        } else if (arg_is(ctx, j, "match")) {
+            *pat = &ctx->argv[j + 1];
+            if ((*pat)->len == 1 && (*pat)->ptr[0] == '*') *pat = NULL;
+        } else {
+            reply_error(ctx->r, ERR_SYNTAX);
+            return false;
+        }
+    }
+    return true;
 }
 
 bool ctx_wrongtype(struct cmd_ctx *ctx, const struct kv *kv, int type)

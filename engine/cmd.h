@@ -200,6 +200,16 @@ bool arg_ll_range(struct cmd_ctx *ctx, int i, long long min, long long max, long
 /* Parses argv[i] as a double; replies ERR_NOTFLOAT on failure. */
 bool arg_double(struct cmd_ctx *ctx, int i, double *out);
 
+/* Parses a SCAN cursor as Redis does (strtoul rules: no leading space, an
+ * optional sign, all of the argument, no overflow; "" is 0); replies
+ * "ERR invalid cursor" otherwise. */
+bool arg_scan_cursor(struct cmd_ctx *ctx, int i, uint64_t *out);
+/* Parses the [MATCH pattern] [COUNT count] options of HSCAN / SSCAN /
+ * ZSCAN from argv[first]: count defaults to 10, *pat is NULL for none or
+ * "*". Replies a syntax error (unknown option, missing value, COUNT < 1)
+ * or a not-an-integer error and returns false. */
+bool arg_scan_opts(struct cmd_ctx *ctx, int first, long long *count, const struct slice **pat);
+
 /* Looks up argv[i] for reading (hits/misses counted). */
 struct kv *ctx_lookup_read(struct cmd_ctx *ctx, int i);
 /* Looks up argv[i] for writing. */

@@ -307,29 +307,6 @@ void cmd_keys(struct cmd_ctx *ctx)
     reply_defer_array(ctx->r, token, n);
 }
 
-/* Parses a SCAN cursor as Redis does (strtoul rules: no leading space, an
- * optional sign, all of the argument, no overflow; "" is 0). */
-static bool arg_cursor(struct cmd_ctx *ctx, int i, uint64_t *out)
-{
-    const struct slice *a = &ctx->argv[i];
-    char small[64];
-    char *s = a->len < sizeof(small) ? small : lode_malloc(a->len + 1);
-    memcpy(s, a->ptr, a->len);
-    s[a->len] = '\0';
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    /* a NUL inside the argument ends the C string Redis parses too */
-    bool ok = !isspace((unsigned char)s[0]) && *end == '\0' && errno != ERANGE;
-    if (s != small) lode_free(s);
-    if (!ok) {
-        reply_error(ctx->r, "ERR invalid cursor");
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 /* Entries one SCAN call collected; kv pointers stay valid until the entry
  * is deleted, and SCAN deletes nothing before the walk is over. */
 struct scan_batch {
@@ -368,7 +345,7 @@ static bool scan_keep(struct cmd_ctx *ctx, struct kv *kv, const struct slice *pa
 void cmd_scan(struct cmd_ctx *ctx)
 {
     uint64_t cursor;
-    if (!arg_cursor(ctx, 1, &cursor)) return;
+    if (!arg_scan_cursor(ctx, 1, &cursor)) return;
     long long count = 10;
     const struct slice *pat = NULL, *type = NULL;
     for (int j = 2; j < ctx->argc; j += 2) {
