@@ -220,7 +220,7 @@ uint8_t *pk_next(uint8_t *pk, uint8_t *e)
 uint8_t *pk_prev(uint8_t *pk, uint8_t *e)
 {
     if (e <= pk + PK_HEADER) return NULL;
-    size_t k;
+    size_t k = 0;
     size_t body = backlen_read(e - 1, pk + PK_HEADER, &k);
     return e - k - body;
 }
@@ -454,7 +454,7 @@ bool pk_validate(const uint8_t *p, size_t n)
         if (body > left) return false;
         size_t k = backlen_size(body);
         if (k > left - body) return false;
-        size_t got_k;
+        size_t got_k = 0;
         if (backlen_read(e + body + k - 1, e + body, &got_k) != body || got_k != k) return false;
         /* strings that are canonical integers are always stored as integers:
          * lookups rely on it */
