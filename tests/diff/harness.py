@@ -398,13 +398,17 @@ class Pair:
 
     def dump(self):
         """!dump: the whole current database: key names, then per key its
-        TYPE and, for strings, GET and PTTL."""
+        TYPE and, for strings, GET, for sorted sets ZRANGE WITHSCORES and
+        OBJECT ENCODING, and PTTL."""
         la, lb = self.command(["KEYS", "*"])
         keys = sorted(e.val for e in normalize.parse(lb).items())
         for k in keys:
             _, t = self.command(["TYPE", k])
             if t == b"+string\r\n":
                 self.command(["GET", k])
+            elif t == b"+zset\r\n":
+                self.command(["ZRANGE", k, "0", "-1", "WITHSCORES"])
+                self.command(["OBJECT", "ENCODING", k])
             self.command(["PTTL", k])
 
     def until(self, want, args):
