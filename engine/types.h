@@ -14,4 +14,7 @@
 
 void types_init(void);
 
+/* The type modules' registration functions (each installs its obj_ops). */
+void list_register(void);
+
 #endif
