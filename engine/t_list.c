@@ -53,8 +53,6 @@ enum { LIST_HEAD = 0, LIST_TAIL = 1 };
 
 /* Redis's size cap for count-limited nodes (SIZE_SAFETY_LIMIT). */
 #define NODE_SAFETY_BYTES 8192
-/* Upper bound of an entry's overhead in a pack: tag, u32 length, back-length. */
-#define ENTRY_OVERHEAD 10
 
 struct lnode {
     struct lnode *prev, *next;
@@ -133,12 +131,23 @@ static size_t fill_bytes(long long fill)
     return (size_t)4096 << (-fill - 1);
 }
 
+/* Bytes a string of len bytes takes in a pack at most (pack.h: tag, u32
+ * length past 127 bytes, the bytes, a 7-bit-per-byte back-length; an
+ * integer-looking string takes less). */
+static size_t entry_bound(size_t len)
+{
+    size_t t = 1 + len + (len > 127 ? 4 : 0);
+    size_t back = 1;
+    for (size_t v = t >> 7; v; v >>= 7) back++;
+    return t + back;
+}
+
 /* Whether node n may take one more element of len bytes. */
 static bool node_accepts(const struct lnode *n, size_t len, long long fill)
 {
     uint32_t cnt = pk_count(n->pk);
     if (cnt == 0) return true;
-    size_t nb = (size_t)pk_bytes(n->pk) + len + ENTRY_OVERHEAD;
+    size_t nb = (size_t)pk_bytes(n->pk) + entry_bound(len);
     if (nb > fill_bytes(fill)) return false;
     return fill < 0 || (long long)cnt < fill;
 }
@@ -671,11 +680,6 @@ void cmd_lpos(struct cmd_ctx *ctx)
         if (more && arg_is(ctx, j, "rank")) {
             j++;
             if (!arg_ll(ctx, j, &rank, NULL)) return;
-            if (rank == LLONG_MIN) {
-                reply_errorf(ctx->r, "ERR value is out of range, value must between %lld and %lld",
-                             -LLONG_MAX, LLONG_MAX);
-                return;
-            }
             if (rank == 0) {
                 reply_error(ctx->r, "ERR RANK can't be zero: use 1 to start from the first match, "
                                     "2 from the second ... or use negative to start from the end "
@@ -694,7 +698,14 @@ void cmd_lpos(struct cmd_ctx *ctx)
         }
     }
     int dir = 1;
-    if (rank < 0) {
+    bool all_matches = false;
+    if (rank == LLONG_MIN) {
+        /* Redis 7.0 negates the rank in a long: LLONG_MIN stays negative,
+         * so every match from the tail counts and COUNT never stops it */
+        rank = 1;
+        dir = -1;
+        all_matches = true;
+    } else if (rank < 0) {
         rank = -rank;
         dir = -1;
     }
@@ -722,7 +733,7 @@ void cmd_lpos(struct cmd_ctx *ctx)
                 if (count != -1) {
                     n++;
                     reply_int(ctx->r, at);
-                    if (count && matches - rank + 1 >= count) break;
+                    if (count && !all_matches && matches - rank + 1 >= count) break;
                 } else {
                     found = at;
                     break;
@@ -1090,8 +1101,9 @@ void cmd_blmpop(struct cmd_ctx *ctx)
 {
     long long deadline;
     struct mpop_args a;
-    if (!arg_timeout(ctx, 1, &deadline)) return;
+    /* Redis parses the timeout after the other arguments here */
     if (!mpop_parse(ctx, 2, &a)) return;
+    if (!arg_timeout(ctx, 1, &deadline)) return;
     int rc = mpop_try(ctx, &a);
     if (rc != 0) return;
     if (!ctx_may_block(ctx)) {
