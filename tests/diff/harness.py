@@ -398,13 +398,15 @@ class Pair:
 
     def dump(self):
         """!dump: the whole current database: key names, then per key its
-        TYPE and, for strings, GET and PTTL."""
+        TYPE and, for strings, GET, for lists, LRANGE 0 -1, and PTTL."""
         la, lb = self.command(["KEYS", "*"])
         keys = sorted(e.val for e in normalize.parse(lb).items())
         for k in keys:
             _, t = self.command(["TYPE", k])
             if t == b"+string\r\n":
                 self.command(["GET", k])
+            elif t == b"+list\r\n":
+                self.command(["LRANGE", k, "0", "-1"])
             self.command(["PTTL", k])
 
     def until(self, want, args):
