@@ -7,6 +7,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -341,6 +343,55 @@ bool arg_scan_opts(struct cmd_ctx *ctx, int first, long long *count, const struc
         }
     }
     return true;
+}
+
+bool arg_timeout(struct cmd_ctx *ctx, int i, long long *deadline_ms)
+{
+    const struct slice *a = &ctx->argv[i];
+    char tmp[256];
+    long double v = 0;
+    bool ok = a->len > 0 && a->len < sizeof(tmp) && !isspace((unsigned char)a->ptr[0]);
+    if (ok) {
+        memcpy(tmp, a->ptr, a->len);
+        tmp[a->len] = '\0';
+        char *end;
+        errno = 0;
+        v = strtold(tmp, &end);
+        ok = *end == '\0' && errno != ERANGE && !isnan(v);
+    }
+    if (!ok) {
+        reply_error(ctx->r, "ERR timeout is not a float or out of range");
+        return false;
+    }
+    /* Redis converts seconds * 1000 to a long long; on x86 a value out of
+     * range converts to LLONG_MIN, so huge timeouts (and inf) are
+     * "negative" there: do the same without the undefined conversion */
+    long double ms = v * 1000.0L;
+    long long t =
+        ms < 9223372036854775807.0L && ms > -9223372036854775807.0L ? (long long)ms : LLONG_MIN;
+    if (t < 0) {
+        reply_error(ctx->r, "ERR timeout is negative");
+        return false;
+    }
+    if (t > 0) t = t > LLONG_MAX - ctx->eng->now_ms ? 0 : t + ctx->eng->now_ms;
+    *deadline_ms = t;
+    return true;
+}
+
+bool ctx_may_block(const struct cmd_ctx *ctx)
+{
+    return ctx->client && !ctx->sess->in_exec;
+}
+
+bool ctx_serves_key(const struct cmd_ctx *ctx, int i)
+{
+    const struct slice *k = ctx->serve_key;
+    return !k || (k->len == ctx->argv[i].len && memcmp(k->ptr, ctx->argv[i].ptr, k->len) == 0);
+}
+
+void ctx_block(struct cmd_ctx *ctx, int first, int nkeys, int type, long long deadline_ms)
+{
+    ctx->block = (struct cmd_block){first, nkeys, type, deadline_ms};
 }
 
 bool ctx_wrongtype(struct cmd_ctx *ctx, const struct kv *kv, int type)

@@ -35,6 +35,15 @@ struct session {
 
 struct cmd_def;
 
+/* A blocking command's request to wait (set by ctx_block; read by the
+ * server, server/blocking.h). first_key 0 = no request. */
+struct cmd_block {
+    int first_key;         /* argv index of the first key waited on */
+    int nkeys;             /* consecutive argv keys from first_key */
+    int type;              /* enum obj_type the command pops from */
+    long long deadline_ms; /* absolute, eng->now_ms's clock; 0 = forever */
+};
+
 struct cmd_ctx {
     struct engine *eng;
     struct session *sess;
@@ -46,6 +55,12 @@ struct cmd_ctx {
     void *client;    /* the server's connection object; opaque here */
     long long dirty; /* changes the command made (0: nothing to log) */
     bool emitted;    /* the handler emitted its own effects (WAL_REWRITE) */
+    /* Blocking commands: when the server re-runs a blocked command because
+     * serve_key became ready, the command considers that key only (as
+     * Redis serves a blocked client from the key that became ready); NULL
+     * on a normal call. */
+    const struct slice *serve_key;
+    struct cmd_block block; /* OUT: set by ctx_block */
 };
 
 typedef void cmd_handler(struct cmd_ctx *ctx);
@@ -231,6 +246,32 @@ void ctx_emit(struct cmd_ctx *ctx, int argc, const struct slice *argv);
  * `rewrite` yet changed data without emitting: the verbatim fallback was
  * logged, and the handler is missing a rewrite (callers may warn). */
 bool ctx_log_effects(struct cmd_ctx *ctx, int db0);
+
+/* ---- blocking commands (BLPOP, BZPOPMIN, ...) ----
+ * A blocking handler parses its timeout with arg_timeout, tries to serve
+ * from its keys (skipping those ctx_serves_key rejects), and when nothing
+ * was there either answers as its non-blocking form would on empty keys
+ * (when !ctx_may_block: inside MULTI/EXEC or a script, or without a
+ * client) or calls ctx_block and replies nothing. The server then blocks
+ * the client and re-runs the same handler with serve_key set when a key
+ * becomes ready (db_signal_ready); a re-run that calls ctx_block again
+ * keeps the client waiting in its place. Served pops emit the
+ * deterministic form of what they did (LPOP key, LMOVE ...). */
+
+/* Parses argv[i] as a timeout in seconds, as Redis 7.0 does (a long
+ * double, fractional allowed; errors "ERR timeout is not a float or out of
+ * range", "ERR timeout is negative"). OUT: *deadline_ms, absolute in
+ * eng->now_ms's clock, 0 for no timeout. Replies and returns false on
+ * error. */
+bool arg_timeout(struct cmd_ctx *ctx, int i, long long *deadline_ms);
+/* Whether this call may block (not in EXEC or a script, has a client). */
+bool ctx_may_block(const struct cmd_ctx *ctx);
+/* Whether argv[i] is a key this call may serve from (always, unless the
+ * server re-runs it for another key). */
+bool ctx_serves_key(const struct cmd_ctx *ctx, int i);
+/* Asks the server to block the client on nkeys keys from argv[first]
+ * until one holds a value of type, or deadline_ms (0 = forever). */
+void ctx_block(struct cmd_ctx *ctx, int first, int nkeys, int type, long long deadline_ms);
 
 /* Replies WRONGTYPE and returns true when kv is not of type t. */
 bool ctx_wrongtype(struct cmd_ctx *ctx, const struct kv *kv, int type);

@@ -139,6 +139,11 @@ static void notify_changed(struct engine *eng, struct db *db, const char *key, s
     if (eng->on_key_changed) eng->on_key_changed(eng, db, key, klen);
 }
 
+void db_signal_ready(struct engine *eng, struct db *db, const char *key, size_t klen)
+{
+    if (eng->on_key_ready) eng->on_key_ready(eng, db, key, klen);
+}
+
 /* Removes an entry (present in db) and frees it. */
 static void remove_kv(struct db *db, struct kv *kv, uint64_t h)
 {
@@ -236,6 +241,7 @@ void db_add(struct engine *eng, struct db *db, struct kv *kv)
     kv->flags &= (uint8_t)~KV_HAS_EXPIRE;
     dict_add(&db->keys, &kv->node, util_hash(kv->data, kv->klen));
     notify_changed(eng, db, kv->data, kv->klen);
+    if (kv->type != OBJ_STRING) db_signal_ready(eng, db, kv->data, kv->klen);
 }
 
 void db_replace(struct db *db, struct kv *old, struct kv *nkv)
@@ -264,6 +270,7 @@ void db_set(struct engine *eng, struct db *db, struct kv *kv, bool keepttl)
         db_replace(db, old, kv);
     }
     notify_changed(eng, db, kv->data, kv->klen);
+    if (kv->type != OBJ_STRING) db_signal_ready(eng, db, kv->data, kv->klen);
 }
 
 bool db_delete(struct engine *eng, struct db *db, const char *key, size_t klen)

@@ -77,6 +77,11 @@ struct engine {
      * (SWAPDB, once per db): changes on_key_changed does not report key by
      * key. NULL = none. */
     void (*on_db_reset)(struct engine *eng, struct db *db);
+    /* Called when a key that blocked clients may wait for (a list or a
+     * sorted set) was created or grew, through db_signal_ready; key NULL
+     * means any key of db (SWAPDB). The server serves its blocked clients
+     * after the command (server/blocking.h). NULL = none. */
+    engine_key_hook on_key_ready;
     void *priv; /* owner's context for the hooks */
 };
 
@@ -121,6 +126,12 @@ struct kv *db_move(struct engine *eng, struct db *src, const char *key, size_t k
 /* Reports a change that no other db_* call reported to on_key_changed: TTL
  * changes (db_set_expire, db_persist) and in-place value edits. */
 void db_key_changed(struct engine *eng, struct db *db, const char *key, size_t klen);
+
+/* Tells on_key_ready that key (NULL: every key of db) may now serve a
+ * blocked client. db_add and db_set call it for every value that is not a
+ * string (so RENAME, MOVE, COPY and *STORE commands are covered); type
+ * modules call it after pushing into an existing value (LPUSH, ZADD). */
+void db_signal_ready(struct engine *eng, struct db *db, const char *key, size_t klen);
 
 /* Absolute expiry in ms, -1 when the key has none. */
 long long db_expire_of(struct db *db, const struct kv *kv);

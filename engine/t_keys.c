@@ -245,6 +245,9 @@ void cmd_swapdb(struct cmd_ctx *ctx)
             ctx->eng->on_db_reset(ctx->eng, &ctx->eng->dbs[a]);
             ctx->eng->on_db_reset(ctx->eng, &ctx->eng->dbs[b]);
         }
+        /* clients blocked in either db may find their keys now */
+        db_signal_ready(ctx->eng, &ctx->eng->dbs[a], NULL, 0);
+        db_signal_ready(ctx->eng, &ctx->eng->dbs[b], NULL, 0);
     }
     ctx_dirty(ctx, 1);
     reply_ok(ctx->r);

@@ -13,7 +13,8 @@
 #define LODE_TYPES_H
 
 void types_init(void);
-/* Registration functions of the type modules. */
+/* The type modules' registration functions (each installs its obj_ops). */
+void list_register(void);
 void zset_register(void);
 
 #endif

@@ -3,6 +3,7 @@
  * buffering and writing replies, output-buffer limits, timeouts.
  */
 #include "server/server.h"
+#include "server/blocking.h"
 #include "engine/lode.h"
 #include "engine/util.h"
 
@@ -94,6 +95,7 @@ void client_free(struct client *c)
     remove_pending_write(c);
     if (c->flags & CL_PAUSED) remove_paused(c);
     persist_client_gone(c);
+    blocking_client_gone(c);
     client_monitor_stop(c);
     if (c->prev)
         c->prev->next = c->next;
@@ -256,7 +258,7 @@ static bool pause_holds(struct client *c)
 void client_process_input(struct client *c)
 {
     struct resp_limits lim = {srv.cfg.proto_max_bulk_len, (c->flags & CL_AUTHENTICATED) != 0};
-    while (!(c->flags & (CL_CLOSE_AFTER_REPLY | CL_CLOSE_ASAP | CL_PAUSED))) {
+    while (!(c->flags & (CL_CLOSE_AFTER_REPLY | CL_CLOSE_ASAP | CL_PAUSED | CL_BLOCKED))) {
         const char *err = NULL;
         int rc = c->parser.want == 0 && c->argc > 0 ? RESP_COMMAND
                                                     : resp_parse(&c->parser, &c->q, &lim, &err);
@@ -289,6 +291,7 @@ void client_process_input(struct client *c)
             break;
         }
         dispatch_command(c);
+        if (c->flags & CL_BLOCKED) break; /* the command stays parsed until served */
         c->argc = 0;
         resp_next(&c->parser);
         lim.authenticated = (c->flags & CL_AUTHENTICATED) != 0;
@@ -364,7 +367,7 @@ static const char *client_flags_str(const struct client *c, char *dst)
 {
     char *p = dst;
     if (c->flags & CL_MONITOR) *p++ = 'O';
-    if (c->flags & CL_PAUSED) *p++ = 'b'; /* Redis shows held clients as blocked */
+    if (c->flags & (CL_PAUSED | CL_BLOCKED)) *p++ = 'b'; /* Redis shows held clients as blocked */
     if (c->flags & CL_CLOSE_AFTER_REPLY) *p++ = 'c';
     if (c->flags & CL_CLOSE_ASAP) *p++ = 'A';
     if (c->flags & CL_UNIX) *p++ = 'U';
@@ -411,7 +414,7 @@ void clients_cron(void)
     if (srv.pause_until_ms && now >= srv.pause_until_ms) client_unpause_all();
     for (struct client *c = srv.clients, *next; c; c = next) {
         next = c->next;
-        if (srv.cfg.timeout && !(c->flags & CL_MONITOR) && !(c->flags & CL_PAUSED) &&
+        if (srv.cfg.timeout && !(c->flags & (CL_MONITOR | CL_PAUSED | CL_BLOCKED)) &&
             now - c->last_interaction > srv.cfg.timeout * 1000) {
             srv_log(LL_VERBOSE, "Closing idle client");
             client_free(c);

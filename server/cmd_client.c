@@ -7,6 +7,7 @@
  * server has no replicas or masters yet, so those filters match nothing.
  */
 #include "server/server.h"
+#include "server/blocking.h"
 #include "engine/lode.h"
 #include "engine/util.h"
 
@@ -431,7 +432,13 @@ void cmd_client_unblock(struct cmd_ctx *ctx)
         reply_error(ctx->r, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
         return;
     }
-    /* no command blocks yet (blocking list/zset commands come with the data
-     * types), so no client can be unblocked: Redis's reply for that case */
-    reply_int(ctx->r, 0);
+    struct client *target = NULL;
+    for (struct client *c = srv.clients; c; c = c->next) {
+        if (c->id == (uint64_t)id) {
+            target = c;
+            break;
+        }
+    }
+    bool as_error = ctx->argc == 4 && arg_is(ctx, 3, "error");
+    reply_int(ctx->r, target && blocking_unblock(target, as_error) ? 1 : 0);
 }

@@ -149,7 +149,8 @@ static void section_clients(struct buf *b)
     size_t max_in = 0, max_out = 0;
     long long blocked = 0;
     for (struct client *c = srv.clients; c; c = c->next) {
-        blocked += (c->flags & CL_PAUSED) != 0; /* Redis counts paused clients here */
+        /* Redis counts paused clients here too */
+        blocked += (c->flags & (CL_PAUSED | CL_BLOCKED)) != 0;
         if (c->q.cap > max_in) max_in = c->q.cap;
         size_t pending = c->out.len - c->sent;
         if (pending > max_out) max_out = pending;

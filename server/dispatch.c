@@ -4,6 +4,7 @@
  * slow log and MONITOR.
  */
 #include "server/server.h"
+#include "server/blocking.h"
 #include "engine/lode.h"
 #include "engine/util.h"
 
@@ -134,6 +135,7 @@ void dispatch_command(struct client *c)
     srv.current = c;
     c->cur_cmd = cmd;
     cmd->fn(&ctx);
+    if (ctx.block.first_key) blocking_block(c, &ctx.block);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     long long ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
     long long dur = ns / 1000;
@@ -164,6 +166,46 @@ done:
         c->flags &= ~CL_REPLY_SKIP;
         c->flags |= CL_REPLY_SKIP_NEXT;
     }
+    /* serve clients blocked on keys this command made ready (after its
+     * own record, so the WAL holds the push before the pops it fed) */
+    blocking_handle_ready();
+}
+
+bool dispatch_serve(struct client *c, const struct cmd_def *cmd, const struct slice *key)
+{
+    static struct buf discard;
+    bool skip = (c->flags & CL_REPLY_OFF) != 0;
+    /* the query buffer may have moved since the command was parsed */
+    c->argc = resp_args(&c->parser, &c->q, c->argv);
+    struct reply r;
+    reply_init(&r, skip ? &discard : &c->out, c->sess.resp);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    srv.eng.now_ms = (long long)t0.tv_sec * 1000 + t0.tv_nsec / 1000000 + srv.wall_offset_ms;
+    size_t reply_start = c->out.len;
+    int db0 = c->sess.db;
+    struct cmd_ctx ctx = {
+        .eng = &srv.eng,
+        .sess = &c->sess,
+        .db = &srv.eng.dbs[c->sess.db],
+        .argc = c->argc,
+        .argv = c->argv,
+        .r = &r,
+        .cmd = cmd,
+        .client = c,
+        .serve_key = key,
+    };
+    struct client *prev = srv.current;
+    srv.current = c;
+    cmd->fn(&ctx);
+    srv.current = prev;
+    if (ctx_log_effects(&ctx, db0)) warn_missing_rewrite(cmd);
+    persist_log_effects();
+    if (!skip) persist_hold_reply(c, reply_start);
+    if (r.errors) srv.cmd_stats[cmd->id].failed++;
+    account_errors(&r);
+    discard.len = 0;
+    return ctx.block.first_key != 0;
 }
 
 /* ---- slow log ---- */

@@ -5,6 +5,7 @@
  * Usage: lode-server [CONFIGFILE] [--name value ...]   (as redis-server)
  */
 #include "server/server.h"
+#include "server/blocking.h"
 #include "engine/lode.h"
 #include "engine/util.h"
 
@@ -242,6 +243,7 @@ int main(int argc, char **argv)
     apply_runtime_config();
     srv.eng.lru_clock = (uint32_t)(srv.start_ms / 1000);
     dispatch_init();
+    blocking_init();
     srv.used_memory_startup = lode_used_memory();
     srv.stat_peak_memory = srv.used_memory_startup;
 

@@ -44,7 +44,10 @@ enum client_flags {
     CL_PAUSED = 1 << 9,          /* waiting for CLIENT UNPAUSE */
     CL_NO_EVICT = 1 << 10,
     CL_IN_CALL = 1 << 11, /* a command is running for this client */
+    CL_BLOCKED = 1 << 12, /* waiting in a blocking command (server/blocking.h) */
 };
+
+struct bstate;
 
 struct client {
     uint64_t id;
@@ -76,6 +79,7 @@ struct client {
     size_t held_from; /* first byte of out that is held */
     struct client *held_next;
     bool held_listed;
+    struct bstate *blk; /* owned by blocking.c: the blocking command's wait, NULL = none */
 };
 
 struct cmd_stats {
@@ -171,6 +175,11 @@ void clients_cron(void);
 /* ---- dispatch (dispatch.c) ---- */
 /* Runs one parsed command for c; the reply goes to c->out. */
 void dispatch_command(struct client *c);
+/* Re-runs c's blocked command cmd (still in the query buffer) because key
+ * became ready, with ctx->serve_key = key: logs its effects as one WAL
+ * record and holds its reply like any command's. Returns true when the
+ * command asked to block again (nothing was served). */
+bool dispatch_serve(struct client *c, const struct cmd_def *cmd, const struct slice *key);
 /* Binds server-layer handlers into the command table. */
 void dispatch_init(void);
 void stats_count_error(const char *code);

@@ -399,7 +399,7 @@ class Pair:
     def dump(self):
         """!dump: the whole current database: key names, then per key its
         TYPE and, for strings, GET, for sorted sets ZRANGE WITHSCORES and
-        OBJECT ENCODING, and PTTL."""
+        OBJECT ENCODING, for lists LRANGE 0 -1, and PTTL."""
         la, lb = self.command(["KEYS", "*"])
         keys = sorted(e.val for e in normalize.parse(lb).items())
         for k in keys:
@@ -409,6 +409,8 @@ class Pair:
             elif t == b"+zset\r\n":
                 self.command(["ZRANGE", k, "0", "-1", "WITHSCORES"])
                 self.command(["OBJECT", "ENCODING", k])
+            elif t == b"+list\r\n":
+                self.command(["LRANGE", k, "0", "-1"])
             self.command(["PTTL", k])
 
     def until(self, want, args):
