@@ -284,15 +284,19 @@ uint64_t hll_estimate_regs(const uint8_t regs[HLL_REGISTERS])
 
 /* ---- building values ---- */
 
-/* Encodes registers as a HyperLogLog: sparse unless dense is asked for or
- * the sparse form would exceed max_sparse bytes. */
-static void build_value(struct buf *out, const uint8_t regs[HLL_REGISTERS], bool dense,
-                        long long max_sparse)
+static size_t count_nonzero(const uint8_t regs[HLL_REGISTERS])
 {
     size_t nz = 0;
     for (unsigned i = 0; i < HLL_REGISTERS; i++) nz += regs[i] != 0;
+    return nz;
+}
+
+/* Encodes registers as a HyperLogLog, dense or sparse. */
+static void build_value(struct buf *out, const uint8_t regs[HLL_REGISTERS], bool dense)
+{
+    size_t nz = count_nonzero(regs);
     out->len = 0;
-    if (!dense && (long long)(HLL_HDR_SIZE + nz * HLL_ENTRY_SIZE) <= max_sparse) {
+    if (!dense) {
         uint8_t *p = (uint8_t *)buf_reserve(out, HLL_HDR_SIZE + nz * HLL_ENTRY_SIZE);
         put_header(p, HLL_SPARSE);
         uint8_t *e = p + HLL_HDR_SIZE;
@@ -366,7 +370,7 @@ static void to_dense(struct cmd_ctx *ctx, struct kv **kvp)
     uint8_t *regs = lode_calloc(HLL_REGISTERS);
     hll_merge_regs(p, n, regs); /* validated by the caller */
     struct buf b = BUF_INIT;
-    build_value(&b, regs, true, 0);
+    build_value(&b, regs, true);
     struct kv *nkv = kv_new_bytes(kv->data, kv->klen, b.ptr, b.len);
     nkv->lru = kv->lru;
     db_replace(ctx->db, kv, nkv);
@@ -488,6 +492,7 @@ void cmd_pfmerge(struct cmd_ctx *ctx)
     const uint8_t *p;
     size_t n;
     bool dense = false;
+    size_t dst_nz = 0; /* registers set in a sparse destination */
     uint8_t *regs = lode_calloc(HLL_REGISTERS);
     struct buf b = BUF_INIT;
     /* the destination's own registers take part, as in Redis */
@@ -502,8 +507,15 @@ void cmd_pfmerge(struct cmd_ctx *ctx)
         }
         /* Redis 7.0: the result is dense when any input is */
         if (kind == HLL_DENSE) dense = true;
+        if (j == 1 && kind == HLL_SPARSE) dst_nz = (n - HLL_HDR_SIZE) / HLL_ENTRY_SIZE;
     }
-    build_value(&b, regs, dense, ctx->eng->lim.hll_sparse_max_bytes);
+    /* Otherwise the sparse destination is promoted when it grows past the
+     * limit, as PFADD's are: a merge that adds no register never promotes. */
+    size_t nz = count_nonzero(regs);
+    if (nz > dst_nz &&
+        (long long)(HLL_HDR_SIZE + nz * HLL_ENTRY_SIZE) > ctx->eng->lim.hll_sparse_max_bytes)
+        dense = true;
+    build_value(&b, regs, dense);
     const struct slice *key = &ctx->argv[1];
     struct kv *dst = ctx_lookup_write(ctx, 1);
     struct kv *nkv = new_raw_kv(key->ptr, key->len, (const uint8_t *)b.ptr, b.len);
@@ -641,7 +653,7 @@ int hll_selftest(char *why, size_t whylen)
             goto out;
         }
         for (int dense = 0; dense <= 1; dense++) {
-            build_value(&b, regs, dense, 3000);
+            build_value(&b, regs, dense);
             memset(back, 0, HLL_REGISTERS);
             if (hll_kind((uint8_t *)b.ptr, b.len) == 0 ||
                 hll_merge_regs((uint8_t *)b.ptr, b.len, back) != 0 ||
