@@ -242,7 +242,7 @@ static void test_wrongtype(void **state)
         const char *p;
         size_t n;
     } bad[] = {
-        {"HYLL\x01\x00\x00\x00\x00\x00\x00\x80", 16},
+        {"HYLL\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80", 16},
         {"LHLL\x01\x02\x00\x00", 8},
         {"LHLL\x02\x01\x00\x00\x00\x00\x00", 11},
         {"LHLL\x01\x01\x00\x01", 8},
