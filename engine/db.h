@@ -42,7 +42,7 @@ struct engine_stats {
 /* Encoding thresholds of the collection types (the *-max-listpack-* and
  * set-max-intset-entries settings, Redis's names and defaults). */
 struct engine_limits {
-    long long hash_max_listpack_entries; /* 128 */
+    long long hash_max_listpack_entries; /* 512 (Redis 7.0's built-in default) */
     long long hash_max_listpack_value;   /* 64 */
     long long set_max_intset_entries;    /* 512 */
     long long zset_max_listpack_entries; /* 128 */

@@ -6,4 +6,5 @@
 void types_init(void)
 {
     /* one call per type module, added as each type lands */
+    zset_register();
 }

@@ -13,5 +13,7 @@
 #define LODE_TYPES_H
 
 void types_init(void);
+/* Registration functions of the type modules. */
+void zset_register(void);
 
 #endif

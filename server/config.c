@@ -70,7 +70,7 @@ static const struct param params[] = {
     {"slowlog-max-len", T_INT, O(slowlog_max_len), 0, LONG_MAX, 0, NULL, "128"},
     {"maxmemory", T_MEM, O(maxmemory), 0, LLONG_MAX, 0, NULL, "0"},
     {"hash-max-listpack-entries", T_INT, O(lim.hash_max_listpack_entries), 0, LONG_MAX, 0, NULL,
-     "128"},
+     "512"},
     {"hash-max-listpack-value", T_INT, O(lim.hash_max_listpack_value), 0, LONG_MAX, 0, NULL, "64"},
     {"set-max-intset-entries", T_INT, O(lim.set_max_intset_entries), 0, LONG_MAX, 0, NULL, "512"},
     {"zset-max-listpack-entries", T_INT, O(lim.zset_max_listpack_entries), 0, LONG_MAX, 0, NULL,
@@ -90,10 +90,26 @@ const char *config_durability_name(int mode)
     return mode >= 0 && mode <= DUR_NO ? durability_names[mode] : "unknown";
 }
 
+/* Redis 7's older names of renamed parameters: accepted everywhere, listed
+ * by CONFIG GET under their own name, rewritten under the current one. */
+static const struct {
+    const char *alias, *name;
+} aliases[] = {
+    {"hash-max-ziplist-entries", "hash-max-listpack-entries"},
+    {"hash-max-ziplist-value", "hash-max-listpack-value"},
+    {"zset-max-ziplist-entries", "zset-max-listpack-entries"},
+    {"zset-max-ziplist-value", "zset-max-listpack-value"},
+    {"list-max-ziplist-size", "list-max-listpack-size"},
+};
+#define NALIASES (sizeof(aliases) / sizeof(aliases[0]))
+
 static const struct param *find_param(const char *name, size_t n)
 {
     for (size_t i = 0; i < NPARAMS; i++)
         if (util_eq_nocase(name, n, params[i].name)) return &params[i];
+    for (size_t i = 0; i < NALIASES; i++)
+        if (util_eq_nocase(name, n, aliases[i].alias))
+            return find_param(aliases[i].name, strlen(aliases[i].name));
     return NULL;
 }
 
@@ -316,8 +332,8 @@ int config_get(struct config *c, const char *pattern, size_t plen, struct config
                int *nout, int *cap)
 {
     int added = 0;
-    for (size_t i = 0; i < NPARAMS; i++) {
-        const char *name = params[i].name;
+    for (size_t i = 0; i < NPARAMS + NALIASES; i++) {
+        const char *name = i < NPARAMS ? params[i].name : aliases[i - NPARAMS].alias;
         if (!util_glob_match(pattern, plen, name, strlen(name), true)) continue;
         bool dup = false;
         for (int k = 0; k < *nout; k++)

@@ -399,7 +399,8 @@ class Pair:
 
     def dump(self):
         """!dump: the whole current database: key names, then per key its
-        TYPE and, for strings, GET and PTTL."""
+        TYPE and, for strings, GET, for sorted sets ZRANGE WITHSCORES and
+        OBJECT ENCODING, and PTTL."""
         la, lb = self.command(["KEYS", "*"])
         keys = sorted(e.val for e in normalize.parse(lb).items())
         for k in keys:
@@ -408,6 +409,9 @@ class Pair:
                 # HyperLogLogs: each server has its own layout (and hash),
                 # so their bytes differ; compare what they estimate instead
                 self.command(["PFCOUNT", k] if self._both_hll(k) else ["GET", k])
+            elif t == b"+zset\r\n":
+                self.command(["ZRANGE", k, "0", "-1", "WITHSCORES"])
+                self.command(["OBJECT", "ENCODING", k])
             self.command(["PTTL", k])
 
     def _both_hll(self, key):

@@ -426,7 +426,52 @@ def _config(args, a, b):
     return None
 
 
+def _zscan(args, a, b):
+    # ZSCAN of a skiplist walks each server's own hash table: element order
+    # and cursors differ. A listpack is returned whole (cursor 0) in set
+    # order, which the byte comparison already covered. A call from cursor
+    # 0 that finished on both sides (cursor 0) must return the same
+    # member/score pairs; otherwise only the shape is compared.
+    err = _same_kind(a, b, "ZSCAN")
+    if err or a.kind == "-":
+        return err
+    for r in (a, b):
+        v = r.items()
+        if len(v) != 2 or v[0].kind != "$" or not v[0].val.isdigit() or not v[1].is_agg() \
+                or len(v[1].val) % 2:
+            return "ZSCAN: malformed reply %r" % r
+    if args[2:3] == [b"0"] and a.val[0].val == b"0" and b.val[0].val == b"0":
+        pa = sorted(zip(*[iter(e.val for e in a.val[1].items())] * 2))
+        pb = sorted(zip(*[iter(e.val for e in b.val[1].items())] * 2))
+        return None if pa == pb else "ZSCAN pairs (sorted): %r vs %r" % (pa, pb)
+    return None
+
+
+def _zrandmember(args, a, b):
+    # ZRANDMEMBER picks at random: the reply's shape and length must agree;
+    # with a positive count at least the set's size the reply is the whole
+    # set in both (compared sorted); errors are byte-identical.
+    err = _same_kind(a, b, "ZRANDMEMBER")
+    if err or not a.is_agg():
+        return err
+    if len(a.val) != len(b.val):
+        return "ZRANDMEMBER: %d vs %d elements" % (len(a.val), len(b.val))
+    try:
+        count = int(args[2])
+    except (IndexError, ValueError):
+        return None
+    withscores = len(args) > 3
+    per = 2 if withscores and a.kind == "*" and (not a.val or a.val[0].kind != "*") else 1
+    if count > 0 and len(a.val) // per < count:
+        def norm(r):
+            return sorted(repr(e) for e in r.items())
+        return None if norm(a) == norm(b) else "ZRANDMEMBER whole set: differs"
+    return None
+
+
 RULES = {
+    "ZSCAN": _zscan,
+    "ZRANDMEMBER": _zrandmember,
     "KEYS": _keys,
     "SCAN": _scan,
     "TTL": _ttl,

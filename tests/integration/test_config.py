@@ -20,6 +20,27 @@ def test_config_get_set(r):
     assert "slowlog-max-len" in got
 
 
+def test_collection_encoding_settings_and_aliases(r):
+    """The *-max-listpack-* settings with Redis's defaults, and their older
+    *-ziplist-* names, which read and write the same setting."""
+    got = r.config_get("*-max-*")
+    want = {"hash-max-listpack-entries": "512", "hash-max-listpack-value": "64",
+            "hash-max-ziplist-entries": "512", "hash-max-ziplist-value": "64",
+            "zset-max-listpack-entries": "128", "zset-max-listpack-value": "64",
+            "zset-max-ziplist-entries": "128", "zset-max-ziplist-value": "64",
+            "list-max-listpack-size": "-2", "list-max-ziplist-size": "-2",
+            "set-max-intset-entries": "512"}
+    for k, v in want.items():
+        assert got.get(k) == v, k
+    assert r.config_get("list-compress-depth") == {"list-compress-depth": "0"}
+    assert r.config_set("hash-max-ziplist-entries", "7") is True
+    assert r.config_get("hash-max-listpack-entries") == {"hash-max-listpack-entries": "7"}
+    assert r.config_set("zset-max-listpack-value", "9") is True
+    assert r.config_get("zset-max-ziplist-value") == {"zset-max-ziplist-value": "9"}
+    r.config_set("hash-max-listpack-entries", "512")
+    r.config_set("zset-max-listpack-value", "64")
+
+
 def test_config_set_errors(raw):
     assert raw.call("CONFIG", "SET", "nosuch", "1") == \
         b"-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\r\n"
