@@ -242,21 +242,21 @@ static bool parse_opts(struct cmd_ctx *ctx, bool readonly, struct sort_opts *o)
 
 /* ---- output ---- */
 
-/* The [start, end] window of n sorted items, as Redis computes it from
- * LIMIT (two's-complement wrap included); end < start means none. */
+/* The [start, end] window of n sorted items from LIMIT, as Redis computes
+ * it (start + count - 1 without overflow: a huge count reaches the end);
+ * end < start means none. */
 static void limit_window(const struct sort_opts *o, long long n, long long *start, long long *end)
 {
+    __extension__ typedef __int128 i128;
     long long s = o->limit_start < 0 ? 0 : o->limit_start;
-    long long e = o->limit_count < 0
-                      ? n - 1
-                      : (long long)((unsigned long long)s + (unsigned long long)o->limit_count - 1);
+    i128 e = o->limit_count < 0 ? n - 1 : (i128)s + o->limit_count - 1;
+    if (e >= n) e = n - 1;
     if (s >= n) {
         s = n - 1;
         e = n - 2;
     }
-    if (e >= n) e = n - 1;
     *start = s;
-    *end = e;
+    *end = (long long)e;
 }
 
 /* SORT ... STORE: replaces the destination by a list of the out values
