@@ -49,6 +49,7 @@ struct engine_limits {
     long long zset_max_listpack_value;   /* 64 */
     long long list_max_listpack_size;    /* -2: 8 KiB nodes; > 0: entries per node */
     long long list_compress_depth;       /* 0 */
+    long long hll_sparse_max_bytes;      /* 3000: largest sparse HyperLogLog string, bytes */
 };
 
 struct engine;

@@ -79,6 +79,7 @@ static const struct param params[] = {
     {"list-max-listpack-size", T_INT, O(lim.list_max_listpack_size), INT_MIN, INT_MAX, 0, NULL,
      "-2"},
     {"list-compress-depth", T_INT, O(lim.list_compress_depth), 0, INT_MAX, 0, NULL, "0"},
+    {"hll-sparse-max-bytes", T_MEM, O(lim.hll_sparse_max_bytes), 0, LONG_MAX, 0, NULL, "3000"},
     {"maxmemory-policy", T_ENUM, O(maxmemory_policy), 0, 0, 0, policy_names, "noeviction"},
 };
 #undef O
