@@ -24,12 +24,14 @@
  * (negative count: independent draws; count >= size: the whole set; a
  * count close to the size: sample from a full list of members; otherwise
  * repeated draws skipping duplicates). A random hash-table member is drawn
- * from a small run of sampled buckets (dict_sample), as Redis's "fair"
- * random key does, so long chains do not bias the draw much.
+ * uniformly (dict_random_fair), where Redis samples a run of buckets and
+ * leans towards members after empty runs.
  *
  * Logging: SPOP is declared "rewrite" and emits SREM key <the members it
- * popped>, or DEL key when it emptied the set; replay then reproduces the
- * same state without drawing random numbers. Every other write here is
+ * popped>, or DEL key when it emptied the set, or (when it rebuilt the set
+ * from its few survivors) DEL + SADD of the survivors + PEXPIREAT of the
+ * TTL; replay then reproduces the same state, encoding included, without
+ * drawing random numbers. Every other write here is
  * "verbatim": its effect depends only on the state and its arguments.
  */
 #include "engine/t_set.h"
@@ -47,8 +49,6 @@
  * never renumbered. */
 enum { SER_SET_INTSET = 1, SER_SET_HT = 2 };
 
-/* Buckets sampled for one random hash-table member. */
-#define SET_SAMPLE 20
 /* SPOP with a count pops one member at a time while the members left
  * behind outnumber the popped ones this many times over; otherwise it
  * picks the survivors instead (Redis's SPOP_MOVE_STRATEGY_MUL). */
@@ -310,13 +310,10 @@ static bool hs_remove(struct hset *hs, const char *s, size_t len)
     return true;
 }
 
-/* A random member (the set is not empty). */
+/* A uniformly random member (the set is not empty). */
 static struct smember *hs_random(struct hset *hs)
 {
-    struct dnode *pick[SET_SAMPLE];
-    size_t got = dict_sample(&hs->d, pick, SET_SAMPLE);
-    if (got == 0) return (struct smember *)dict_random(&hs->d);
-    return (struct smember *)pick[util_rand_below(got)];
+    return (struct smember *)dict_random_fair(&hs->d);
 }
 
 /* ------------------------------------------------- the set behind a kv */
@@ -1006,6 +1003,36 @@ static void spop_keep(const struct engine_limits *lim, struct kv *kv, size_t cou
     kv->enc = survivors.enc;
 }
 
+/* Logs a set that spop_keep rebuilt as DEL key, SADD key <survivors> and,
+ * when it has a TTL, PEXPIREAT key <ms>: the survivors are at most a sixth
+ * of the pop, so this is the shorter log, and replay rebuilds the set by
+ * adds from nothing just as spop_keep did, so it gets the same encoding
+ * (an SREM of the popped members would leave a table where spop_keep may
+ * have made an intset). */
+static void emit_rebuilt(struct cmd_ctx *ctx, struct kv *kv)
+{
+    struct strvec members;
+    sv_init(&members);
+    struct set_iter it;
+    set_iter_init(&it, kv);
+    const char *s;
+    size_t len;
+    bool isint;
+    long long v = 0;
+    while (set_iter_next(&it, &s, &len, &isint, &v)) sv_push(&members, s, len);
+    set_iter_release(&it);
+    emit_del(ctx);
+    emit_with_members(ctx, "SADD", &members);
+    sv_release(&members);
+    long long when = db_expire_of(ctx->db, kv);
+    if (when != -1) {
+        char ms[UTIL_LLSTR_SIZE];
+        struct slice a[3] = {SL("PEXPIREAT"), ctx->argv[1], {ms, 0}};
+        a[2].len = (size_t)util_ll2str(ms, when);
+        ctx_emit(ctx, 3, a);
+    }
+}
+
 static void spop_count(struct cmd_ctx *ctx)
 {
     long long count;
@@ -1028,17 +1055,21 @@ static void spop_count(struct cmd_ctx *ctx)
     }
     struct strvec popped;
     sv_init(&popped);
-    if ((size - (size_t)count) * SPOP_MOVE_MUL > (size_t)count)
-        spop_draw(kv, (size_t)count, &popped);
-    else
+    bool rebuilt = (size - (size_t)count) * SPOP_MOVE_MUL <= (size_t)count;
+    if (rebuilt)
         spop_keep(&ctx->eng->lim, kv, (size_t)count, &popped);
+    else
+        spop_draw(kv, (size_t)count, &popped);
     reply_set(ctx->r, (long long)popped.n);
     size_t off = 0;
     for (size_t i = 0; i < popped.n; i++) {
         reply_bulk(ctx->r, popped.bytes.ptr + off, popped.len[i]);
         off += popped.len[i];
     }
-    emit_with_members(ctx, "SREM", &popped);
+    if (rebuilt)
+        emit_rebuilt(ctx, kv);
+    else
+        emit_with_members(ctx, "SREM", &popped);
     sv_release(&popped);
     key_changed(ctx, 1);
     ctx_dirty(ctx, count);
