@@ -583,6 +583,47 @@ static void test_memory(void **state)
     assert_true(used < 20000 * 48);
 }
 
+static int changes;
+static void count_change(struct engine *eng, struct db *db, const char *key, size_t klen)
+{
+    (void)eng, (void)db, (void)key, (void)klen;
+    changes++;
+}
+
+/* Every in-place change reports the key (WATCH, checkpoint dirty set);
+ * reads and no-op writes do not. */
+static void test_key_changed(void **state)
+{
+    struct th *t = *state;
+    t->eng.on_key_changed = count_change;
+    static const char *const writes[][4] = {
+        {"SADD", "s", "1", "2"},         {"SADD", "s", "x", NULL},
+        {"SREM", "s", "1", NULL},        {"SPOP", "s", NULL, NULL},
+        {"SPOP", "s", "1", NULL},        {"SMOVE", "t", "s", "q"},
+        {"SINTERSTORE", "d", "s", NULL}, {"SDIFFSTORE", "d", "missing", NULL}};
+    RUN(t, ":2\r\n", "SADD", "t", "q", "r");
+    for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+        int argc = 0;
+        while (argc < 4 && writes[i][argc]) argc++;
+        changes = 0;
+        th_runv(t, argc, (const char **)writes[i], NULL);
+        assert_true(changes >= 1);
+    }
+    static const char *const quiet[][4] = {
+        {"SADD", "t", "r", NULL},        {"SREM", "t", "zz", NULL},
+        {"SMEMBERS", "t", NULL, NULL},   {"SPOP", "missing", NULL, NULL},
+        {"SMOVE", "t", "u", "zz"},       {"SINTERSTORE", "nothing", "missing", NULL},
+        {"SRANDMEMBER", "t", "-5", NULL}};
+    for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++) {
+        int argc = 0;
+        while (argc < 4 && quiet[i][argc]) argc++;
+        changes = 0;
+        th_runv(t, argc, (const char **)quiet[i], NULL);
+        assert_int_equal(changes, 0);
+    }
+    t->eng.on_key_changed = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -598,6 +639,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_trips, th_setup, th_teardown),
         cmocka_unit_test(test_corrupt),
         cmocka_unit_test_setup_teardown(test_memory, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_key_changed, th_setup, th_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
