@@ -1191,9 +1191,11 @@ static bool lookup_sets(struct cmd_ctx *ctx, int first, int n, bool write, struc
     return true;
 }
 
+/* qsort orders by size; a missing set (NULL) counts as empty. */
 static int by_size(const void *a, const void *b)
 {
-    size_t x = set_size(*(struct kv *const *)a), y = set_size(*(struct kv *const *)b);
+    const struct kv *ka = *(struct kv *const *)a, *kb = *(struct kv *const *)b;
+    size_t x = ka ? set_size(ka) : 0, y = kb ? set_size(kb) : 0;
     return x < y ? -1 : x > y;
 }
 
