@@ -257,6 +257,21 @@ struct dnode *dict_random(struct dict *d)
     return head;
 }
 
+struct dnode *dict_random_fair(struct dict *d)
+{
+    if (dict_size(d) == 0) return NULL;
+    /* buckets of table 0 below rehash_idx are empty: not candidates */
+    uint64_t lo = dict_is_rehashing(d) ? (uint64_t)d->rehash_idx : 0;
+    uint64_t n0 = nbuckets(d, 0) - lo, n1 = nbuckets(d, 1);
+    for (;;) {
+        uint64_t r = util_rand_below((n0 + n1) * DICT_FAIR_DEPTH);
+        uint64_t slot = r / DICT_FAIR_DEPTH, depth = r % DICT_FAIR_DEPTH;
+        struct dnode *e = slot < n0 ? d->tab[0][lo + slot] : d->tab[1][slot - n0];
+        while (e && depth--) e = e->next;
+        if (e) return e;
+    }
+}
+
 size_t dict_sample(struct dict *d, struct dnode **out, size_t count)
 {
     size_t size = dict_size(d);

@@ -74,6 +74,15 @@ void dict_replace(struct dict *d, struct dnode *old, struct dnode *new_node, uin
 
 /* A random element, NULL when empty. Fair enough for sampling. */
 struct dnode *dict_random(struct dict *d);
+/* A uniformly random element, NULL when empty: rejection sampling over
+ * (bucket, chain position) pairs, each position below DICT_FAIR_DEPTH
+ * equally likely, so unlike dict_random an element's chance does not
+ * depend on the length of its chain (elements deeper than that in a chain,
+ * which a table at load <= 1 almost never has, are never drawn). Costs
+ * about buckets * DICT_FAIR_DEPTH / size draws; for SRANDMEMBER-like
+ * commands. */
+#define DICT_FAIR_DEPTH 8
+struct dnode *dict_random_fair(struct dict *d);
 /* Up to count elements from a random region (for expiry/eviction sampling).
  * Returns the number stored in out. */
 size_t dict_sample(struct dict *d, struct dnode **out, size_t count);

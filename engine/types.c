@@ -2,10 +2,12 @@
  * types.c - registers every value type's hooks (see types.h).
  */
 #include "engine/types.h"
+#include "engine/t_set.h"
 
 void types_init(void)
 {
     /* one call per type module, added as each type lands */
-    zset_register();
     list_register();
+    set_register();
+    zset_register();
 }

@@ -343,6 +343,9 @@ class Pair:
             per.append(a)
         self.history.append(per[1])
         expect = self._expects(i, per[1])
+        random_members = expect and len(per[1]) >= 2 and \
+            normalize._u(per[1][0]) in normalize.RANDOM_MEMBER_COMMANDS
+        before = self._set_members(self.redis, i, per[1][1]) if random_members else None
         la = self.lode.call(i, per[0], expect)
         lb = self.redis.call(i, per[1], expect)
         if not expect:
@@ -350,6 +353,8 @@ class Pair:
         why = normalize.compare(per[1], la, lb)
         if why:
             self.fail(per[1], why, la, lb)
+        if random_members:
+            self.check_random_members(i, per[1], la, lb, before)
         if normalize._u(per[1][0]) in normalize.RANDOM_KEY_COMMANDS:
             # RANDOMKEY deletes the expired keys its random probes land on,
             # and each server probes different ones: the sets of expired
@@ -371,6 +376,51 @@ class Pair:
                     self.fail(per[1], "%s returned %r which EXISTS says is missing (%r)"
                               % (s.label, key, e), la, lb)
         return la, lb
+
+    def _set_members(self, side, i, key):
+        """SMEMBERS key on one side as a set of bytes (None: not a set).
+        Not for use inside MULTI (the harness never queues random picks)."""
+        r = normalize.parse(side.call(i, ["SMEMBERS", key]))
+        return None if r.kind == "-" else {e.val for e in r.items()}
+
+    def check_random_members(self, i, args, la, lb, before):
+        """SPOP / SRANDMEMBER: every member returned by either server must
+        have been in the set (before: Redis's members, which equal
+        Lodestore's at that point). After an SPOP that popped different
+        members, Lodestore's set is made equal to Redis's (SADD back what
+        Lodestore popped and Redis did not, SREM the reverse; if the two
+        encodings then differ, because each server rebuilt the set from
+        different survivors, Lodestore's set is rebuilt from its members
+        with its TTL), so later commands meet the same state."""
+        pa, pb = normalize.parse(la), normalize.parse(lb)
+        if pa.kind == "-" or before is None:
+            return
+
+        def members(p):
+            if p.is_agg():
+                return [e.val for e in p.items()]
+            return [] if p.val is None else [p.val]
+        ea, eb = members(pa), members(pb)
+        for side, got in ((self.lode, ea), (self.redis, eb)):
+            if not set(got) <= before:
+                self.fail(args, "%s returned members not in the set: %r" % (
+                    side.label, sorted(set(got) - before)), la, lb)
+        if normalize._u(args[0]) not in normalize.RANDOM_POP_COMMANDS or set(ea) == set(eb):
+            return
+        key, lode = args[1], self.lode
+        extra, missing = sorted(set(eb) - set(ea)), sorted(set(ea) - set(eb))
+        # adds first: removing first could empty the set, deleting its TTL
+        lode.call(i, ["SADD", key] + missing)
+        lode.call(i, ["SREM", key] + extra)
+        enc = [s.call(i, ["OBJECT", "ENCODING", key]) for s in self.sides]
+        if enc[0] != enc[1]:
+            when = lode.call(i, ["PEXPIRETIME", key])
+            kept = sorted(self._set_members(lode, i, key))
+            lode.call(i, ["DEL", key])
+            lode.call(i, ["SADD", key] + kept)
+            if not when.startswith(b":-"):
+                lode.call(i, ["PEXPIREAT", key, when[1:-2]])
+        self.history.append([b"!resync", key])
 
     def scan_all(self, extra):
         """!scan: iterate SCAN to completion on each server; the sets of
@@ -400,7 +450,8 @@ class Pair:
     def dump(self):
         """!dump: the whole current database: key names, then per key its
         TYPE and, for strings, GET, for sorted sets ZRANGE WITHSCORES and
-        OBJECT ENCODING, for lists LRANGE 0 -1, and PTTL."""
+        OBJECT ENCODING, for lists LRANGE 0 -1, for sets SMEMBERS and OBJECT
+        ENCODING, and PTTL."""
         la, lb = self.command(["KEYS", "*"])
         keys = sorted(e.val for e in normalize.parse(lb).items())
         for k in keys:
@@ -414,6 +465,9 @@ class Pair:
                 self.command(["OBJECT", "ENCODING", k])
             elif t == b"+list\r\n":
                 self.command(["LRANGE", k, "0", "-1"])
+            elif t == b"+set\r\n":
+                self.command(["SMEMBERS", k])
+                self.command(["OBJECT", "ENCODING", k])
             self.command(["PTTL", k])
 
     def _both_hll(self, key):

@@ -469,7 +469,66 @@ def _zrandmember(args, a, b):
     return None
 
 
+def _set_members(args, a, b):
+    # SMEMBERS, SINTER, SUNION, SDIFF of a hash-table set come out in each
+    # server's own table order (an intset's are sorted in both, which the
+    # byte comparison already covered): compared as sorted lists.
+    return _sorted_agg(a, b, _u(args[0]))
+
+
+def _sscan(args, a, b):
+    # SSCAN of a hash-table set walks each server's own table: element order
+    # and cursors differ. An intset is returned whole (cursor 0), sorted, so
+    # the byte comparison already covered it. A call from cursor 0 that
+    # finished on both sides (cursor 0) must return the same members;
+    # otherwise only the shape is compared.
+    err = _same_kind(a, b, "SSCAN")
+    if err or a.kind == "-":
+        return err
+    for r in (a, b):
+        v = r.items()
+        if len(v) != 2 or v[0].kind != "$" or not v[0].val.isdigit() or not v[1].is_agg():
+            return "SSCAN: malformed reply %r" % r
+    if args[2:3] == [b"0"] and a.val[0].val == b"0" and b.val[0].val == b"0":
+        return _sorted_agg(a.val[1], b.val[1], "SSCAN members (both iterations done)")
+    return None
+
+
+def _set_random(args, a, b):
+    # SPOP and SRANDMEMBER pick members at random (Redis's choice is not
+    # reproducible): the reply's type and length must agree, a positive
+    # count must give distinct members, and a positive count above the
+    # set's size (fewer members returned than asked) gives the whole set in
+    # both, compared sorted. That every member returned was in the set is
+    # checked by the harness (Pair.check_random_members), which also makes
+    # the two servers' sets equal again after an SPOP.
+    what = _u(args[0])
+    err = _same_kind(a, b, what)
+    if err or a.kind == "-" or not a.is_agg():
+        return err
+    if len(a.val) != len(b.val):
+        return "%s: %d vs %d members" % (what, len(a.val), len(b.val))
+    try:
+        count = int(args[2])
+    except (IndexError, ValueError):
+        return None
+    if count > 0:
+        for r in (a, b):
+            if len({e.val for e in r.items()}) != len(r.val):
+                return "%s: repeated members in %r" % (what, r)
+        if len(a.val) < count:
+            return _sorted_agg(a, b, "%s (whole set)" % what)
+    return None
+
+
 RULES = {
+    "SMEMBERS": _set_members,
+    "SINTER": _set_members,
+    "SUNION": _set_members,
+    "SDIFF": _set_members,
+    "SSCAN": _sscan,
+    "SPOP": _set_random,
+    "SRANDMEMBER": _set_random,
     "ZSCAN": _zscan,
     "ZRANDMEMBER": _zrandmember,
     "KEYS": _keys,
@@ -493,6 +552,11 @@ RULES = {
 # Commands whose successful reply is a key chosen at random: compared by
 # membership (harness.check_member asks both servers EXISTS <key>).
 RANDOM_KEY_COMMANDS = {"RANDOMKEY"}
+# Commands whose reply holds members of the set at argv[1] chosen at random:
+# the harness checks each was a member (Pair.check_random_members); for the
+# ones in RANDOM_POP_COMMANDS it then makes Lodestore's set equal to Redis's.
+RANDOM_MEMBER_COMMANDS = {"SPOP", "SRANDMEMBER"}
+RANDOM_POP_COMMANDS = {"SPOP"}
 
 
 def compare(args, lode, redis):
@@ -525,3 +589,4 @@ def monitor_line(line):
     if not m:
         return None
     return (m.group(3), m.group(5))
+
