@@ -17,7 +17,10 @@
 #include "engine/lode.h"
 #include "engine/util.h"
 #include "tools/common.h"
+#include "wal/ckpt.h"
 #include "wal/reader.h"
+
+#include <errno.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,28 +139,121 @@ static void resp_arg(struct buf *b, const char *s, size_t n)
 
 static int cur_resp_db = -1;
 
+/* Collects a collection's elements for dump (obj_ops.each callback). */
+struct elems {
+    struct walk *w;
+    const struct kv *kv;
+    bool resp;
+    struct buf args; /* RESP: the pending arguments; JSON: the value so far */
+    int nargs;       /* RESP: pending element groups */
+    long long n;     /* JSON: elements written */
+};
+
+#define RESP_CHUNK 128
+
+static const char *const fill_cmd[OBJ_NTYPES] = {
+    [OBJ_LIST] = "RPUSH", [OBJ_SET] = "SADD", [OBJ_HASH] = "HSET", [OBJ_ZSET] = "ZADD"};
+
+static void resp_flush(struct elems *x)
+{
+    if (!x->nargs) return;
+    struct buf *b = &x->w->out;
+    int per = x->kv->type == OBJ_HASH || x->kv->type == OBJ_ZSET ? 2 : 1;
+    const char *cmd = fill_cmd[x->kv->type];
+    buf_printf(b, "*%d\r\n", 2 + per * x->nargs);
+    resp_arg(b, cmd, strlen(cmd));
+    resp_arg(b, x->kv->data, x->kv->klen);
+    buf_append(b, x->args.ptr, x->args.len);
+    x->args.len = 0;
+    x->nargs = 0;
+}
+
+static int elem_cb(void *priv, const char *a, size_t alen, const char *v, size_t vlen)
+{
+    struct elems *x = priv;
+    if (x->resp) {
+        if (x->kv->type == OBJ_ZSET) { /* ZADD takes the score first */
+            resp_arg(&x->args, v, vlen);
+            resp_arg(&x->args, a, alen);
+        } else {
+            resp_arg(&x->args, a, alen);
+            if (v) resp_arg(&x->args, v, vlen);
+        }
+        if (++x->nargs == RESP_CHUNK) resp_flush(x);
+        return 0;
+    }
+    if (x->n++) buf_putc(&x->args, ',');
+    if (x->kv->type == OBJ_HASH) {
+        json_str(&x->args, a, alen);
+        buf_putc(&x->args, ':');
+        json_str(&x->args, v, vlen);
+    } else if (x->kv->type == OBJ_ZSET) {
+        buf_putc(&x->args, '[');
+        json_str(&x->args, a, alen);
+        buf_putc(&x->args, ',');
+        json_str(&x->args, v, vlen);
+        buf_putc(&x->args, ']');
+    } else {
+        json_str(&x->args, a, alen);
+    }
+    return 0;
+}
+
 static void dump_key(struct walk *w, struct kv *kv)
 {
     struct buf *b = &w->out;
     b->len = 0;
     char tmp[UTIL_LLSTR_SIZE];
     long long exp = db_expire_of(w->db, kv);
-    if (kv->type != OBJ_STRING) {
+    const struct obj_ops *ops = obj_get_ops(kv->type);
+    if (kv->type != OBJ_STRING && (!ops || !ops->each || !fill_cmd[kv->type])) {
         fprintf(stderr, "skipping key of type %s: not supported by dump yet\n",
                 obj_type_name(kv->type));
         return;
     }
+    bool resp = !strcmp(w->o->format, "resp");
+    if (resp && cur_resp_db != w->db->id) {
+        char n[UTIL_LLSTR_SIZE];
+        int nl = util_ll2str(n, w->db->id);
+        buf_append(b, "*2\r\n", 4);
+        resp_arg(b, "SELECT", 6);
+        resp_arg(b, n, (size_t)nl);
+        cur_resp_db = w->db->id;
+    }
+    if (kv->type != OBJ_STRING) {
+        struct elems x = {.w = w, .kv = kv, .resp = resp};
+        buf_init(&x.args);
+        if (resp) {
+            ops->each(kv->v.ptr, kv->enc, elem_cb, &x);
+            resp_flush(&x);
+            if (exp >= 0) {
+                char n[UTIL_LLSTR_SIZE];
+                int nl = util_ll2str(n, exp);
+                buf_append(b, "*3\r\n", 4);
+                resp_arg(b, "PEXPIREAT", 9);
+                resp_arg(b, kv->data, kv->klen);
+                resp_arg(b, n, (size_t)nl);
+            }
+        } else {
+            bool obj = kv->type == OBJ_HASH;
+            buf_printf(b, "{\"db\":%d,\"key\":", w->db->id);
+            json_str(b, kv->data, kv->klen);
+            buf_printf(b, ",\"type\":\"%s\",\"value\":%c", obj_type_name(kv->type),
+                       obj ? '{' : '[');
+            ops->each(kv->v.ptr, kv->enc, elem_cb, &x);
+            buf_append(b, x.args.ptr ? x.args.ptr : "", x.args.len);
+            buf_putc(b, obj ? '}' : ']');
+            if (exp >= 0) buf_printf(b, ",\"expire_ms\":%lld", exp);
+            buf_append(b, "}\n", 2);
+        }
+        buf_release(&x.args);
+        fwrite(b->ptr, 1, b->len, stdout);
+        w->count++;
+        return;
+    }
     size_t vlen;
     const char *v = kv_str(kv, tmp, &vlen);
-    if (!strcmp(w->o->format, "resp")) {
-        if (cur_resp_db != w->db->id) {
-            char n[UTIL_LLSTR_SIZE];
-            int nl = util_ll2str(n, w->db->id);
-            buf_append(b, "*2\r\n", 4);
-            resp_arg(b, "SELECT", 6);
-            resp_arg(b, n, (size_t)nl);
-            cur_resp_db = w->db->id;
-        }
+    if (resp) {
         buf_append(b, exp >= 0 ? "*5\r\n" : "*3\r\n", 4);
         resp_arg(b, "SET", 3);
         resp_arg(b, kv->data, kv->klen);
@@ -178,6 +274,21 @@ static void dump_key(struct walk *w, struct kv *kv)
     }
     fwrite(b->ptr, 1, b->len, stdout);
     w->count++;
+}
+
+/* Prints one element of a collection for `get`. */
+static int print_elem(void *priv, const char *a, size_t alen, const char *v, size_t vlen)
+{
+    struct buf *b = priv;
+    b->len = 0;
+    buf_append(b, "  ", 2);
+    tool_repr(b, a, alen);
+    if (v) {
+        buf_append(b, " => ", 4);
+        tool_repr(b, v, vlen);
+    }
+    printf("%s\n", b->ptr);
+    return 0;
 }
 
 /* Prints one key as `get` shows it (kv is freed); 1 when absent. */
@@ -201,6 +312,12 @@ static int print_one(int db, struct kv *kv, long long exp)
         const char *v = kv_str(kv, tmp, &n);
         tool_repr(&b, v, n);
         printf("value: %s\n", b.ptr);
+    } else {
+        const struct obj_ops *ops = obj_get_ops(kv->type);
+        if (ops && ops->each) {
+            printf("elements:\n");
+            ops->each(kv->v.ptr, kv->enc, print_elem, &b);
+        }
     }
     buf_release(&b);
     kv_free(kv);
@@ -214,12 +331,28 @@ static int cmd_info(const char *dir)
     struct wal_reader_status st;
     int end = tool_load(dir, &eng, 0, false, &st);
     if (end < 0) return 2;
-    char t1[64] = "-", t2[64] = "-";
-    (void)t1;
-    (void)t2;
     printf("data directory: %s\n", dir);
     printf("wal format: 1\n");
-    printf("checkpoint: none (checkpoints are not implemented yet; state comes from the WAL)\n");
+    char ckdir[4096];
+    snprintf(ckdir, sizeof(ckdir), "%s/checkpoint", dir);
+    struct ckpt *ck = NULL;
+    struct buf err = BUF_INIT;
+    struct ckpt_meta m = {0};
+    int rc = ckpt_open(&ck, ckdir, true, &err);
+    if (rc == -ENOENT) {
+        printf("checkpoint: none (the state comes from the WAL alone)\n");
+    } else if (rc != 0) {
+        printf("checkpoint: unreadable: %s\n", err.ptr ? err.ptr : "?");
+    } else if (ckpt_read_meta(ck, &m) != 0 || m.lsn == 0) {
+        printf("checkpoint format: %u\ncheckpoint: none committed yet\n", m.version);
+    } else {
+        char when[64];
+        tool_fmt_time((long long)m.time_ms, when, sizeof(when));
+        printf("checkpoint format: %u\ncheckpoint LSN: %llu\ncheckpoint time: %s\n", m.version,
+               (unsigned long long)m.lsn, when);
+    }
+    ckpt_close(ck);
+    buf_release(&err);
     printf("wal segments: %llu\n", (unsigned long long)st.segments);
     printf("wal records: %llu (LSN %llu..%llu), %llu bytes\n", (unsigned long long)st.records,
            (unsigned long long)st.first_lsn, (unsigned long long)st.last_lsn,

@@ -84,15 +84,29 @@ struct wal {
     uint64_t next_lsn;
     /* shared, under mu */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;   /* wakes the writer */
+    pthread_cond_t idle; /* the writer finished a batch list or a sync */
     struct batch *queue, *queue_tail, *free_list;
     bool stop;
-    /* writer thread only */
+    /* Who writes: in `always` mode the writer thread writes and syncs the
+     * sealed batches (main thread: queue only). In `everysec` and `no` the
+     * main thread writes each batch itself when it seals it (so a reply
+     * leaves only after its records reached the kernel, as with Redis's
+     * appendfsync everysec, and no thread hand-off is paid per batch); the
+     * writer thread only syncs, at most once a second, on the fd it reads
+     * under mu. Changed only by wal_set_sync while the other side is idle. */
+    bool inline_io;
+    bool writer_busy; /* the writer is working on a batch list (mu) */
+    bool sync_busy;   /* inline mode: the writer is syncing fd (mu) */
+    bool rolling;     /* inline mode: the main thread is changing segments (mu) */
+    /* the segment: owned by whoever writes (see inline_io) */
     int fd;             /* current segment */
     uint64_t seg_first; /* its first LSN */
     uint64_t seg_off;   /* append offset in it */
     uint64_t seg_cap;   /* its capacity: seg_size, or more for a bigger recovered file */
-    uint64_t unsynced;  /* LSN written but not synced, 0 = none */
+    /* LSN written but not synced (0 = none) and the time of the last sync:
+     * the writer's in `always` mode; under mu in inline mode */
+    uint64_t unsynced;
     long long last_sync_ms;
     pthread_t thread;
     /* published */
@@ -190,19 +204,72 @@ static void fail(struct wal *w, int err)
     atomic_compare_exchange_strong(&w->error, &zero, err ? err : -EIO);
 }
 
+static void store_max(_Atomic uint64_t *a, uint64_t v)
+{
+    uint64_t cur = atomic_load(a);
+    while (cur < v && !atomic_compare_exchange_weak(a, &cur, v)) {
+    }
+}
+
+static void note_sync_time(struct wal *w, long long us)
+{
+    atomic_fetch_add(&w->syncs, 1);
+    atomic_fetch_add(&w->sync_us_total, (uint64_t)us);
+    if ((uint64_t)us > atomic_load(&w->sync_us_max)) atomic_store(&w->sync_us_max, (uint64_t)us);
+}
+
+/* Syncs the current segment by whoever writes it (the writer thread in
+ * `always` mode; the main thread at a segment change in inline mode, with
+ * `rolling` set so the writer keeps off the fd). */
 static int do_sync(struct wal *w)
 {
     long long t0 = util_mono_us();
     int rc = sync_fd(w->fd);
     if (rc) return rc;
-    long long us = util_mono_us() - t0;
-    atomic_fetch_add(&w->syncs, 1);
-    atomic_fetch_add(&w->sync_us_total, (uint64_t)us);
-    if ((uint64_t)us > atomic_load(&w->sync_us_max)) atomic_store(&w->sync_us_max, (uint64_t)us);
-    atomic_store(&w->durable_lsn, w->unsynced);
+    note_sync_time(w, util_mono_us() - t0);
+    if (w->inline_io) pthread_mutex_lock(&w->mu);
+    store_max(&w->durable_lsn, w->unsynced);
     w->unsynced = 0;
     w->last_sync_ms = util_ms_now();
+    if (w->inline_io) pthread_mutex_unlock(&w->mu);
     return 0;
+}
+
+/* Records up to lsn are in the file (not synced yet). */
+static void note_written(struct wal *w, uint64_t lsn)
+{
+    if (w->inline_io) {
+        pthread_mutex_lock(&w->mu);
+        /* the writer sleeps without a deadline while nothing is pending:
+         * wake it when something becomes pending (once per sync, not per
+         * batch) */
+        if (!w->unsynced) pthread_cond_signal(&w->cv);
+        w->unsynced = lsn;
+        pthread_mutex_unlock(&w->mu);
+    } else {
+        w->unsynced = lsn;
+    }
+    atomic_store(&w->written_lsn, lsn);
+}
+
+/* Inline mode: keeps the writer's periodic sync off the segment while the
+ * main thread syncs and replaces it. */
+static void begin_roll(struct wal *w)
+{
+    if (!w->inline_io) return;
+    pthread_mutex_lock(&w->mu);
+    while (w->sync_busy) pthread_cond_wait(&w->idle, &w->mu);
+    w->rolling = true;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void end_roll(struct wal *w)
+{
+    if (!w->inline_io) return;
+    pthread_mutex_lock(&w->mu);
+    w->rolling = false;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
 }
 
 /* Writes a batch, rolling to a new segment before a record that does not
@@ -231,20 +298,42 @@ static int write_batch(struct wal *w, struct batch *b)
              * rollover must cover them, even when the batch goes on in
              * the next segment (else a crash could lose records that the
              * next sync, of the new segment, reports durable) */
-            w->unsynced = le_get64((const uint8_t *)last + 8);
-            atomic_store(&w->written_lsn, w->unsynced);
+            note_written(w, le_get64((const uint8_t *)last + 8));
             p = q;
             continue;
         }
         /* segment full: make what it holds durable, then start the next */
-        if (w->unsynced) {
-            int rc = do_sync(w);
-            if (rc) return rc;
-        }
-        int rc = seg_create(w, le_get64((const uint8_t *)p + 8));
+        begin_roll(w);
+        int rc = w->unsynced ? do_sync(w) : 0;
+        if (!rc) rc = seg_create(w, le_get64((const uint8_t *)p + 8));
+        end_roll(w);
         if (rc) return rc;
     }
     return 0;
+}
+
+/* Inline mode: the writer's periodic sync. Called and returns with mu
+ * held; syncs the fd the main thread is writing to without holding mu. */
+static void inline_sync(struct wal *w)
+{
+    int fd = w->fd;
+    uint64_t lsn = w->unsynced;
+    w->sync_busy = true;
+    pthread_mutex_unlock(&w->mu);
+    long long t0 = util_mono_us();
+    int rc = sync_fd(fd);
+    if (!rc) note_sync_time(w, util_mono_us() - t0);
+    pthread_mutex_lock(&w->mu);
+    w->sync_busy = false;
+    if (rc) {
+        fail(w, rc);
+        if (w->notify) w->notify(w->priv);
+    } else {
+        store_max(&w->durable_lsn, lsn);
+        if (w->unsynced == lsn) w->unsynced = 0;
+    }
+    w->last_sync_ms = util_ms_now();
+    pthread_cond_broadcast(&w->idle);
 }
 
 static void *writer_main(void *arg)
@@ -255,7 +344,7 @@ static void *writer_main(void *arg)
         while (!w->queue && !w->stop) {
             /* after a failure nothing is synced again: wait for work only
              * (a pending sync would otherwise look due forever and spin) */
-            bool pending = w->unsynced && !atomic_load(&w->error);
+            bool pending = w->unsynced && !atomic_load(&w->error) && !w->rolling;
             int m = atomic_load(&w->sync);
             if (pending && m == WAL_SYNC_ALWAYS) break; /* switched to always */
             if (pending && m == WAL_SYNC_EVERYSEC) {
@@ -274,8 +363,19 @@ static void *writer_main(void *arg)
                 pthread_cond_wait(&w->cv, &w->mu);
             }
         }
+        if (w->inline_io) {
+            /* the main thread wrote everything; sync when due, and once
+             * more at the end unless the mode is `no` */
+            int m = atomic_load(&w->sync);
+            if (w->unsynced && !atomic_load(&w->error) && !w->rolling && m != WAL_SYNC_NO &&
+                (w->stop || util_ms_now() - w->last_sync_ms >= 1000))
+                inline_sync(w);
+            if (w->stop) break;
+            continue;
+        }
         struct batch *list = w->queue;
         w->queue = w->queue_tail = NULL;
+        w->writer_busy = true;
         bool stopping = w->stop;
         pthread_mutex_unlock(&w->mu);
 
@@ -288,8 +388,7 @@ static void *writer_main(void *arg)
                 fail(w, rc);
                 break;
             }
-            w->unsynced = b->last_lsn;
-            atomic_store(&w->written_lsn, b->last_lsn);
+            note_written(w, b->last_lsn);
             atomic_fetch_add(&w->batches, 1);
             atomic_fetch_add(&w->records, b->records);
         }
@@ -316,6 +415,8 @@ static void *writer_main(void *arg)
             b->next = w->free_list;
             w->free_list = b;
         }
+        w->writer_busy = false;
+        pthread_cond_broadcast(&w->idle);
         if (stopping && !w->queue) break;
     }
     pthread_mutex_unlock(&w->mu);
@@ -354,6 +455,24 @@ void wal_seal(struct wal *w)
 {
     struct batch *b = w->cur;
     if (!b || !b->records) return;
+    if (w->inline_io) {
+        /* everysec / no: written here, before this turn's replies leave */
+        if (!atomic_load(&w->error)) {
+            int rc = write_batch(w, b);
+            if (rc) {
+                fail(w, rc);
+                if (w->notify) w->notify(w->priv);
+            } else {
+                note_written(w, b->last_lsn);
+                atomic_fetch_add(&w->batches, 1);
+                atomic_fetch_add(&w->records, b->records);
+            }
+        }
+        b->data.len = 0;
+        b->records = 0;
+        if (b->data.cap > (4u << 20)) buf_release(&b->data);
+        return;
+    }
     w->cur = NULL;
     pthread_mutex_lock(&w->mu);
     if (w->queue_tail)
@@ -387,8 +506,15 @@ int wal_failed(const struct wal *w)
 
 void wal_set_sync(struct wal *w, int sync)
 {
-    atomic_store(&w->sync, sync);
+    bool inl = sync != WAL_SYNC_ALWAYS;
+    if (inl != w->inline_io) wal_seal(w); /* what was appended goes the old way */
     pthread_mutex_lock(&w->mu);
+    if (inl != w->inline_io) {
+        /* hand the segment over: the writer must be idle */
+        while (w->queue || w->writer_busy || w->sync_busy) pthread_cond_wait(&w->idle, &w->mu);
+        w->inline_io = inl;
+    }
+    atomic_store(&w->sync, sync);
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
 }
@@ -430,6 +556,7 @@ void wal_close(struct wal *w)
     }
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
+    pthread_cond_destroy(&w->idle);
     free(w->dir);
     lode_free(w);
 }
@@ -793,6 +920,8 @@ int wal_open(struct wal **out, const struct wal_options *opt, wal_replay_fn fn, 
     w->fd = -1;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    pthread_cond_init(&w->idle, NULL);
+    w->inline_io = opt->sync != WAL_SYNC_ALWAYS;
     w->last_sync_ms = util_ms_now();
     int rc = recover(w, opt->base_lsn, fn, priv, err);
     if (rc == 0 && w->fd < 0) {
@@ -804,6 +933,7 @@ int wal_open(struct wal **out, const struct wal_options *opt, wal_replay_fn fn, 
         w->fd = -1;
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cv);
+        pthread_cond_destroy(&w->idle);
         free(w->dir);
         lode_free(w);
         return rc;

@@ -3,14 +3,18 @@
  * Normative on-disk layout: docs/wal-format.md.
  *
  * The main thread appends records (wal_append) into the batch being built
- * and, once per event-loop turn, seals it (wal_seal). A writer thread
- * writes sealed batches to the current segment and, in `always` mode,
- * fdatasyncs after each write, then publishes the durable LSN and calls
- * opt.notify (which wakes the loop). In `everysec` mode it syncs at most
- * once a second, in `no` mode never, except that every mode syncs a
- * segment before starting the next (and a new segment's header), so that
- * only the last segment can have a torn tail. The main thread never waits
- * for disk.
+ * and, once per event-loop turn, seals it (wal_seal), before that turn's
+ * replies are written. In `always` mode a writer thread writes sealed
+ * batches to the current segment and fdatasyncs after each write, then
+ * publishes the durable LSN and calls opt.notify (which wakes the loop), so
+ * the main thread never waits for disk. In `everysec` and `no` mode
+ * wal_seal writes the batch itself (a write to the page cache, no sync), so
+ * a reply leaves only after its records reached the kernel and survives a
+ * crash of the process, as with Redis's appendfsync everysec; the writer
+ * thread then only syncs: at most once a second in `everysec`, never in
+ * `no`. Every mode syncs a segment before starting the next (and a new
+ * segment's header), so that only the last segment can have a torn tail;
+ * in `everysec` / `no` that happens on the main thread, once per segment.
  *
  * A failed write or sync is sticky (wal_failed): nothing after it is
  * written or reported durable; the caller refuses further writes.
@@ -19,8 +23,10 @@
  * 64-byte header and preallocated to the segment size; a record never
  * spans two segments (one larger than a segment gets its own).
  *
- * Threads: wal_open/wal_append/wal_seal/wal_close on the main thread; the
- * getters are safe from any thread. All file I/O goes through wal_io, which
+ * Threads: wal_open/wal_append/wal_seal/wal_set_sync/wal_close on the main
+ * thread; the getters are safe from any thread. wal_set_sync between
+ * `always` and the other modes waits for the writer to finish what it
+ * holds (the segment changes hands). All file I/O goes through wal_io, which
  * tests replace to inject faults.
  */
 #ifndef LODE_WAL_H

@@ -4,6 +4,7 @@ that replays into redis-server, check / repair of a torn tail, and
 point-in-time restore."""
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 
@@ -214,6 +215,10 @@ def test_get_point_lookup_with_checkpoint(tmp_path):
     r = run(INSPECT, data, "get", "changed")
     assert r.returncode == 0 and b'value: "new"' in r.stdout
     assert run(INSPECT, data, "get", "absent").returncode == 1
+    info = run(INSPECT, data, "info").stdout
+    lsn = re.search(rb"checkpoint LSN: (\d+)", info)
+    assert lsn and int(lsn.group(1)) >= 2, info
+    assert b"checkpoint time: " in info and b"checkpoint format: 1" in info
     s.cleanup()
 
 
