@@ -900,10 +900,13 @@ void cmd_hrandfield(struct cmd_ctx *ctx)
         return;
     }
     long long l;
-    if (!arg_ll_range(ctx, 2, -LLONG_MAX, LLONG_MAX, &l,
-                      "ERR value is out of range, value must between -9223372036854775807 and "
-                      "9223372036854775807"))
+    if (!arg_ll(ctx, 2, &l, NULL)) return;
+    if (l == LLONG_MIN) {
+        /* |count| must fit */
+        reply_error(ctx->r, "ERR value is out of range, value must between -9223372036854775807 "
+                            "and 9223372036854775807");
         return;
+    }
     bool withvalues = false;
     if (ctx->argc > 4 || (ctx->argc == 4 && !arg_is(ctx, 3, "withvalues"))) {
         reply_error(ctx->r, ERR_SYNTAX);
