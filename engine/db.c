@@ -57,7 +57,7 @@ void engine_init(struct engine *eng, int ndbs)
         eng->dbs[i].id = i;
     }
     eng->proto_max_bulk_len = 512LL * 1024 * 1024;
-    eng->lim = (struct engine_limits){128, 64, 512, 128, 64, -2, 0};
+    eng->lim = (struct engine_limits){512, 64, 512, 128, 64, -2, 0};
     eng->now_ms = util_ms_now();
     effects_init(&eng->eff);
 }

@@ -40,9 +40,11 @@ struct engine_stats {
 };
 
 /* Encoding thresholds of the collection types (the *-max-listpack-* and
- * set-max-intset-entries settings, Redis's names and defaults). */
+ * set-max-intset-entries settings, Redis's names and defaults: those of a
+ * redis-server started without a config file, whose hash entries default
+ * is 512, not the 128 of the sample redis.conf). */
 struct engine_limits {
-    long long hash_max_listpack_entries; /* 128 */
+    long long hash_max_listpack_entries; /* 512 */
     long long hash_max_listpack_value;   /* 64 */
     long long set_max_intset_entries;    /* 512 */
     long long zset_max_listpack_entries; /* 128 */

@@ -70,7 +70,7 @@ static const struct param params[] = {
     {"slowlog-max-len", T_INT, O(slowlog_max_len), 0, LONG_MAX, 0, NULL, "128"},
     {"maxmemory", T_MEM, O(maxmemory), 0, LLONG_MAX, 0, NULL, "0"},
     {"hash-max-listpack-entries", T_INT, O(lim.hash_max_listpack_entries), 0, LONG_MAX, 0, NULL,
-     "128"},
+     "512"},
     {"hash-max-listpack-value", T_INT, O(lim.hash_max_listpack_value), 0, LONG_MAX, 0, NULL, "64"},
     {"set-max-intset-entries", T_INT, O(lim.set_max_intset_entries), 0, LONG_MAX, 0, NULL, "512"},
     {"zset-max-listpack-entries", T_INT, O(lim.zset_max_listpack_entries), 0, LONG_MAX, 0, NULL,

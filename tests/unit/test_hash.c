@@ -315,7 +315,7 @@ static void test_hrandfield(void **state)
     RUN(t, "*0\r\n", "HRANDFIELD", "nokey", "-3", "WITHVALUES");
     for (int enc = 0; enc < 2; enc++) {
         const char *key = enc ? "t" : "p";
-        t->eng.lim.hash_max_listpack_entries = enc ? 0 : 128;
+        t->eng.lim.hash_max_listpack_entries = enc ? 0 : 512;
         fill(t, key, 50);
         assert_int_equal(enc_of(t, key), enc ? HASH_ENC_TABLE : HASH_ENC_PACK);
         RUN(t, "*0\r\n", "HRANDFIELD", key, "0");
