@@ -17,7 +17,9 @@
  * hash-max-listpack-value is stored, and once it holds more than
  * hash-max-listpack-entries fields; a TABLE never converts back. These are
  * Redis 7.0's rules (HSETNX on an existing field stores nothing and so
- * converts nothing; HINCRBY/HINCRBYFLOAT convert on a long result).
+ * converts nothing; HINCRBY/HINCRBYFLOAT convert on a long result; any
+ * store, an update included, converts a pack that holds more fields than
+ * the limit, which CONFIG SET may have lowered).
  *
  * Logging: every write is `verbatim` except HINCRBYFLOAT, whose long double
  * arithmetic and formatting are platform facts: it is logged as HSET key
@@ -308,17 +310,21 @@ static int hash_set(const struct engine_limits *lim, struct kv *kv, const char *
             convert_to_table(kv);
         } else {
             uint8_t *e = pk_find(pk, NULL, f, flen, 1);
+            int added = 0;
             if (e) {
                 uint8_t *ve = pk_next(pk, e);
-                kv->v.ptr = pk_replace(pk, &ve, v, vlen);
-                return 0;
+                pk = pk_replace(pk, &ve, v, vlen);
+            } else {
+                pk = pk_append(pk, f, flen);
+                pk = pk_append(pk, v, vlen);
+                added = 1;
             }
-            pk = pk_append(pk, f, flen);
-            pk = pk_append(pk, v, vlen);
             kv->v.ptr = pk;
+            /* checked after an update too: the limit may have been lowered
+             * (CONFIG SET) since the pack grew, and Redis converts then */
             if ((long long)(pk_count(pk) / 2) > lim->hash_max_listpack_entries)
                 convert_to_table(kv);
-            return 1;
+            return added;
         }
     }
     return ht_set(kv->v.ptr, f, flen, v, vlen);
