@@ -19,7 +19,9 @@ Case files (cases/*.txt), one command per line, redis-cli quoting:
   !conn 1                          switch to connection 1 (opened on demand)
   !scan [MATCH p] [COUNT n] [TYPE t]   full SCAN iteration, key sets compared
   !dump                            KEYS * sorted, then TYPE, GET/PTTL per key
-                                   (PFCOUNT in place of GET for HyperLogLogs)
+                                   (PFCOUNT in place of GET for HyperLogLogs;
+                                   hashes: HGETALL and OBJECT ENCODING)
+  !hscan KEY [MATCH p] [COUNT n]   full HSCAN iteration, field/value sets compared
   !until "<reply>" CMD ARGS...     poll CMD on both servers until each
                                    replies <reply> (escaped), 5 s deadline
 A case's keyspace is flushed (FLUSHALL) and the connections RESET after it;
@@ -375,6 +377,15 @@ class Pair:
                 if e != b":1\r\n":
                     self.fail(per[1], "%s returned %r which EXISTS says is missing (%r)"
                               % (s.label, key, e), la, lb)
+        if normalize._u(per[1][0]) == "HRANDFIELD" and len(per[1]) == 2 and \
+                lb.startswith(b"$") and not lb.startswith(b"$-1"):
+            # one random field: it must be a field of the hash on each side
+            for s, r in zip(self.sides, (la, lb)):
+                f = normalize.parse(r).val
+                e = s.call(i, ["HEXISTS", per[1][1], f])
+                if e != b":1\r\n":
+                    self.fail(per[1], "%s returned field %r which HEXISTS says is missing (%r)"
+                              % (s.label, f, e), la, lb)
         return la, lb
 
     def _set_members(self, side, i, key):
@@ -447,6 +458,36 @@ class Pair:
                       repr(sets[1]).encode())
         self.history.append([b"!scan"] + extra)
 
+    def hscan_all(self, key, extra):
+        """!hscan: iterate HSCAN over one hash to completion on each server;
+        the sets of (field, value) pairs must be equal (HSCAN, like SCAN, may
+        return an element twice)."""
+        sets = []
+        for s in self.sides:
+            cursor, pairs, steps = b"0", set(), 0
+            while True:
+                r = s.call(self.cur, ["HSCAN", key, cursor] + extra)
+                try:
+                    p = normalize.parse(r)
+                    if p.kind == "-":
+                        pairs = r
+                        break
+                    cursor, batch = p.val[0].val, p.val[1].items()
+                except Exception:
+                    self.fail(["HSCAN", key, cursor] + extra, "%s: bad HSCAN reply" % s.label, r, r)
+                pairs.update((batch[i].val, batch[i + 1].val) for i in range(0, len(batch), 2))
+                steps += 1
+                if cursor == b"0":
+                    break
+                if steps > 100000:
+                    self.fail(["HSCAN", key] + extra, "%s: HSCAN does not terminate" % s.label,
+                              r, r)
+            sets.append(pairs if isinstance(pairs, bytes) else sorted(pairs))
+        if sets[0] != sets[1]:
+            self.fail([b"!hscan", key] + extra, "HSCAN iteration sets differ",
+                      repr(sets[0]).encode(), repr(sets[1]).encode())
+        self.history.append([b"!hscan", key] + extra)
+
     def dump(self):
         """!dump: the whole current database: key names, then per key its
         TYPE and, for strings, GET, for sorted sets ZRANGE WITHSCORES and
@@ -467,6 +508,9 @@ class Pair:
                 self.command(["LRANGE", k, "0", "-1"])
             elif t == b"+set\r\n":
                 self.command(["SMEMBERS", k])
+                self.command(["OBJECT", "ENCODING", k])
+            elif t == b"+hash\r\n":
+                self.command(["HGETALL", k])
                 self.command(["OBJECT", "ENCODING", k])
             self.command(["PTTL", k])
 
@@ -500,6 +544,8 @@ class Pair:
             self.scan_all(toks[1:])
         elif head == b"!dump":
             self.dump()
+        elif head == b"!hscan":
+            self.hscan_all(toks[1], toks[2:])
         elif head == b"!until":
             self.until(toks[1], toks[2:])
         else:

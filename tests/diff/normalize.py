@@ -521,7 +521,91 @@ def _set_random(args, a, b):
     return None
 
 
+def _elem_key(e):
+    # an element of an unordered array: a bulk string, or (RESP3
+    # HRANDFIELD WITHVALUES) a nested [field, value] array
+    return tuple(x.val for x in e.items()) if e.is_agg() else (e.val,)
+
+
+def _sorted_pairs(a, b, what):
+    """Flat field/value arrays or maps whose pair order is unspecified:
+    compare as sorted lists of pairs."""
+    if a.kind != b.kind or not a.is_agg() or not b.is_agg():
+        return None if a == b else "%s: differ" % what
+    pa = sorted((k, v.val) for k, v in a.as_pairs())
+    pb = sorted((k, v.val) for k, v in b.as_pairs())
+    return None if pa == pb else "%s (sorted pairs): %r vs %r" % (what, pa, pb)
+
+
+def _hash_all(args, a, b):
+    # HGETALL / HKEYS / HVALS: a hashtable-encoded hash replies in its
+    # table's order, which Redis leaves unspecified (COMMAND INFO tip
+    # nondeterministic_output_order); the listpack order (insertion) is the
+    # same on both servers but compared the same way for simplicity.
+    cmd = _u(args[0])
+    if cmd == "HGETALL":
+        return _sorted_pairs(a, b, cmd)
+    return _sorted_agg(a, b, cmd)
+
+
+def _hscan(args, a, b):
+    # One HSCAN step: a hashtable's cursor is a position in each server's
+    # own table, so steps are compared by shape (full iterations by the
+    # !hscan directive); a step that started at 0 and ended at 0 on both
+    # (a listpack hash, or a small table) must hold the same pairs.
+    err = _same_kind(a, b, "HSCAN")
+    if err or a.kind == "-":
+        return err
+    for r in (a, b):
+        v = r.items()
+        if len(v) != 2 or v[0].kind != "$" or not v[0].val.isdigit() or not v[1].is_agg() \
+                or len(v[1].items()) % 2:
+            return "HSCAN: malformed reply %r" % r
+    if args[2:3] == [b"0"] and a.val[0].val == b"0" and b.val[0].val == b"0":
+        return _sorted_pairs(a.val[1], b.val[1], "HSCAN (both iterations done)")
+    return None
+
+
+def _hrandfield(args, a, b):
+    # HRANDFIELD picks at random (Redis's own choice is random too): the
+    # replies must have the same type and length, and errors must match.
+    # Without a count the field is checked to exist by the harness
+    # (RANDOM_FIELD_COMMANDS). With a positive count the picks are
+    # distinct; a reply shorter than the count is the whole hash, and is
+    # compared as a set.
+    err = _same_kind(a, b, "HRANDFIELD")
+    if err or a.kind == "-" or not a.is_agg():
+        return err
+    if len(a.items()) != len(b.items()):
+        return "HRANDFIELD: %d vs %d elements" % (len(a.items()), len(b.items()))
+    try:
+        count = int(args[2])
+    except (IndexError, ValueError):
+        return None
+    withvalues = len(args) > 3
+    flat = withvalues and a.items() and not a.items()[0].is_agg()
+    per = 2 if flat else 1
+
+    def picks(r):
+        v = r.items()
+        if flat:
+            return [(v[i].val, v[i + 1].val) for i in range(0, len(v), 2)]
+        return [_elem_key(e) for e in v]
+    pa, pb = picks(a), picks(b)
+    if count > 0:
+        if len(set(pa)) != len(pa) or len(set(pb)) != len(pb):
+            return "HRANDFIELD: repeated picks with a positive count"
+        if len(a.items()) < count * per and sorted(pa) != sorted(pb):
+            return "HRANDFIELD (whole hash, sorted): %r vs %r" % (sorted(pa), sorted(pb))
+    return None
+
+
 RULES = {
+    "HGETALL": _hash_all,
+    "HKEYS": _hash_all,
+    "HVALS": _hash_all,
+    "HSCAN": _hscan,
+    "HRANDFIELD": _hrandfield,
     "SMEMBERS": _set_members,
     "SINTER": _set_members,
     "SUNION": _set_members,
