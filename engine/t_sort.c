@@ -26,11 +26,11 @@
  * (when the key existed) and RPUSH destination <the stored elements>, so
  * replay never depends on set iteration order or on the other keys the
  * patterns read. The list is created by running the table's RPUSH, so this
- * module needs no list API (and STORE answers an error while no list type
- * is registered). SORT without STORE and SORT_RO are reads.
+ * module needs no list API. SORT without STORE and SORT_RO are reads.
  */
 #include "engine/cmd.h"
 #include "engine/lode.h"
+#include "engine/t_hash.h"
 #include "engine/util.h"
 
 #include <errno.h>
@@ -38,13 +38,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#if defined(__has_include)
-#if __has_include("engine/t_hash.h")
-#include "engine/t_hash.h"
-#define SORT_HAVE_HASH 1
-#endif
-#endif
 
 #define ERR_SORT_DOUBLE "ERR One or more scores can't be converted into double"
 
@@ -99,12 +92,8 @@ static bool pattern_value(struct cmd_ctx *ctx, const struct slice *pat, const ch
     struct kv *kv = db_lookup(ctx->eng, ctx->db, key->ptr, key->len, 0);
     if (!kv) return false;
     if (field) {
-#ifdef SORT_HAVE_HASH
         if (kv->type != OBJ_HASH) return false;
         return hash_get(kv, field, (size_t)(end - field), tmp, v, vlen);
-#else
-        return false; /* no hash type in this build: no key can be a hash */
-#endif
     }
     if (kv->type != OBJ_STRING) return false;
     *v = kv_str(kv, tmp, vlen);
@@ -265,10 +254,6 @@ static void store_result(struct cmd_ctx *ctx, int dst, struct slice *out, long l
 {
     const struct slice *key = &ctx->argv[dst];
     const struct cmd_def *push = cmd_lookup("rpush", 5);
-    if (nout > 0 && (!push || !push->fn)) {
-        reply_error(ctx->r, "ERR SORT STORE needs the list type, which this build lacks");
-        return;
-    }
     bool existed = ctx_lookup_write(ctx, dst) != NULL;
     if (existed) {
         db_delete(ctx->eng, ctx->db, key->ptr, key->len);

@@ -9,7 +9,6 @@ CASES = harness.load_cases()
 # reported as skipped with the reason (never silently), and the entry goes
 # when the capability lands.
 PENDING = {
-    "wrongtype": "needs list and set keys (RPUSH/SADD), which arrive with the data-types issue",
 }
 PARAMS = []
 for c in CASES:
