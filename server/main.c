@@ -5,6 +5,7 @@
  * Usage: lode-server [CONFIGFILE] [--name value ...]   (as redis-server)
  */
 #include "server/server.h"
+#include "server/multi.h"
 #include "engine/lode.h"
 #include "engine/util.h"
 
@@ -248,6 +249,7 @@ int main(int argc, char **argv)
     srv.loop = ev_default_loop(EVFLAG_AUTO);
     /* recover before serving: no client sees a half-loaded dataset */
     if (persist_open() != 0) return 1;
+    multi_init(); /* WATCH hooks: after recovery, which needs none */
     if (net_listen_all() != 0) return 1;
     if (srv.cfg.pidfile) {
         FILE *pf = fopen(srv.cfg.pidfile, "w");

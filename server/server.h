@@ -76,6 +76,7 @@ struct client {
     size_t held_from; /* first byte of out that is held */
     struct client *held_next;
     bool held_listed;
+    struct multi_state *multi; /* owned (server/multi.c): NULL = no MULTI, no WATCH */
 };
 
 struct cmd_stats {
@@ -171,6 +172,10 @@ void clients_cron(void);
 /* ---- dispatch (dispatch.c) ---- */
 /* Runs one parsed command for c; the reply goes to c->out. */
 void dispatch_command(struct client *c);
+/* EXEC: runs one queued command of c, its reply appended to out. Its
+ * effects stay in the engine's buffer for the caller to log. */
+void dispatch_call_queued(struct client *c, const struct cmd_def *cmd, int argc,
+                          const struct slice *argv, struct buf *out);
 /* Binds server-layer handlers into the command table. */
 void dispatch_init(void);
 void stats_count_error(const char *code);
@@ -191,9 +196,9 @@ void server_track_memory_peak(void);
 /* Replies with a HELP array: title, lines (NULL-terminated), then HELP. */
 void reply_help(struct reply *r, const char *title, const char *const *lines);
 void server_request_shutdown(int exit_code);
-void slowlog_push(struct client *c, long long duration_us);
+void slowlog_push(struct client *c, int argc, const struct slice *argv, long long duration_us);
 void slowlog_reset(void);
 void slowlog_reply(struct reply *r, long long count);
-void monitor_feed(struct client *c);
+void monitor_feed(struct client *c, int argc, const struct slice *argv);
 
 #endif
