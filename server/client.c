@@ -251,7 +251,9 @@ static bool pause_holds(struct client *c)
         const struct cmd_def *sub = cmd_lookup_sub(cmd, c->argv[1].ptr, c->argv[1].len);
         if (sub) cmd = sub;
     }
-    /* PAUSE WRITE also holds commands that may write (EVAL, PUBLISH later) */
+    /* PAUSE WRITE also holds commands that may write (EVAL, PUBLISH later),
+     * and EXEC of a transaction holding a write */
+    if (cmd->id == CMD_EXEC && c->argc == 1) return multi_has_writes(c);
     return (cmd->flags & (CMDF_WRITE | CMDF_MAY_REPLICATE)) != 0;
 }
 

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from conftest import wait_until
+from resp_client import encode
 
 
 def test_pipeline_transaction(r):
@@ -430,3 +431,30 @@ def test_transaction_keys_reach_checkpoint(make_server):
     # everything came from the checkpoint: no WAL record was left to replay
     assert int(c.info("persistence")["lode_recovery_records"]) == 0
     c.close()
+
+
+def test_pause_write_holds_exec_with_writes(server):
+    o = server.client()
+    c = server.raw()
+    try:
+        c.call("CLIENT", "SETNAME", "tx")
+        c.call("MULTI")
+        c.call("GET", "a")
+        o.execute_command("CLIENT", "PAUSE", "100000", "WRITE")
+        # a read-only transaction is not held
+        assert c.call("EXEC") == b"*1\r\n$-1\r\n"
+        o.execute_command("CLIENT", "UNPAUSE")
+        c.call("MULTI")
+        c.call("SET", "a", "1")  # (a write is held while queuing too)
+        o.execute_command("CLIENT", "PAUSE", "100000", "WRITE")
+        c.send_raw(encode("EXEC"))
+        wait_until(lambda: any(l["name"] == "tx" and "b" in l["flags"] and l["cmd"] == "exec"
+                               for l in o.client_list()), what="EXEC to be held")
+        assert o.get("a") is None
+        o.execute_command("CLIENT", "UNPAUSE")
+        assert c.read_reply() == b"*1\r\n+OK\r\n"
+        assert o.get("a") == b"1"
+    finally:
+        o.execute_command("CLIENT", "UNPAUSE")
+        o.close()
+        c.close()
