@@ -201,8 +201,10 @@ void dispatch_command(struct client *c)
         goto done;
     }
     if (queue) {
-        multi_queue(c, cmd, c->argc, c->argv);
-        reply_status(&r, "QUEUED");
+        if (multi_queue(c, cmd, c->argc, c->argv))
+            reply_status(&r, "QUEUED");
+        else
+            reject(c, cmd, &r, "ERR transaction too large: its commands exceed 512mb of arguments");
         goto done;
     }
     size_t reply_start = c->out.len;

@@ -28,6 +28,10 @@
 
 #include <string.h>
 
+/* Queued argument bytes a transaction may hold: half the WAL's largest
+ * record payload (WAL_MAX_PAYLOAD, 1 GiB, wal/record.h). */
+#define MULTI_MAX_BYTES (512ULL * 1024 * 1024)
+
 /* One queued command: argv copies in one allocation (slices, then bytes). */
 struct mcmd {
     const struct cmd_def *cmd;
@@ -117,14 +121,19 @@ static void free_queue(struct multi_state *m)
     m->writes = false;
 }
 
-void multi_queue(struct client *c, const struct cmd_def *cmd, int argc, const struct slice *argv)
+bool multi_queue(struct client *c, const struct cmd_def *cmd, int argc, const struct slice *argv)
 {
     struct multi_state *m = c->multi;
     lode_assert(m && m->in_multi);
     /* an aborted transaction will not run: keep no memory for it */
-    if (m->dirty_exec || m->dirty_cas) return;
+    if (m->dirty_exec || m->dirty_cas) return true;
     size_t bytes = 0;
     for (int i = 0; i < argc; i++) bytes += argv[i].len;
+    /* the transaction's effects must fit one WAL record; they are about the
+     * size of the queued arguments (commands are logged as received or in
+     * a shorter rewritten form), so the queue is bounded with a margin for
+     * the RESP framing and the DELs of expired keys */
+    if (m->mem + bytes > MULTI_MAX_BYTES) return false;
     struct slice *copy = lode_malloc(sizeof(*copy) * (size_t)argc + bytes);
     char *p = (char *)(copy + argc);
     for (int i = 0; i < argc; i++) {
@@ -139,6 +148,7 @@ void multi_queue(struct client *c, const struct cmd_def *cmd, int argc, const st
     m->cmds[m->n++] = (struct mcmd){cmd, argc, copy};
     m->mem += bytes;
     if (cmd->flags & CMDF_WRITE) m->writes = true;
+    return true;
 }
 
 bool multi_active(const struct client *c)

@@ -44,8 +44,11 @@ bool multi_active(const struct client *c);
  * DISCARD, MULTI, WATCH, QUIT, RESET, as in Redis). */
 bool multi_runs_now(const struct cmd_def *cmd);
 /* Queues a copy of argv for EXEC (argv borrowed). Replies nothing: the
- * caller answers +QUEUED. A flagged transaction stores nothing. */
-void multi_queue(struct client *c, const struct cmd_def *cmd, int argc, const struct slice *argv);
+ * caller answers +QUEUED. A flagged transaction stores nothing. Returns
+ * false, queuing nothing, when the transaction would exceed 512 MiB of
+ * arguments (its effects must fit one WAL record): the caller refuses the
+ * command, which flags the transaction. */
+bool multi_queue(struct client *c, const struct cmd_def *cmd, int argc, const struct slice *argv);
 /* A command was refused while c was in MULTI: EXEC will answer EXECABORT.
  * No-op outside MULTI. */
 void multi_flag_error(struct client *c);
