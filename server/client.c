@@ -4,6 +4,7 @@
  */
 #include "server/server.h"
 #include "server/blocking.h"
+#include "server/multi.h"
 #include "engine/lode.h"
 #include "engine/util.h"
 
@@ -96,6 +97,7 @@ void client_free(struct client *c)
     if (c->flags & CL_PAUSED) remove_paused(c);
     persist_client_gone(c);
     blocking_client_gone(c);
+    multi_client_reset(c);
     client_monitor_stop(c);
     if (c->prev)
         c->prev->next = c->next;
@@ -251,7 +253,9 @@ static bool pause_holds(struct client *c)
         const struct cmd_def *sub = cmd_lookup_sub(cmd, c->argv[1].ptr, c->argv[1].len);
         if (sub) cmd = sub;
     }
-    /* PAUSE WRITE also holds commands that may write (EVAL, PUBLISH later) */
+    /* PAUSE WRITE also holds commands that may write (EVAL, PUBLISH later),
+     * and EXEC of a transaction holding a write */
+    if (cmd->id == CMD_EXEC && c->argc == 1) return multi_has_writes(c);
     return (cmd->flags & (CMDF_WRITE | CMDF_MAY_REPLICATE)) != 0;
 }
 
@@ -367,7 +371,9 @@ static const char *client_flags_str(const struct client *c, char *dst)
 {
     char *p = dst;
     if (c->flags & CL_MONITOR) *p++ = 'O';
+    if (multi_active(c)) *p++ = 'x';
     if (c->flags & (CL_PAUSED | CL_BLOCKED)) *p++ = 'b'; /* Redis shows held clients as blocked */
+    if (multi_dirty(c)) *p++ = 'd';
     if (c->flags & CL_CLOSE_AFTER_REPLY) *p++ = 'c';
     if (c->flags & CL_CLOSE_ASAP) *p++ = 'A';
     if (c->flags & CL_UNIX) *p++ = 'U';
@@ -396,16 +402,17 @@ void client_info_line(struct client *c, struct buf *out)
     size_t omem = c->out.cap;
     size_t argv_mem = 0;
     for (int i = 0; i < c->argc; i++) argv_mem += c->argv[i].len;
-    buf_printf(
-        out,
-        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 "
-        "psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu "
-        "rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s user=default "
-        "redir=-1 resp=%d",
-        (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
-        (now - c->ctime) / 1000, (now - c->last_interaction) / 1000, client_flags_str(c, flags),
-        c->sess.db, c->q.len, qfree, argv_mem, c->out.cap, c->out_peak, c->out.len - c->sent, omem,
-        sizeof(*c) + c->q.cap + c->out.cap + argv_mem, has_output(c) ? "w" : "", cmd, c->sess.resp);
+    buf_printf(out,
+               "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 "
+               "psub=0 ssub=0 multi=%lld qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=%zu "
+               "rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s user=default "
+               "redir=-1 resp=%d",
+               (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
+               (now - c->ctime) / 1000, (now - c->last_interaction) / 1000,
+               client_flags_str(c, flags), c->sess.db, multi_queued(c), c->q.len, qfree, argv_mem,
+               multi_mem(c), c->out.cap, c->out_peak, c->out.len - c->sent, omem,
+               sizeof(*c) + c->q.cap + c->out.cap + argv_mem, has_output(c) ? "w" : "", cmd,
+               c->sess.resp);
 }
 
 void clients_cron(void)

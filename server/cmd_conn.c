@@ -3,6 +3,7 @@
  * SHUTDOWN.
  */
 #include "server/server.h"
+#include "server/multi.h"
 #include "engine/lode.h"
 #include "engine/util.h"
 
@@ -178,6 +179,7 @@ void cmd_reset(struct cmd_ctx *ctx)
     client_set_name(c, NULL, 0);
     c->flags &= ~(CL_REPLY_OFF | CL_REPLY_SKIP | CL_REPLY_SKIP_NEXT | CL_NO_EVICT);
     client_monitor_stop(c);
+    multi_client_reset(c); /* DISCARD and UNWATCH */
     if (srv.cfg.requirepass) c->flags &= ~CL_AUTHENTICATED;
     reply_status(ctx->r, "RESET");
 }

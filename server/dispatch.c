@@ -5,6 +5,7 @@
  */
 #include "server/server.h"
 #include "server/blocking.h"
+#include "server/multi.h"
 #include "engine/lode.h"
 #include "engine/util.h"
 
@@ -92,6 +93,75 @@ static void warn_missing_rewrite(const struct cmd_def *cmd)
 #endif
 }
 
+/* Runs a resolved command for c: the handler, the single write path's rule
+ * (its effects join the engine's buffer; the caller logs them), statistics,
+ * the slow log and MONITOR. t0 is when the command began. */
+static void call(struct client *c, const struct cmd_def *cmd, int argc, const struct slice *argv,
+                 struct reply *r, const struct timespec *t0)
+{
+    int db0 = c->sess.db;
+    struct cmd_ctx ctx = {
+        .eng = &srv.eng,
+        .sess = &c->sess,
+        .db = &srv.eng.dbs[c->sess.db],
+        .argc = argc,
+        .argv = argv,
+        .r = r,
+        .cmd = cmd,
+        .client = c,
+        .dirty = 0,
+    };
+    /* EXEC calls this for each queued command while it runs itself */
+    struct client *outer = srv.current;
+    const struct cmd_def *outer_cmd = c->cur_cmd;
+    srv.current = c;
+    c->cur_cmd = cmd;
+    cmd->fn(&ctx);
+    if (ctx.block.first_key) blocking_block(c, &ctx.block);
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long long ns = (t1.tv_sec - t0->tv_sec) * 1000000000LL + (t1.tv_nsec - t0->tv_nsec);
+    long long dur = ns / 1000;
+    srv.current = outer;
+    c->cur_cmd = outer_cmd;
+    c->last_cmd = cmd;
+    if (ctx_log_effects(&ctx, db0)) warn_missing_rewrite(cmd);
+
+    struct cmd_stats *st = &srv.cmd_stats[cmd->id];
+    st->calls++;
+    st->usec += dur;
+    latency_record(&st->lat, (uint64_t)ns);
+    if (r->errors) st->failed++;
+    srv.stat_numcommands++;
+    if (!(cmd->flags & CMDF_SKIP_SLOWLOG)) slowlog_push(c, argc, argv, dur);
+    if (srv.monitors && !(cmd->flags & (CMDF_SKIP_MONITOR | CMDF_ADMIN)))
+        monitor_feed(c, argc, argv);
+}
+
+void dispatch_call_queued(struct client *c, const struct cmd_def *cmd, int argc,
+                          const struct slice *argv, struct buf *out)
+{
+    struct reply r;
+    reply_init(&r, out, c->sess.resp);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    call(c, cmd, argc, argv, &r, &t0);
+    account_errors(&r);
+}
+
+/* A command refused before running: inside MULTI the transaction is
+ * flagged (EXEC will abort); a refused EXEC discards it at once. */
+static void reject(struct client *c, const struct cmd_def *cmd, struct reply *r, const char *msg)
+{
+    if (cmd) srv.cmd_stats[cmd->id].rejected++;
+    if (cmd && cmd->id == CMD_EXEC) {
+        multi_abort_exec(c, r, msg);
+        return;
+    }
+    reply_error(r, msg);
+    multi_flag_error(c);
+}
+
 void dispatch_command(struct client *c)
 {
     /* CLIENT REPLY OFF/SKIP: the reply is built, then dropped */
@@ -101,60 +171,50 @@ void dispatch_command(struct client *c)
     struct reply r;
     reply_init(&r, skip ? &discard : &c->out, c->sess.resp);
 
-    struct timespec t0, t1;
+    struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     srv.eng.now_ms = (long long)t0.tv_sec * 1000 + t0.tv_nsec / 1000000 + srv.wall_offset_ms;
-    const struct cmd_def *cmd = cmd_resolve(c->argc, c->argv, &r);
+    const struct cmd_def *cmd;
+    if (c->argc != 1 && util_eq_nocase(c->argv[0].ptr, c->argv[0].len, "exec")) {
+        /* as Redis: EXEC with arguments aborts the transaction */
+        cmd = &cmd_table[CMD_EXEC];
+        reject(c, cmd, &r, "wrong number of arguments for 'exec' command");
+        goto done;
+    }
+    cmd = cmd_resolve(c->argc, c->argv, &r);
     if (!cmd) {
         count_rejected(c);
+        multi_flag_error(c);
         goto done;
     }
     if (!(c->flags & CL_AUTHENTICATED) && !(cmd->flags & CMDF_NO_AUTH)) {
-        reply_error(&r, "NOAUTH Authentication required.");
-        srv.cmd_stats[cmd->id].rejected++;
+        reject(c, cmd, &r, "NOAUTH Authentication required.");
         goto done;
     }
-    if ((cmd->flags & CMDF_WRITE) && persist_failed()) {
-        reply_error(&r, persist_error_reply());
-        srv.cmd_stats[cmd->id].rejected++;
+    bool queue = multi_active(c) && !multi_runs_now(cmd);
+    if (queue && (cmd->flags & CMDF_NO_MULTI)) {
+        reject(c, cmd, &r, "ERR Command not allowed inside a transaction");
+        goto done;
+    }
+    /* EXEC counts as a write when it would run one */
+    bool writes = (cmd->flags & CMDF_WRITE) || (cmd->id == CMD_EXEC && multi_has_writes(c));
+    if (writes && persist_failed()) {
+        reject(c, cmd, &r, persist_error_reply());
+        goto done;
+    }
+    if (queue) {
+        if (multi_queue(c, cmd, c->argc, c->argv))
+            reply_status(&r, "QUEUED");
+        else
+            reject(c, cmd, &r, "ERR transaction too large: its commands exceed 512mb of arguments");
         goto done;
     }
     size_t reply_start = c->out.len;
-    int db0 = c->sess.db;
-    struct cmd_ctx ctx = {
-        .eng = &srv.eng,
-        .sess = &c->sess,
-        .db = &srv.eng.dbs[c->sess.db],
-        .argc = c->argc,
-        .argv = c->argv,
-        .r = &r,
-        .cmd = cmd,
-        .client = c,
-        .dirty = 0,
-    };
-    srv.current = c;
-    c->cur_cmd = cmd;
-    cmd->fn(&ctx);
-    if (ctx.block.first_key) blocking_block(c, &ctx.block);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    long long ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
-    long long dur = ns / 1000;
-    srv.current = NULL;
-    c->cur_cmd = NULL;
-    c->last_cmd = cmd;
-    /* the single write path: what changed goes to the WAL as one record */
-    if (ctx_log_effects(&ctx, db0)) warn_missing_rewrite(cmd);
+    call(c, cmd, c->argc, c->argv, &r, &t0);
+    /* the single write path: what changed goes to the WAL as one record
+     * (for EXEC, what every queued command changed) */
     persist_log_effects();
     if (!skip) persist_hold_reply(c, reply_start);
-
-    struct cmd_stats *st = &srv.cmd_stats[cmd->id];
-    st->calls++;
-    st->usec += dur;
-    latency_record(&st->lat, (uint64_t)ns);
-    if (r.errors) st->failed++;
-    srv.stat_numcommands++;
-    if (!(cmd->flags & CMDF_SKIP_SLOWLOG)) slowlog_push(c, dur);
-    if (srv.monitors && !(cmd->flags & (CMDF_SKIP_MONITOR | CMDF_ADMIN))) monitor_feed(c);
 done:
     account_errors(&r);
     if (skip) {
@@ -166,8 +226,9 @@ done:
         c->flags &= ~CL_REPLY_SKIP;
         c->flags |= CL_REPLY_SKIP_NEXT;
     }
-    /* serve clients blocked on keys this command made ready (after its
-     * own record, so the WAL holds the push before the pops it fed) */
+    /* serve clients blocked on keys this command (or transaction) made
+     * ready, after its own record, so the WAL holds the push before the
+     * pops it fed */
     blocking_handle_ready();
 }
 
@@ -230,7 +291,7 @@ static void slowlog_entry_free(struct slowlog_entry *e)
     lode_free(e);
 }
 
-void slowlog_push(struct client *c, long long duration_us)
+void slowlog_push(struct client *c, int cargc, const struct slice *cargv, long long duration_us)
 {
     if (srv.cfg.slowlog_log_slower_than < 0 || duration_us < srv.cfg.slowlog_log_slower_than)
         return;
@@ -238,15 +299,15 @@ void slowlog_push(struct client *c, long long duration_us)
     e->id = srv.slowlog_next_id++;
     e->time = util_ms_now() / 1000;
     e->duration = duration_us;
-    int argc = c->argc > SLOWLOG_MAX_ARGC ? SLOWLOG_MAX_ARGC : c->argc;
+    int argc = cargc > SLOWLOG_MAX_ARGC ? SLOWLOG_MAX_ARGC : cargc;
     e->argc = argc;
     e->argv = lode_calloc(sizeof(struct buf) * (size_t)argc);
     for (int i = 0; i < argc; i++) {
-        if (i == argc - 1 && argc != c->argc) {
-            buf_printf(&e->argv[i], "... (%d more arguments)", c->argc - argc + 1);
+        if (i == argc - 1 && argc != cargc) {
+            buf_printf(&e->argv[i], "... (%d more arguments)", cargc - argc + 1);
             break;
         }
-        const struct slice *a = &c->argv[i];
+        const struct slice *a = &cargv[i];
         if (a->len > SLOWLOG_MAX_ARGLEN) {
             buf_append(&e->argv[i], a->ptr, SLOWLOG_MAX_ARGLEN);
             buf_printf(&e->argv[i], "... (%zu more bytes)", a->len - SLOWLOG_MAX_ARGLEN);
@@ -304,15 +365,15 @@ void slowlog_reply(struct reply *r, long long count)
 
 /* ---- MONITOR ---- */
 
-void monitor_feed(struct client *c)
+void monitor_feed(struct client *c, int argc, const struct slice *argv)
 {
     struct buf line = BUF_INIT;
     long long us = util_us_now();
     buf_printf(&line, "+%lld.%06lld [%d %s]", us / 1000000, us % 1000000, c->sess.db,
                (c->flags & CL_UNIX) ? "unix" : c->addr);
-    for (int i = 0; i < c->argc; i++) {
+    for (int i = 0; i < argc; i++) {
         buf_putc(&line, ' ');
-        buf_append_repr(&line, c->argv[i].ptr, c->argv[i].len);
+        buf_append_repr(&line, argv[i].ptr, argv[i].len);
     }
     buf_append(&line, "\r\n", 2);
     for (struct client *m = srv.monitors; m; m = m->mon_next) {

@@ -79,7 +79,8 @@ struct client {
     size_t held_from; /* first byte of out that is held */
     struct client *held_next;
     bool held_listed;
-    struct bstate *blk; /* owned by blocking.c: the blocking command's wait, NULL = none */
+    struct bstate *blk;        /* owned by blocking.c: the blocking command's wait, NULL = none */
+    struct multi_state *multi; /* owned (server/multi.c): NULL = no MULTI, no WATCH */
 };
 
 struct cmd_stats {
@@ -180,6 +181,10 @@ void dispatch_command(struct client *c);
  * record and holds its reply like any command's. Returns true when the
  * command asked to block again (nothing was served). */
 bool dispatch_serve(struct client *c, const struct cmd_def *cmd, const struct slice *key);
+/* EXEC: runs one queued command of c, its reply appended to out. Its
+ * effects stay in the engine's buffer for the caller to log. */
+void dispatch_call_queued(struct client *c, const struct cmd_def *cmd, int argc,
+                          const struct slice *argv, struct buf *out);
 /* Binds server-layer handlers into the command table. */
 void dispatch_init(void);
 void stats_count_error(const char *code);
@@ -200,9 +205,9 @@ void server_track_memory_peak(void);
 /* Replies with a HELP array: title, lines (NULL-terminated), then HELP. */
 void reply_help(struct reply *r, const char *title, const char *const *lines);
 void server_request_shutdown(int exit_code);
-void slowlog_push(struct client *c, long long duration_us);
+void slowlog_push(struct client *c, int argc, const struct slice *argv, long long duration_us);
 void slowlog_reset(void);
 void slowlog_reply(struct reply *r, long long count);
-void monitor_feed(struct client *c);
+void monitor_feed(struct client *c, int argc, const struct slice *argv);
 
 #endif
