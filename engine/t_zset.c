@@ -30,7 +30,9 @@
  * Logging (effects.h): ZADD is declared `rewrite`: without INCR it emits
  * itself as received; ZADD ... INCR and ZINCRBY emit ZADD key <resulting
  * score> member, the score formatted with %.17g, which reads back exactly.
- * Every other write is deterministic given the state and is `verbatim`.
+ * BZPOPMIN, BZPOPMAX and BZMPOP are `rewrite` and emit the ZPOPMIN/ZPOPMAX
+ * they performed, at once or when a blocked client is served. Every other
+ * write is deterministic given the state and is `verbatim`.
  *
  * Scores are doubles parsed as Redis parses them (util_str2d: "inf", "-inf",
  * no NaN); range bounds follow Redis's strtod-based rules; replies format
@@ -1321,7 +1323,12 @@ static void zadd_generic(struct cmd_ctx *ctx, int first, int flags)
         score = ns;
     }
     if (added || updated) {
-        if (!created) key_changed(ctx, kv);
+        if (!created) {
+            key_changed(ctx, kv);
+            /* db_add signalled a new key; an existing one is signalled
+             * too (as list pushes do) so that no waiter can miss it */
+            if (added) db_signal_ready(ctx->eng, ctx->db, kv->data, kv->klen);
+        }
         ctx_dirty(ctx, added + updated);
         if (incr)
             emit_zadd(ctx, &ctx->argv[1], score, &ctx->argv[j + 1]);
@@ -1768,8 +1775,10 @@ void cmd_zremrangebylex(struct cmd_ctx *ctx)
  * ------------------------------------------------------------------ */
 
 /* Pops up to count from the first non-empty key among argv[first..first+
- * nkeys). count < 0: not given (one element). emitkey: reply [key, ...]
- * (ZMPOP); nested: one [member, score] array per element. */
+ * nkeys). count < 0: not given (one element). emitkey and nested: reply
+ * [key, [[member, score], ...]] ((B)ZMPOP); emitkey alone: the flat [key,
+ * member, score, ...] of BZPOPMIN/BZPOPMAX; nested alone: one [member,
+ * score] array per element (RESP3 ZPOPMIN with COUNT). */
 static void zpop_generic(struct cmd_ctx *ctx, int first, int nkeys, bool max, long long count,
                          bool emitkey, bool nested, bool nil_when_empty)
 {
@@ -1794,11 +1803,17 @@ static void zpop_generic(struct cmd_ctx *ctx, int first, int nkeys, bool max, lo
     if (count < 0) count = 1;
     size_t len = zs_len(kv);
     size_t n = (size_t)count < len ? (size_t)count : len;
-    if (emitkey) {
-        reply_array(ctx->r, 2);
+    if (emitkey && !nested) {
+        /* BZPOPMIN / BZPOPMAX: a flat [key, member, score] */
+        reply_array(ctx->r, (long long)(2 * n + 1));
         reply_bulk(ctx->r, kv->data, kv->klen);
+    } else {
+        if (emitkey) {
+            reply_array(ctx->r, 2);
+            reply_bulk(ctx->r, kv->data, kv->klen);
+        }
+        reply_array(ctx->r, (long long)(nested ? n : 2 * n));
     }
-    reply_array(ctx->r, (long long)(nested ? n : 2 * n));
     struct zpos p = zp_at(kv, max ? len - 1 : 0);
     char tmp[UTIL_LLSTR_SIZE];
     for (size_t i = 0; i < n; i++) {
@@ -1840,37 +1855,132 @@ void cmd_zpopmax(struct cmd_ctx *ctx)
     zpopminmax(ctx, true);
 }
 
-void cmd_zmpop(struct cmd_ctx *ctx)
+/* Parsed (B)ZMPOP arguments. */
+struct zmpop_args {
+    int first_key, nkeys;
+    bool max;
+    long long count;
+};
+
+/* Parses numkeys at argv[idx], the keys, MIN|MAX and COUNT, as Redis does
+ * (replies the error and returns false on failure). */
+static bool zmpop_parse(struct cmd_ctx *ctx, int idx, struct zmpop_args *a)
 {
     long long nkeys;
-    if (!arg_ll_range(ctx, 1, 1, LLONG_MAX, &nkeys, "ERR numkeys should be greater than 0")) return;
-    if (nkeys >= ctx->argc - 2) {
+    if (!arg_ll_range(ctx, idx, 1, LLONG_MAX, &nkeys, "ERR numkeys should be greater than 0"))
+        return false;
+    if (nkeys > ctx->argc - idx - 2) {
         reply_error(ctx->r, ERR_SYNTAX);
-        return;
+        return false;
     }
-    int wi = 2 + (int)nkeys;
-    bool max;
+    int wi = idx + (int)nkeys + 1;
     if (arg_is(ctx, wi, "min")) {
-        max = false;
+        a->max = false;
     } else if (arg_is(ctx, wi, "max")) {
-        max = true;
+        a->max = true;
     } else {
         reply_error(ctx->r, ERR_SYNTAX);
-        return;
+        return false;
     }
     long long count = -1;
     for (int j = wi + 1; j < ctx->argc; j++) {
         if (count == -1 && arg_is(ctx, j, "count") && j + 1 < ctx->argc) {
             j++;
             if (!arg_ll_range(ctx, j, 1, LLONG_MAX, &count, "ERR count should be greater than 0"))
-                return;
+                return false;
         } else {
             reply_error(ctx->r, ERR_SYNTAX);
-            return;
+            return false;
         }
     }
-    if (count == -1) count = 1;
-    zpop_generic(ctx, 2, (int)nkeys, max, count, true, true, true);
+    a->count = count == -1 ? 1 : count;
+    a->first_key = idx + 1;
+    a->nkeys = (int)nkeys;
+    return true;
+}
+
+void cmd_zmpop(struct cmd_ctx *ctx)
+{
+    struct zmpop_args a;
+    if (!zmpop_parse(ctx, 1, &a)) return;
+    zpop_generic(ctx, a.first_key, a.nkeys, a.max, a.count, true, true, true);
+}
+
+/* ---------------------------------------------------------------------
+ * Blocking pops: BZPOPMIN BZPOPMAX BZMPOP (see ctx_block in cmd.h)
+ *
+ * Whether they pop at once or when the server re-runs them for a ready
+ * key, they emit what they did as Redis 7.0 propagates it: ZPOPMIN/ZPOPMAX
+ * key (BZPOPMIN/BZPOPMAX), ZPOPMIN/ZPOPMAX key n with n the number popped
+ * (BZMPOP).
+ * ------------------------------------------------------------------ */
+
+static void emit_zpop(struct cmd_ctx *ctx, const struct slice *key, bool max, long long count)
+{
+    char num[UTIL_LLSTR_SIZE];
+    struct slice a[3] = {{max ? "ZPOPMAX" : "ZPOPMIN", 7}, *key};
+    int argc = 2;
+    if (count >= 0) a[argc++] = (struct slice){num, (size_t)util_ll2str(num, count)};
+    ctx_emit(ctx, argc, a);
+}
+
+/* Pops from the first non-empty sorted set among argv[first..first+nkeys)
+ * that this call may serve from. count < 0: BZPOPMIN/BZPOPMAX (one member,
+ * flat reply); else BZMPOP (up to count, nested reply). Returns 1 when
+ * served, 0 when every key was absent, -1 after a WRONGTYPE reply. */
+static int bzpop_try(struct cmd_ctx *ctx, int first, int nkeys, bool max, long long count)
+{
+    for (int i = first; i < first + nkeys; i++) {
+        if (!ctx_serves_key(ctx, i)) continue;
+        bool bad;
+        struct kv *kv = lookup_zset(ctx, i, true, &bad);
+        if (bad) return -1;
+        if (!kv) continue;
+        size_t len = zs_len(kv);
+        long long n = count < 0 ? -1 : ((size_t)count < len ? count : (long long)len);
+        zpop_generic(ctx, i, 1, max, count, true, count >= 0, true);
+        emit_zpop(ctx, &ctx->argv[i], max, n); /* kv may be gone now */
+        return 1;
+    }
+    return 0;
+}
+
+/* BZPOPMIN / BZPOPMAX key [key ...] timeout */
+static void bzpop_generic(struct cmd_ctx *ctx, bool max)
+{
+    long long deadline;
+    if (!arg_timeout(ctx, ctx->argc - 1, &deadline)) return;
+    if (bzpop_try(ctx, 1, ctx->argc - 2, max, -1) != 0) return;
+    if (!ctx_may_block(ctx)) {
+        reply_null_array(ctx->r);
+        return;
+    }
+    ctx_block(ctx, 1, ctx->argc - 2, OBJ_ZSET, deadline);
+}
+
+void cmd_bzpopmin(struct cmd_ctx *ctx)
+{
+    bzpop_generic(ctx, false);
+}
+
+void cmd_bzpopmax(struct cmd_ctx *ctx)
+{
+    bzpop_generic(ctx, true);
+}
+
+void cmd_bzmpop(struct cmd_ctx *ctx)
+{
+    struct zmpop_args a;
+    long long deadline;
+    /* Redis parses the timeout after the other arguments here */
+    if (!zmpop_parse(ctx, 2, &a)) return;
+    if (!arg_timeout(ctx, 1, &deadline)) return;
+    if (bzpop_try(ctx, a.first_key, a.nkeys, a.max, a.count) != 0) return;
+    if (!ctx_may_block(ctx)) {
+        reply_null_array(ctx->r);
+        return;
+    }
+    ctx_block(ctx, a.first_key, a.nkeys, OBJ_ZSET, deadline);
 }
 
 /* ---------------------------------------------------------------------

@@ -1,6 +1,6 @@
 /*
  * blocking.h - clients blocked on keys (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH,
- * BLMPOP; later BZPOPMIN, BZPOPMAX, BZMPOP): who waits for which key, in
+ * BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP): who waits for which key, in
  * which order, until when, and serving them when a key becomes ready.
  *
  * Protocol with the engine (cmd.h, "blocking commands"): a blocking

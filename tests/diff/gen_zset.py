@@ -155,6 +155,15 @@ class Gen:
         if c == 22:
             return [b"ZREMRANGEBYLEX", self.lkey(), r.choice(LEX), r.choice(LEX)]
         if c in (23, 24):
+            if r.random() < 0.2:
+                # the blocking forms pop at once or time out after 10 ms
+                # (the connection never waits longer: no client serves it)
+                tmo = r.choice([b"0.01", b".01", b"-1", b"x"])
+                if r.random() < 0.5:
+                    return [r.choice([b"BZPOPMIN", b"BZPOPMAX"])] + \
+                        [self.zkey() for _ in range(r.randint(1, 3))] + [tmo]
+                cnt = [] if r.random() < 0.5 else [b"COUNT", r.choice([b"1", b"3", b"0"])]
+                return [b"BZMPOP", tmo] + self.keys() + [r.choice([b"MIN", b"MAX"])] + cnt
             cmd = r.choice([b"ZPOPMIN", b"ZPOPMAX"])
             cnt = [] if r.random() < 0.4 else [r.choice([b"0", b"1", b"2", b"10", b"-1", b"x"])]
             return [cmd, self.zkey()] + cnt

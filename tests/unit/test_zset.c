@@ -3,7 +3,8 @@
  * both encodings and the conversion between them, a large skiplist checked
  * against a model (ranks, order, scores), the deterministic ZADD forms the
  * WAL logs and their replay, checkpoint serialize/parse round trips (small
- * and large, both encodings) and the rejection of corrupt payloads.
+ * and large, both encodings), the rejection of corrupt payloads, and the
+ * blocking pops' immediate forms and the pops they log.
  * Replies were checked against redis-server 7.0.15.
  */
 #include <setjmp.h>
@@ -372,6 +373,48 @@ static void test_effects_replay(void **state)
     th_release(&t2);
 }
 
+/* BZPOPMIN / BZPOPMAX / BZMPOP without a client (they may not block):
+ * their replies when data is there, the null array when it is not, and the
+ * ZPOPMIN / ZPOPMAX they log, whose replay reproduces the state. */
+static void test_blocking_pops(void **state)
+{
+    struct th *t = *state;
+    struct th t2;
+    th_init(&t2);
+    RUN(t, "ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e");
+    replay(t, &t2);
+    assert_string_equal(RUN(t, "BZPOPMIN", "none", "z", "0"),
+                        "*3\r\n$1\r\nz\r\n$1\r\na\r\n$1\r\n1\r\n");
+    assert_string_equal(t->eng.eff.cmds.ptr, "*2\r\n$7\r\nZPOPMIN\r\n$1\r\nz\r\n");
+    replay(t, &t2);
+    assert_string_equal(RUN(t, "BZPOPMAX", "z", "0"), "*3\r\n$1\r\nz\r\n$1\r\ne\r\n$1\r\n5\r\n");
+    assert_string_equal(t->eng.eff.cmds.ptr, "*2\r\n$7\r\nZPOPMAX\r\n$1\r\nz\r\n");
+    replay(t, &t2);
+    /* BZMPOP logs the number it popped */
+    assert_string_equal(
+        RUN(t, "BZMPOP", "0", "2", "none", "z", "MAX", "COUNT", "2"),
+        "*2\r\n$1\r\nz\r\n*2\r\n*2\r\n$1\r\nd\r\n$1\r\n4\r\n*2\r\n$1\r\nc\r\n$1\r\n3\r\n");
+    assert_string_equal(t->eng.eff.cmds.ptr, "*3\r\n$7\r\nZPOPMAX\r\n$1\r\nz\r\n$1\r\n2\r\n");
+    replay(t, &t2);
+    assert_string_equal(RUN(t, "BZMPOP", "0", "1", "z", "MIN", "COUNT", "10"),
+                        "*2\r\n$1\r\nz\r\n*1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n");
+    assert_string_equal(t->eng.eff.cmds.ptr, "*3\r\n$7\r\nZPOPMIN\r\n$1\r\nz\r\n$1\r\n1\r\n");
+    replay(t, &t2);
+    assert_null(find(t, "z"));
+    assert_null(find(&t2, "z"));
+    /* nothing there and no client to block: the timeout reply, nothing logged */
+    assert_string_equal(RUN(t, "BZPOPMIN", "z", "0"), "*-1\r\n");
+    assert_string_equal(RUN(t, "BZMPOP", "0", "1", "z", "MIN"), "*-1\r\n");
+    assert_int_equal(t->eng.eff.n, 0);
+    RUN(t, "SET", "s", "x");
+    assert_string_equal(RUN(t, "BZPOPMAX", "none", "s", "0"),
+                        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    assert_string_equal(RUN(t, "BZMPOP", "x", "1", "z", "MIN"),
+                        "-ERR timeout is not a float or out of range\r\n");
+    assert_int_equal(t->missing_rewrites, 0);
+    th_release(&t2);
+}
+
 static void test_dup_and_each(void **state)
 {
     struct th *t = *state;
@@ -399,6 +442,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_serialize, setup, th_teardown),
         cmocka_unit_test_setup_teardown(test_corrupt, setup, th_teardown),
         cmocka_unit_test_setup_teardown(test_effects_replay, setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_blocking_pops, setup, th_teardown),
         cmocka_unit_test_setup_teardown(test_dup_and_each, setup, th_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
