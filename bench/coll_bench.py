@@ -2,7 +2,7 @@
 """Collection memory and complexity, lode-server and redis-server side by
 side in one run (run with /usr/bin/python3).
 
-  bench/collections.py [--lode PATH] [--redis PATH] [--mem] [--scale]
+  bench/coll_bench.py [--lode PATH] [--redis PATH] [--mem] [--scale]
                        [--scale-max N] [--md OUT]
 
 --mem   bytes per element (INFO used_memory after minus before, divided by
