@@ -1,10 +1,14 @@
-"""Crash suite: with `durability always` an acknowledged write survives
-kill -9, and recovery copes with what a crash leaves on disk.
+"""Crash suite: with `durability always` (and, for a crash of the process,
+`everysec`) an acknowledged write survives kill -9, and recovery copes with
+what a crash leaves on disk.
 
 test_kill9_rounds
     Rounds on one data directory: concurrent writers (each its own
     connection, one command at a time) run SET, INCR, APPEND, SETEX,
-    EXPIRE, MSET and DEL on keys of their own; each writer records which
+    EXPIRE, MSET and DEL on string keys of their own, and RPUSH, LPUSH,
+    LPOP, HSET, HDEL, SADD, SREM, ZADD, ZINCRBY and ZREM on a few lists, a
+    hash, a set and a sorted set of their own (acknowledged pushes, adds and
+    removes must all survive); each writer records which
     commands were acknowledged and which one was sent without a reply.
     Once enough writes were acknowledged the server gets SIGKILL, is
     restarted on the same directory, and each writer's keys must equal
@@ -143,8 +147,10 @@ class ClientState:
         state, or with a pipeline the state its unacknowledged ops lead to)."""
         if m is None:
             m = self.model
-        kind = rng.choices(["set", "incr", "append", "setex", "expire", "mset", "del"],
-                           [30, 18, 14, 10, 8, 8, 12])[0]
+        kind = rng.choices(["set", "incr", "append", "setex", "expire", "mset", "del",
+                            "coll"], [30, 18, 14, 10, 8, 8, 12, 40])[0]
+        if kind == "coll":
+            return self.coll_op(rng, rnd, m)
         i = self.next_i
         tag = "r%d-%d-%08x" % (rnd, i, rng.getrandbits(32))
         if kind == "expire":
@@ -183,6 +189,81 @@ class ClientState:
         old = m[k][0] if k in m else b""
         return Op("append", ["APPEND", k, token], len(old) + len(token),
                   [(k, old + token.encode(), "keep")])
+
+
+    # Collections: a few lists, one hash, one set and one sorted set per
+    # client. Model values are ("list", tuple), ("hash", frozenset of
+    # (field, value)), ("set", frozenset), ("zset", frozenset of (member,
+    # integer score)); a collection that becomes empty is deleted.
+    def coll_op(self, rng, rnd, m):
+        kind = rng.choice(["rpush", "lpush", "lpop", "hset", "hdel", "sadd", "srem", "zadd",
+                           "zincrby", "zrem"])
+        tag = ("r%d-%08x" % (rnd, rng.getrandbits(32))).encode()
+        if kind in ("rpush", "lpush", "lpop"):
+            k = self.key("L", rng.randrange(3))
+            cur = m[k][0][1] if k in m else ()
+            if kind == "lpop":
+                if not cur:
+                    kind = "rpush"
+                else:
+                    rest = cur[1:]
+                    return Op(kind, ["LPOP", k], cur[0],
+                              [(k, ("list", rest) if rest else None, False)])
+            new = cur + (tag,) if kind == "rpush" else (tag,) + cur
+            return Op(kind, [kind.upper(), k, tag], len(new), [(k, ("list", new), False)])
+        if kind in ("hset", "hdel"):
+            k = self.key("H")
+            cur = dict(m[k][0][1]) if k in m else {}
+            f = b"f%d" % rng.randrange(12)
+            if kind == "hdel":
+                had = f in cur
+                cur.pop(f, None)
+                return Op(kind, ["HDEL", k, f], int(had),
+                          [(k, ("hash", frozenset(cur.items())) if cur else None, False)])
+            had = f in cur
+            cur[f] = tag
+            return Op(kind, ["HSET", k, f, tag], int(not had),
+                      [(k, ("hash", frozenset(cur.items())), False)])
+        if kind in ("sadd", "srem"):
+            k = self.key("S")
+            cur = set(m[k][0][1]) if k in m else set()
+            # small integers and strings: both set encodings
+            mem = (b"%d" % rng.randrange(20)) if rng.random() < 0.5 else b"m%d" % rng.randrange(20)
+            had = mem in cur
+            if kind == "srem":
+                cur.discard(mem)
+                return Op(kind, ["SREM", k, mem], int(had),
+                          [(k, ("set", frozenset(cur)) if cur else None, False)])
+            cur.add(mem)
+            return Op(kind, ["SADD", k, mem], int(not had), [(k, ("set", frozenset(cur)), False)])
+        k = self.key("Z")
+        cur = dict(m[k][0][1]) if k in m else {}
+        mem = b"z%d" % rng.randrange(16)
+        had = mem in cur
+        if kind == "zrem":
+            cur.pop(mem, None)
+            return Op(kind, ["ZREM", k, mem], int(had),
+                      [(k, ("zset", frozenset(cur.items())) if cur else None, False)])
+        if kind == "zincrby":
+            cur[mem] = cur.get(mem, 0) + 3
+            return Op(kind, ["ZINCRBY", k, 3, mem], b"%d" % cur[mem],
+                      [(k, ("zset", frozenset(cur.items())), False)])
+        score = rng.randrange(-50, 50)
+        cur[mem] = score
+        return Op(kind, ["ZADD", k, score, mem], int(not had),
+                  [(k, ("zset", frozenset(cur.items())), False)])
+
+
+def parse_reply(raw):
+    """A simple RESP2 reply as the raw redis-py client returns it: int,
+    bytes, or None."""
+    if raw.startswith(b":"):
+        return int(raw[1:-2])
+    if raw.startswith(b"$"):
+        if raw.startswith(b"$-1"):
+            return None
+        return raw[raw.index(b"\r\n") + 2:-2]
+    return raw[1:-2]
 
 
 class Writer(threading.Thread):
@@ -272,8 +353,7 @@ class Writer(threading.Thread):
                         if raw.startswith(b"-"):
                             self.error = "%r answered %r" % (op, raw)
                             return
-                        reply = int(raw[1:-2]) if raw.startswith(b":") else raw[1:-2]
-                        if not self.ack(op, reply):
+                        if not self.ack(op, parse_reply(raw)):
                             return
                 except (ConnectionError, OSError):
                     return  # the unanswered ops stay pending, in order
@@ -282,14 +362,40 @@ class Writer(threading.Thread):
 
 
 def read_client_keys(c, prefix):
-    """{key: (value, PEXPIRETIME)} for every key under prefix."""
+    """{key: (value, PEXPIRETIME)} for every key under prefix, values in the
+    model's form (bytes for strings, tagged frozen collections)."""
     keys = sorted(k.decode() for k in c.scan_iter(match=prefix + "*", count=1000))
     p = c.pipeline(transaction=False)
     for k in keys:
-        p.get(k)
+        p.type(k)
+    types = [t.decode() if isinstance(t, bytes) else t for t in p.execute()]
+    p = c.pipeline(transaction=False)
+    for k, t in zip(keys, types):
+        if t == "list":
+            p.lrange(k, 0, -1)
+        elif t == "hash":
+            p.hgetall(k)
+        elif t == "set":
+            p.smembers(k)
+        elif t == "zset":
+            p.zrange(k, 0, -1, withscores=True)
+        else:
+            p.get(k)
         p.execute_command("PEXPIRETIME", k)
     out = p.execute()
-    return {k: (out[2 * j], out[2 * j + 1]) for j, k in enumerate(keys)}
+    res = {}
+    for j, (k, t) in enumerate(zip(keys, types)):
+        v = out[2 * j]
+        if t == "list":
+            v = ("list", tuple(v))
+        elif t == "hash":
+            v = ("hash", frozenset(dict(v).items()))
+        elif t == "set":
+            v = ("set", frozenset(v))
+        elif t == "zset":
+            v = ("zset", frozenset((m, int(float(sc))) for m, sc in v))
+        res[k] = (v, out[2 * j + 1])
+    return res
 
 
 def model_diff(model, actual, limit=8):
