@@ -149,7 +149,7 @@ def run_mem(srvs, work):
             got[s.kind] = (s.used_memory() - before) / n
             s.cli("FLUSHALL")
         rows.append((name, unit, got["lode"], got["redis"], ref))
-        print("%-32s lode %6.1f B/%s  redis %6.1f B/%s  ratio %.2f" %
+        print("%-32s lode %7.2f B/%s  redis %7.2f B/%s  ratio %.3f" %
               (name, got["lode"], unit, got["redis"], unit, got["lode"] / got["redis"]),
               flush=True)
     return rows
@@ -215,7 +215,7 @@ def main():
             md += ["## Memory (bytes per element, INFO used_memory)", "",
                    "| data | lode | redis | lode/redis | Redis figure in the issue |",
                    "| --- | ---: | ---: | ---: | ---: |"]
-            md += ["| %s | %.1f B/%s | %.1f B/%s | %.2f | %s |" %
+            md += ["| %s | %.2f B/%s | %.2f B/%s | %.3f | %s |" %
                    (n, lv, u, rv, u, lv / rv, "%d B" % ref if ref else "-")
                    for n, u, lv, rv, ref in rows]
             md.append("")
