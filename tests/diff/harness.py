@@ -122,6 +122,45 @@ def split_line(line):
         out.append(bytes(tok))
 
 
+def random_seeds(env, default):
+    """The seeds a random test runs: env (e.g. LODE_DIFF_SET_SEEDS) seeds
+    from LODE_DIFF_SEED_BASE (default 1)."""
+    n = int(os.environ.get(env, str(default)))
+    base = int(os.environ.get("LODE_DIFF_SEED_BASE", "1"))
+    return range(base, base + n)
+
+
+def random_steps(default=250, env="LODE_DIFF_STEPS"):
+    return int(os.environ.get(env, str(default)))
+
+
+def run_random(diff, what, seed, env, commands, dbs=(None,), before=(), after=()):
+    """Runs one seed's command sequence on both servers (every third seed in
+    RESP3), then !dump in each of dbs (None: the current one). `before`
+    lines run first, `after` lines last even on failure (settings the
+    sequence needs or changed). A failure names the seed and how to rerun
+    it alone."""
+    resp3 = seed % 3 == 0
+    diff.begin("random %s seed=%d%s (rerun: LODE_DIFF_SEED_BASE=%d %s=1)"
+               % (what, seed, " RESP3" if resp3 else "", seed, env), resp3)
+    base = diff.label
+    for line in before:
+        diff.run_line(line)
+    try:
+        for i, cmd in enumerate(commands):
+            diff.label = "%s step %d" % (base, i)
+            diff.run_line(cmd)
+        diff.label = "%s final state" % base
+        for db in dbs:
+            if db is not None:
+                diff.run_line([b"SELECT", db])
+            diff.dump()
+    finally:
+        for line in after:
+            diff.run_line(line)
+        diff.end()
+
+
 class Case:
     def __init__(self, name, path):
         self.name, self.path = name, path

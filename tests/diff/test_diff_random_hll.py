@@ -1,16 +1,13 @@
 """Seed-driven random HyperLogLog sequences (gen_hll.py) against redis-server.
 Each seed is one test; every third runs in RESP3. LODE_DIFF_HLL_SEEDS /
 LODE_DIFF_SEED_BASE choose the seeds, LODE_DIFF_STEPS the length."""
-import os
-
 import pytest
 
 import gen_hll
 import normalize
+from harness import random_seeds, random_steps, run_random
 
-N = int(os.environ.get("LODE_DIFF_HLL_SEEDS", "24"))
-BASE = int(os.environ.get("LODE_DIFF_SEED_BASE", "1"))
-STEPS = int(os.environ.get("LODE_DIFF_STEPS", "250"))
+STEPS = random_steps()
 
 
 def test_pool_is_collision_free(diff):
@@ -24,19 +21,7 @@ def test_pool_is_collision_free(diff):
         s.call(0, ["DEL", "pool"])
 
 
-@pytest.mark.parametrize("seed", range(BASE, BASE + N))
+@pytest.mark.parametrize("seed", random_seeds("LODE_DIFF_HLL_SEEDS", 24))
 def test_random_hll_sequence(diff, seed):
-    resp3 = seed % 3 == 0
-    diff.begin("random hll seed=%d%s (rerun: LODE_DIFF_SEED_BASE=%d LODE_DIFF_HLL_SEEDS=1)"
-               % (seed, " RESP3" if resp3 else "", seed), resp3)
-    base = diff.label
-    try:
-        for i, cmd in enumerate(gen_hll.Gen(seed).sequence(STEPS)):
-            diff.label = "%s step %d" % (base, i)
-            diff.run_line(cmd)
-        diff.label = "%s final state" % base
-        for db in (b"0", b"1"):
-            diff.run_line([b"SELECT", db])
-            diff.dump()
-    finally:
-        diff.end()
+    run_random(diff, "hll", seed, "LODE_DIFF_HLL_SEEDS", gen_hll.Gen(seed).sequence(STEPS),
+               dbs=(b"0", b"1"))

@@ -1,29 +1,15 @@
 """Seed-driven random differential sequences of list commands (gen_list.py).
-Each seed is one test; every third seed runs in RESP3. LODE_DIFF_SEEDS /
+Each seed is one test; every third seed runs in RESP3. LODE_DIFF_LIST_SEEDS /
 LODE_DIFF_SEED_BASE choose the seeds, LODE_DIFF_STEPS the length."""
-import os
-
 import pytest
 
 import gen_list
+from harness import random_seeds, random_steps, run_random
 
-N = int(os.environ.get("LODE_DIFF_SEEDS", "24"))
-BASE = int(os.environ.get("LODE_DIFF_SEED_BASE", "1"))
-STEPS = int(os.environ.get("LODE_DIFF_STEPS", "250"))
+STEPS = random_steps()
 
 
-@pytest.mark.parametrize("seed", range(BASE, BASE + N))
+@pytest.mark.parametrize("seed", random_seeds("LODE_DIFF_LIST_SEEDS", 24))
 def test_random_list_sequence(diff, seed):
-    resp3 = seed % 3 == 0
-    diff.begin("random list seed=%d%s (rerun: LODE_DIFF_SEED_BASE=%d LODE_DIFF_SEEDS=1)"
-               % (seed, " RESP3" if resp3 else "", seed), resp3)
-    base = diff.label
-    try:
-        for i, cmd in enumerate(gen_list.Gen(seed).sequence(STEPS)):
-            diff.label = "%s step %d" % (base, i)
-            diff.run_line(cmd)
-        diff.label = "%s final state" % base
-        diff.dump()
-    finally:
-        diff.run_line([b"CONFIG", b"SET", b"list-max-listpack-size", b"-2"])
-        diff.end()
+    run_random(diff, "list", seed, "LODE_DIFF_LIST_SEEDS", gen_list.Gen(seed).sequence(STEPS),
+               after=[[b"CONFIG", b"SET", b"list-max-listpack-size", b"-2"]])
