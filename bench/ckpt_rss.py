@@ -1,0 +1,166 @@
+#!/usr/bin/python3
+"""Memory during a background snapshot under write load: lode-server's
+checkpoint (BGSAVE: a forked child writing LMDB) and redis-server's BGSAVE
+(a forked child writing an RDB), one after the other in one run (run with
+/usr/bin/python3).
+
+  bench/ckpt_rss.py [--lode PATH] [--redis PATH] [--keys N] [--size B]
+                    [--clients C] [--md OUT]
+
+For each server: load N SETs of B-byte values over N random keys
+(redis-benchmark -t set -r N), note the steady RSS, start redis-benchmark
+writing random keys with C clients, run BGSAVE, and sample every 50 ms the
+parent's RSS (/proc/PID/status VmRSS) plus the child's private pages
+(/proc/CHILD/smaps_rollup Private_Clean + Private_Dirty) until the snapshot
+ends. Pages the two processes still share are counted once (in the
+parent's RSS); every page copied on write, and whatever the child allocates
+itself, is counted on top. Reports the snapshot's duration, the peak and
+peak / steady.
+
+lode-server runs with --durability no and --checkpoint-wal-bytes 100gb (no
+automatic checkpoint), redis-server with --save "" --appendonly no.
+"""
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(port, *args):
+    r = subprocess.run(["redis-cli", "-p", str(port)] + [str(a) for a in args],
+                       capture_output=True, text=True)
+    return r.stdout.strip()
+
+
+def info(port, section):
+    out = {}
+    for line in cli(port, "INFO", section).splitlines():
+        if ":" in line:
+            k, v = line.split(":", 1)
+            out[k] = v.strip()
+    return out
+
+
+def kb_field(path, names):
+    total = 0
+    try:
+        with open(path) as f:
+            for line in f:
+                k = line.split(":", 1)[0]
+                if k in names:
+                    total += int(line.split()[1])
+    except OSError:
+        return None
+    return total * 1024
+
+
+def children(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def run_one(kind, binary, work, keys, size, clients):
+    port = free_port()
+    d = os.path.join(work, kind)
+    os.makedirs(d)
+    if kind == "lode":
+        args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir",
+                os.path.join(d, "data"), "--durability", "no", "--checkpoint-wal-bytes", "100gb"]
+    else:
+        args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", d, "--save", "",
+                "--appendonly", "no"]
+    log = open(os.path.join(d, "log"), "w")
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while cli(port, "PING") != "PONG":
+            if time.monotonic() > deadline:
+                sys.exit("%s did not start" % kind)
+            time.sleep(0.05)
+        subprocess.run(["redis-benchmark", "-p", str(port), "-t", "set", "-d", str(size), "-r",
+                        str(keys), "-n", str(keys), "-c", "50", "-P", "16", "-q"],
+                       capture_output=True)
+        nkeys = int(re.search(r"keys=(\d+)", cli(port, "INFO", "keyspace")).group(1))
+        steady = kb_field("/proc/%d/status" % proc.pid, ("VmRSS",))
+        load = subprocess.Popen(["redis-benchmark", "-p", str(port), "-t", "set", "-d",
+                                 str(size), "-r", str(keys), "-n", "100000000", "-c",
+                                 str(clients), "-q"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(1.0)  # the write load is running before the snapshot starts
+        cli(port, "BGSAVE")
+        t0 = time.monotonic()
+        peak, samples = 0, 0
+        while True:
+            parent = kb_field("/proc/%d/status" % proc.pid, ("VmRSS",)) or 0
+            child = sum(kb_field("/proc/%d/smaps_rollup" % c, ("Private_Clean",
+                                                                 "Private_Dirty")) or 0
+                        for c in children(proc.pid))
+            peak = max(peak, parent + child)
+            samples += 1
+            if info(port, "persistence").get("rdb_bgsave_in_progress") == "0" and samples > 2:
+                break
+            time.sleep(0.05)
+        dur = time.monotonic() - t0
+        load.terminate()
+        load.wait()
+        status = info(port, "persistence")
+        ok = status.get("rdb_last_bgsave_status", status.get("lode_checkpoint_status"))
+        return {"keys": nkeys, "steady": steady, "peak": peak, "dur": dur, "status": ok}
+    finally:
+        cli(port, "SHUTDOWN", "NOSAVE")
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def main():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lode", default=os.path.join(root, "build", "lode-server"))
+    ap.add_argument("--redis", default="/usr/bin/redis-server")
+    ap.add_argument("--keys", type=int, default=2000000)
+    ap.add_argument("--size", type=int, default=100)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--md")
+    a = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="lode-ckrss.")
+    rows = []
+    try:
+        for kind, binary in (("lode", a.lode), ("redis", a.redis)):
+            r = run_one(kind, binary, work, a.keys, a.size, a.clients)
+            rows.append((kind, r))
+            print("%-5s keys %d, steady RSS %.0f MB, snapshot %.1f s, peak %.0f MB, "
+                  "peak/steady %.2f, status %s" % (kind, r["keys"], r["steady"] / 1e6, r["dur"],
+                                                   r["peak"] / 1e6, r["peak"] / r["steady"],
+                                                   r["status"]), flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if a.md:
+        with open(a.md, "w") as f:
+            f.write("| server | keys | steady RSS | snapshot | peak (parent RSS + child "
+                    "private) | peak / steady |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
+            for kind, r in rows:
+                f.write("| %s | %d | %.0f MB | %.1f s | %.0f MB | %.2f |\n" %
+                        (kind, r["keys"], r["steady"] / 1e6, r["dur"], r["peak"] / 1e6,
+                         r["peak"] / r["steady"]))
+
+
+if __name__ == "__main__":
+    main()
