@@ -24,8 +24,13 @@
  *     pointers, its 32-bit spans and the member bytes.
  *
  * A listpack converts to a skiplist when an insert would pass either
- * threshold; a skiplist never converts back, except that the results the
- * STORE commands build are packed when they fit (as Redis does).
+ * threshold; a skiplist never converts back, except that the results
+ * ZUNIONSTORE, ZINTERSTORE and ZDIFFSTORE build (as skiplists) are packed
+ * when they fit (as Redis does). ZRANGESTORE builds its result as Redis
+ * does: a rank range longer than zset-max-listpack-entries starts as a
+ * skiplist, any other range as a listpack that converts on the insert that
+ * passes a threshold. Since a pack stores -0 as 0 and a skiplist keeps it,
+ * these choices show in replies, not only in OBJECT ENCODING.
  *
  * Logging (effects.h): ZADD is declared `rewrite`: without INCR it emits
  * itself as received; ZADD ... INCR and ZINCRBY emit ZADD key <resulting
