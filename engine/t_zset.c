@@ -24,8 +24,13 @@
  *     pointers, its 32-bit spans and the member bytes.
  *
  * A listpack converts to a skiplist when an insert would pass either
- * threshold; a skiplist never converts back, except that the results the
- * STORE commands build are packed when they fit (as Redis does).
+ * threshold; a skiplist never converts back, except that the results
+ * ZUNIONSTORE, ZINTERSTORE and ZDIFFSTORE build (as skiplists) are packed
+ * when they fit (as Redis does). ZRANGESTORE builds its result as Redis
+ * does: a rank range longer than zset-max-listpack-entries starts as a
+ * skiplist, any other range as a listpack that converts on the insert that
+ * passes a threshold. Since a pack stores -0 as 0 and a skiplist keeps it,
+ * these choices show in replies, not only in OBJECT ENCODING.
  *
  * Logging (effects.h): ZADD is declared `rewrite`: without INCR it emits
  * itself as received; ZADD ... INCR and ZINCRBY emit ZADD key <resulting
@@ -1211,6 +1216,19 @@ static void zout_emit_pos(struct zout *o, const struct kv *kv, const struct zpos
     zout_emit(o, m, n, o->withscores || o->dst ? zp_score(kv, p) : 0);
 }
 
+/* Called before a rank range of n elements is emitted into a STORE
+ * result: Redis creates that result as a skiplist when n is over
+ * zset-max-listpack-entries (score and lex ranges, whose size is not
+ * known in advance, start as a listpack and convert on the insert that
+ * passes a threshold). The encoding matters beyond OBJECT ENCODING: a
+ * pack stores -0 as 0, a skiplist keeps -0. */
+static void zout_size_hint(struct zout *o, size_t n)
+{
+    if (o->dst && is_pack(o->dst) && zs_len(o->dst) == 0 &&
+        n > (size_t)o->ctx->eng->lim.zset_max_listpack_entries)
+        zs_to_skiplist(o->dst);
+}
+
 static void zout_end(struct zout *o)
 {
     if (o->dst) return;
@@ -1523,6 +1541,7 @@ static void range_by_rank(struct zout *o, const struct kv *kv, long long start, 
     }
     if (end >= llen) end = llen - 1;
     long long n = end - start + 1;
+    zout_size_hint(o, (size_t)n);
     struct zpos p = zp_at(kv, (size_t)(rev ? llen - 1 - start : start));
     for (; n > 0 && zp_ok(&p); n--) {
         zout_emit_pos(o, kv, &p);

@@ -1,7 +1,10 @@
 """Seed-driven random command sequences for the sorted-set commands over a
-small keyspace: z0..z3 (any scores), l0 l1 (every score 0, the only keys
-the lex commands read: with mixed scores Redis's lex ranges depend on the
-skiplist's random levels), a string key for WRONGTYPE, and a missing key.
+small keyspace: z0..z3 (any scores), l0 l1 (every score 0, the only sorted
+sets the lex commands read: with mixed scores Redis's lex ranges depend on
+the skiplist's random levels), a string key for WRONGTYPE (str, which the
+STORE commands, ZADD and ZINCRBY may turn into a sorted set with any
+scores, so the lex commands use lstr, set once at the start and never
+written again), and a missing key.
 
 Each sequence may lower zset-max-listpack-entries / -value first so both
 encodings and the conversions between them are exercised in a short run.
@@ -11,6 +14,7 @@ import random
 ZKEYS = [b"z0", b"z1", b"z2", b"z3"]
 LKEYS = [b"l0", b"l1"]
 OTHER = [b"str", b"none"]
+LOTHER = [b"lstr", b"none"]
 MEMBERS = [b"a", b"b", b"c", b"d", b"e", b"f", b"g", b"h", b"1", b"-2", b"12345678", b"",
            b"\x00\xff", b"x" * 70, b"foo bar", b"0"]
 SCORES = [b"0", b"1", b"-1", b"2", b"3", b"1.5", b"-0.25", b"0.1", b"1e3", b"inf", b"-inf",
@@ -36,7 +40,7 @@ class Gen:
         return r.choice(OTHER)
 
     def lkey(self):
-        return self.r.choice(LKEYS if self.r.random() < 0.9 else OTHER)
+        return self.r.choice(LKEYS if self.r.random() < 0.9 else LOTHER)
 
     def dkey(self):
         """A destination: never an l key (it must keep all scores 0)."""
@@ -209,7 +213,7 @@ class Gen:
 
     def sequence(self, n):
         r = self.r
-        out = []
+        out = [[b"SET", b"lstr", b"v"]]
         if r.random() < 0.5:
             out.append([b"CONFIG", b"SET", b"zset-max-listpack-entries",
                         r.choice([b"0", b"2", b"4", b"8"])])

@@ -214,3 +214,57 @@ def test_wal_replay_round_trip(make_server):
     c = s.client()
     wait_until(lambda: c.ping(), what="server up")
     assert digest(c) == d
+
+
+# -0 scores: a skiplist keeps -0, a listpack stores it as 0. The paths that
+# leave a -0 in a skiplist (ZADD / ZINCRBY on a skiplist, ZRANGESTORE of a
+# rank range over the threshold, a STORE result that is not packed) must
+# reply the same after a restart from the WAL and from a checkpoint.
+NEGZERO_KEYS = ["s", "r1", "r2", "r3", "u1", "u2", "u3", "p", "small"]
+
+
+def fill_negzero(c):
+    c.zadd("s", {"a": 1, "b": 1, "c": 5, "d": 9})
+    c.zadd("s", {"b": "-0"})
+    c.zincrby("s", "-0", "e")
+    c.execute_command("ZADD", "s", "INCR", "-0", "b")
+    c.execute_command("ZRANGESTORE", "r1", "s", "0", "2")
+    c.execute_command("ZRANGESTORE", "r2", "s", "0", "1")
+    c.execute_command("ZRANGESTORE", "r3", "s", "+inf", "-inf", "BYSCORE", "REV")
+    c.execute_command("ZUNIONSTORE", "u1", "1", "s")
+    c.execute_command("ZINTERSTORE", "u2", "1", "s", "WEIGHTS", "-0")
+    c.execute_command("ZDIFFSTORE", "u3", "1", "s")
+    c.zincrby("p", "-0", "m")
+    # a skiplist that is small again keeps its -0
+    c.execute_command("ZRANGESTORE", "small", "s", "0", "2")
+    c.execute_command("ZREMRANGEBYRANK", "small", "1", "-1")
+
+
+def negzero_view(port):
+    from resp_client import RawConn
+    c = RawConn(port)
+    try:
+        c.call("HELLO", "3")
+        return [(c.call("OBJECT", "ENCODING", k), c.call("ZRANGE", k, "0", "-1", "WITHSCORES"))
+                for k in NEGZERO_KEYS]
+    finally:
+        c.close()
+
+
+@pytest.mark.lode_only
+@pytest.mark.parametrize("how", ["wal", "checkpoint", "checkpoint+wal"])
+def test_negative_zero_survives_restart(make_server, how):
+    s = make_server(["--zset-max-listpack-entries", "2"])
+    c = s.client()
+    if how == "checkpoint+wal":
+        c.zadd("s", {"z": 0})
+        c.execute_command("SAVE")
+    fill_negzero(c)
+    before = negzero_view(s.port)
+    assert before[0][1].count(b",-0\r\n") == 2 and b",-0\r\n" in before[NEGZERO_KEYS.index("small")][1]
+    if how == "checkpoint":
+        c.execute_command("SAVE")
+    s.kill9()
+    s.start()
+    wait_until(lambda: s.client().ping(), what="server up")
+    assert negzero_view(s.port) == before

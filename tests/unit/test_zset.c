@@ -373,6 +373,132 @@ static void test_effects_replay(void **state)
     th_release(&t2);
 }
 
+/* -0 in every path that stores or converts a score (checked against
+ * redis-server 7.0.15): a pack stores -0 as 0, a skiplist keeps it;
+ * conversions carry what is stored; each STORE command builds its result
+ * in the encoding Redis does; a checkpoint round trip and the replay of
+ * the logged effects reproduce the same replies. */
+static void test_negative_zero(void **state)
+{
+    struct th *t = *state;
+    t->sess.resp = 3;
+    /* a skiplist keeps -0; an equal score (0 or -0) is no update */
+    t->eng.lim.zset_max_listpack_entries = 2;
+    RUN(t, "ZADD", "s", "1", "a", "1", "b", "5", "c", "9", "d");
+    assert_string_equal(enc_of(t, "s"), "skiplist");
+    assert_string_equal(RUN(t, "ZADD", "s", "-0", "b"), ":0\r\n");
+    assert_string_equal(RUN(t, "ZSCORE", "s", "b"), ",-0\r\n");
+    assert_string_equal(RUN(t, "ZADD", "s", "CH", "0", "b"), ":0\r\n");
+    assert_string_equal(RUN(t, "ZSCORE", "s", "b"), ",-0\r\n");
+    assert_string_equal(RUN(t, "ZINCRBY", "s", "-0", "b"), ",-0\r\n");
+    assert_string_equal(RUN(t, "ZINCRBY", "s", "0", "b"), ",0\r\n");
+    assert_string_equal(RUN(t, "ZSCORE", "s", "b"), ",-0\r\n"); /* 0 == -0: kept */
+    assert_string_equal(RUN(t, "ZADD", "s", "1", "a"), ":0\r\n");
+    /* ZRANGESTORE by rank: a skiplist from the start when the range is
+     * over the threshold (keeps -0), a pack when it is not (-0 -> 0) */
+    assert_string_equal(RUN(t, "ZRANGESTORE", "r", "s", "0", "2"), ":3\r\n");
+    assert_string_equal(enc_of(t, "r"), "skiplist");
+    assert_string_equal(RUN(t, "ZSCORE", "r", "b"), ",-0\r\n");
+    assert_string_equal(RUN(t, "ZRANGESTORE", "r", "s", "0", "1"), ":2\r\n");
+    assert_string_equal(enc_of(t, "r"), "listpack");
+    assert_string_equal(RUN(t, "ZSCORE", "r", "b"), ",0\r\n");
+    assert_string_equal(RUN(t, "ZRANGESTORE", "r", "s", "0", "-1", "REV"), ":4\r\n");
+    assert_string_equal(RUN(t, "ZSCORE", "r", "b"), ",-0\r\n");
+    /* by score or lex: a pack that converts on the insert that passes the
+     * threshold, so -0 survives only when it comes after the conversion */
+    assert_string_equal(RUN(t, "ZRANGESTORE", "r", "s", "-inf", "+inf", "BYSCORE"), ":4\r\n");
+    assert_string_equal(enc_of(t, "r"), "skiplist");
+    assert_string_equal(RUN(t, "ZSCORE", "r", "b"), ",0\r\n");
+    assert_string_equal(RUN(t, "ZRANGESTORE", "r", "s", "+inf", "-inf", "BYSCORE", "REV"),
+                        ":4\r\n");
+    assert_string_equal(RUN(t, "ZSCORE", "r", "b"), ",-0\r\n");
+    assert_string_equal(RUN(t, "ZRANGESTORE", "r", "s", "[a", "[z", "BYLEX"), ":4\r\n");
+    assert_string_equal(RUN(t, "ZSCORE", "r", "b"), ",0\r\n");
+    /* ZUNION/ZINTER/ZDIFF reply from the skiplist they build (-0 kept),
+     * their STORE forms keep it only when the result is not packed */
+    assert_string_equal(RUN(t, "ZUNIONSTORE", "u", "1", "s"), ":4\r\n");
+    assert_string_equal(RUN(t, "ZSCORE", "u", "b"), ",-0\r\n");
+    assert_string_equal(RUN(t, "ZDIFFSTORE", "u", "1", "s"), ":4\r\n");
+    assert_string_equal(RUN(t, "ZSCORE", "u", "b"), ",-0\r\n");
+    assert_string_equal(RUN(t, "ZINTERSTORE", "u", "1", "s", "WEIGHTS", "-0"), ":4\r\n");
+    assert_string_equal(RUN(t, "ZSCORE", "u", "a"), ",-0\r\n");
+    assert_string_equal(RUN(t, "ZSCORE", "u", "b"), ",0\r\n");
+    t->eng.lim.zset_max_listpack_entries = 128;
+    assert_string_equal(RUN(t, "ZUNIONSTORE", "u", "1", "s"), ":4\r\n");
+    assert_string_equal(enc_of(t, "u"), "listpack");
+    assert_string_equal(RUN(t, "ZSCORE", "u", "b"), ",0\r\n");
+    assert_string_equal(RUN(t, "ZINTERSTORE", "u", "1", "s"), ":4\r\n");
+    assert_string_equal(RUN(t, "ZSCORE", "u", "b"), ",0\r\n");
+    assert_string_equal(RUN(t, "ZDIFFSTORE", "u", "1", "s"), ":4\r\n");
+    assert_string_equal(RUN(t, "ZSCORE", "u", "b"), ",0\r\n");
+    assert_string_equal(RUN(t, "ZUNION", "1", "u", "WEIGHTS", "-1", "WITHSCORES"),
+                        "*4\r\n*2\r\n$1\r\nd\r\n,-9\r\n*2\r\n$1\r\nc\r\n,-5\r\n"
+                        "*2\r\n$1\r\na\r\n,-1\r\n*2\r\n$1\r\nb\r\n,-0\r\n");
+    assert_string_equal(RUN(t, "ZRANGE", "s", "0", "0", "WITHSCORES"),
+                        "*1\r\n*2\r\n$1\r\nb\r\n,-0\r\n");
+    /* a pack stores -0 as 0 (ZINCRBY replies the sum before storing);
+     * converting it to a skiplist keeps 0 */
+    assert_string_equal(RUN(t, "ZINCRBY", "p", "-0", "m"), ",-0\r\n");
+    assert_string_equal(enc_of(t, "p"), "listpack");
+    assert_string_equal(RUN(t, "ZSCORE", "p", "m"), ",0\r\n");
+    t->eng.lim.zset_max_listpack_entries = 1;
+    RUN(t, "ZADD", "p", "1", "n");
+    assert_string_equal(enc_of(t, "p"), "skiplist");
+    assert_string_equal(RUN(t, "ZSCORE", "p", "m"), ",0\r\n");
+    t->eng.lim.zset_max_listpack_entries = 128;
+    /* a small skiplist holding -0 stays a skiplist through a checkpoint */
+    assert_string_equal(RUN(t, "ZREMRANGEBYRANK", "s", "1", "-1"), ":3\r\n");
+    assert_string_equal(enc_of(t, "s"), "skiplist");
+    round_trip(t, "s");
+    struct kv *kv = find(t, "s");
+    struct buf b = BUF_INIT;
+    assert_int_equal(serialize_kv(&b, kv, -1), 0);
+    struct kv *back = NULL;
+    long long exp;
+    assert_int_equal(serialize_parse_kv(b.ptr, b.len, &back, &exp), 0);
+    buf_release(&b);
+    assert_true(db_delete(&t->eng, &t->eng.dbs[t->sess.db], "s", 1));
+    struct kv *nk = kv_rekey(back, "s", 1);
+    db_add(&t->eng, &t->eng.dbs[t->sess.db], nk);
+    assert_string_equal(enc_of(t, "s"), "skiplist");
+    assert_string_equal(RUN(t, "ZSCORE", "s", "b"), ",-0\r\n");
+    t->sess.resp = 2;
+    assert_string_equal(RUN(t, "ZSCORE", "s", "b"), "$2\r\n-0\r\n");
+}
+
+/* The -0 paths through the logged effects: the replayed state replies the
+ * same (the digest hashes each score's reply text, "-0" or "0"). */
+static void test_negative_zero_replay(void **state)
+{
+    struct th *t = *state;
+    struct th t2;
+    th_init(&t2);
+    t->eng.lim.zset_max_listpack_entries = 2;
+    t2.eng.lim.zset_max_listpack_entries = 2;
+    effects_reset(&t->eng.eff);
+    RUN(t, "ZADD", "s", "1", "a", "1", "b", "5", "c", "9", "d");
+    RUN(t, "ZADD", "s", "-0", "b");
+    RUN(t, "ZADD", "s", "INCR", "-0", "b");
+    RUN(t, "ZINCRBY", "s", "-0", "e");
+    RUN(t, "ZINCRBY", "p", "-0", "e");
+    RUN(t, "ZRANGESTORE", "r1", "s", "0", "2");
+    RUN(t, "ZRANGESTORE", "r2", "s", "+inf", "-inf", "BYSCORE", "REV");
+    RUN(t, "ZUNIONSTORE", "u1", "2", "s", "p", "WEIGHTS", "-1", "1");
+    RUN(t, "ZINTERSTORE", "u2", "1", "s", "WEIGHTS", "-0");
+    RUN(t, "ZDIFFSTORE", "u3", "1", "s");
+    RUN(t, "ZPOPMAX", "s");
+    replay(t, &t2);
+    assert_int_equal(t->missing_rewrites, 0);
+    t2.sess.resp = 3;
+    assert_string_equal(th_run(&t2, "ZSCORE", "r1", "b", NULL), ",-0\r\n");
+    assert_string_equal(th_run(&t2, "ZSCORE", "r2", "b", NULL), ",-0\r\n");
+    uint8_t d1[DIGEST_LEN], d2[DIGEST_LEN];
+    assert_int_equal(digest_dataset(&t->eng, d1, NULL), 0);
+    assert_int_equal(digest_dataset(&t2.eng, d2, NULL), 0);
+    assert_memory_equal(d1, d2, DIGEST_LEN);
+    th_release(&t2);
+}
+
 /* BZPOPMIN / BZPOPMAX / BZMPOP without a client (they may not block):
  * their replies when data is there, the null array when it is not, and the
  * ZPOPMIN / ZPOPMAX they log, whose replay reproduces the state. */
@@ -444,6 +570,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_effects_replay, setup, th_teardown),
         cmocka_unit_test_setup_teardown(test_blocking_pops, setup, th_teardown),
         cmocka_unit_test_setup_teardown(test_dup_and_each, setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_negative_zero, setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_negative_zero_replay, setup, th_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
