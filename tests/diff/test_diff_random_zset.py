@@ -2,28 +2,14 @@
 Each seed is one test; on failure the message names the seed and step.
 Every third seed runs in RESP3. LODE_DIFF_ZSET_SEEDS / LODE_DIFF_SEED_BASE
 choose the seeds; LODE_DIFF_STEPS the sequence length."""
-import os
-
 import pytest
 
 import gen_zset
+from harness import random_seeds, random_steps, run_random
 
-N = int(os.environ.get("LODE_DIFF_ZSET_SEEDS", "24"))
-BASE = int(os.environ.get("LODE_DIFF_SEED_BASE", "1"))
-STEPS = int(os.environ.get("LODE_DIFF_STEPS", "250"))
+STEPS = random_steps()
 
 
-@pytest.mark.parametrize("seed", range(BASE, BASE + N))
+@pytest.mark.parametrize("seed", random_seeds("LODE_DIFF_ZSET_SEEDS", 24))
 def test_random_zset_sequence(diff, seed):
-    resp3 = seed % 3 == 0
-    diff.begin("random zset seed=%d%s (rerun: LODE_DIFF_SEED_BASE=%d LODE_DIFF_ZSET_SEEDS=1)"
-               % (seed, " RESP3" if resp3 else "", seed), resp3)
-    base = diff.label
-    try:
-        for i, cmd in enumerate(gen_zset.Gen(seed).sequence(STEPS)):
-            diff.label = "%s step %d" % (base, i)
-            diff.run_line(cmd)
-        diff.label = "%s final state" % base
-        diff.dump()
-    finally:
-        diff.end()
+    run_random(diff, "zset", seed, "LODE_DIFF_ZSET_SEEDS", gen_zset.Gen(seed).sequence(STEPS))
