@@ -272,6 +272,29 @@ static int safe_load(lua_State *L)
     return 1;
 }
 
+/* pcall as Redis 7.0 exposes it: an error raised by redis.call (a table
+ * {err=...}) reaches the script as its message string. */
+static int safe_pcall(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    int n = lua_gettop(L);
+    if (lua_pcall(L, n - 1, LUA_MULTRET, 0) == LUA_OK) {
+        lua_pushboolean(L, 1);
+        lua_insert(L, 1);
+        return lua_gettop(L);
+    }
+    if (lua_type(L, -1) == LUA_TTABLE) {
+        lua_getfield(L, -1, "err");
+        if (lua_type(L, -1) == LUA_TSTRING)
+            lua_remove(L, -2);
+        else
+            lua_pop(L, 1);
+    }
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+}
+
 static int gcinfo(lua_State *L)
 {
     lua_pushinteger(L, lua_gc(L, LUA_GCCOUNT, 0));
@@ -685,6 +708,8 @@ static void build_state(struct script_engine *se)
     lua_setfield(L, b, "rawset");
     lua_pushcfunction(L, gcinfo);
     lua_setfield(L, b, "gcinfo");
+    lua_pushcfunction(L, safe_pcall);
+    lua_setfield(L, b, "pcall");
     /* math.pow and table.getn: the proxies hide the real tables, so add to
      * those through the proxies' __index */
     lua_getfield(L, b, "math");
