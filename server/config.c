@@ -81,6 +81,7 @@ static const struct param params[] = {
     {"list-compress-depth", T_INT, O(lim.list_compress_depth), 0, INT_MAX, 0, NULL, "0"},
     {"hll-sparse-max-bytes", T_MEM, O(lim.hll_sparse_max_bytes), 0, LONG_MAX, 0, NULL, "3000"},
     {"maxmemory-policy", T_ENUM, O(maxmemory_policy), 0, 0, 0, policy_names, "noeviction"},
+    {"busy-reply-threshold", T_INT, O(busy_reply_threshold), 0, LONG_MAX, 0, NULL, "5000"},
 };
 #undef O
 #define NPARAMS (sizeof(params) / sizeof(params[0]))
@@ -100,6 +101,7 @@ static const struct {
     {"zset-max-ziplist-entries", "zset-max-listpack-entries"},
     {"zset-max-ziplist-value", "zset-max-listpack-value"},
     {"list-max-ziplist-size", "list-max-listpack-size"},
+    {"lua-time-limit", "busy-reply-threshold"},
 };
 #define NALIASES (sizeof(aliases) / sizeof(aliases[0]))
 

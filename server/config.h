@@ -62,6 +62,7 @@ struct config {
     long long maxmemory;
     int maxmemory_policy;
     bool active_expire; /* DEBUG SET-ACTIVE-EXPIRE */
+    long long busy_reply_threshold; /* ms a script runs before others get BUSY, 0 = never */
     char *config_file;  /* owned absolute path, NULL = none */
 };
 

@@ -191,6 +191,12 @@ void dispatch_command(struct client *c)
         reject(c, cmd, &r, "NOAUTH Authentication required.");
         goto done;
     }
+    if (scripting_busy() && !(cmd->flags & CMDF_ALLOW_BUSY)) {
+        reject(c, cmd, &r,
+               "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN "
+               "NOSAVE.");
+        goto done;
+    }
     bool queue = multi_active(c) && !multi_runs_now(cmd);
     if (queue && (cmd->flags & CMDF_NO_MULTI)) {
         reject(c, cmd, &r, "ERR Command not allowed inside a transaction");

@@ -90,6 +90,9 @@ static void on_cron(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop;
     (void)revents;
+    /* a script serving others while it runs (BUSY): no expiry, no
+     * checkpoint, nothing that could slip into its effects */
+    if (scripting_running()) return;
     srv.cron_loops++;
     refresh_wall_offset();
     srv.eng.now_ms = util_ms_now();

@@ -210,4 +210,16 @@ void slowlog_reset(void);
 void slowlog_reply(struct reply *r, long long count);
 void monitor_feed(struct client *c, int argc, const struct slice *argv);
 
+/* ---- scripting (scripting.c) ---- */
+/* Whether a script has run past busy-reply-threshold: commands without the
+ * allow_busy flag then answer BUSY. */
+bool scripting_busy(void);
+/* Whether a script is running (cron and data housekeeping wait). */
+bool scripting_running(void);
+/* Serves other clients once while a script runs (from the Lua hook). */
+void scripting_serve_while_busy(void);
+/* Bytes the Lua state uses; cached EVAL scripts. */
+size_t scripting_memory(void);
+long long scripting_cached(void);
+
 #endif

@@ -1,0 +1,1072 @@
+/*
+ * script.c - the Lua 5.4 scripting engine (see script.h).
+ *
+ * The sandbox. Lua 5.4 resolves globals through each chunk's _ENV, which
+ * is the global table. That table (G) is an empty proxy: reads go to a
+ * backing table (B) through __index, writes fail with "Attempt to modify a
+ * readonly table" through __newindex, and B's own __index fails reads of
+ * missing names with "Script attempted to access nonexistent global
+ * variable". The library tables scripts see (string, math, redis, ...) are
+ * proxies too, with __pairs so iteration still works. rawset is wrapped to
+ * refuse proxies. KEYS and ARGV are written into B by C before each EVAL.
+ *
+ * Errors. Every run goes through lua_pcall with a message handler that
+ * turns any error into a table {err=..., source=..., line=...}: a string
+ * error becomes "ERR <msg>"; source and line come from the innermost Lua
+ * frame. The caller then answers "<err> script: <name>, on <source>:<line>."
+ * as Redis 7.0 does. Errors are raised only after every C-heap object of
+ * the raising function is released (STYLE.md section 5: the scratch
+ * buffers belong to the engine, not to the raising frame).
+ */
+#include "lua/script.h"
+#include "engine/digest.h"
+#include "engine/lode.h"
+#include "engine/util.h"
+#include "lua/script_conv.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <lauxlib.h>
+#include <lua-cjson.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REG_SCRIPTS "lode.scripts" /* registry: sha -> compiled EVAL chunk */
+#define REG_BACKING "lode.backing" /* registry: B, the real globals */
+#define REG_ERRH    "lode.errh"    /* registry: the message handler */
+
+/* EVAL shebang flags (Redis 7.0's names) */
+static const char *const flag_names[] = {"no-writes", "allow-oom", "allow-stale", "no-cluster",
+                                         "allow-cross-slot-keys"};
+#define NFLAGS 5
+
+struct script_engine {
+    lua_State *L;
+    struct script_host host;
+    struct buf scratch; /* a called command's reply */
+    struct slice *argv; /* owned: argv_cap; redis.call's arguments */
+    int argv_cap;
+    struct buf argbytes; /* the bytes argv points into */
+    size_t *offs;        /* owned: argv_cap; argument offsets in argbytes */
+    long long ncached;
+    /* the running script */
+    enum script_kind kind;
+    const char *name; /* borrowed for the run */
+    char name_buf[64];
+    bool readonly;
+    bool wrote;
+    bool kill;
+    int resp; /* redis.setresp */
+    long long start_us;
+};
+
+static struct script_engine *engine_of(lua_State *L)
+{
+    void *ud;
+    lua_getallocf(L, &ud);
+    return ud;
+}
+
+static void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    (void)ud;
+    (void)osize;
+    if (nsize == 0) {
+        lode_free(ptr);
+        return NULL;
+    }
+    return lode_realloc(ptr, nsize);
+}
+
+/* ---- errors ---- */
+
+/* Raises {err=msg}: the message handler adds where it happened. */
+static int raise_err(lua_State *L, const char *msg)
+{
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, msg);
+    lua_setfield(L, -2, "err");
+    return lua_error(L);
+}
+
+/* Raises a plain message (no "file:line:" prefix), as Redis's C library
+ * functions do. */
+static int plain_error(lua_State *L, const char *msg)
+{
+    lua_pushstring(L, msg);
+    return lua_error(L);
+}
+
+/* Pushes {err=msg} as a value (redis.pcall, error_reply's failures). */
+static void push_err_table(lua_State *L, const char *msg)
+{
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, msg);
+    lua_setfield(L, -2, "err");
+}
+
+/* The pcall message handler: any error -> {err, source, line}. */
+static int errh(lua_State *L)
+{
+    if (lua_type(L, 1) == LUA_TTABLE) {
+        lua_getfield(L, 1, "err");
+        bool ok = lua_type(L, -1) == LUA_TSTRING;
+        lua_pop(L, 1);
+        if (!ok) {
+            lua_createtable(L, 0, 3);
+            lua_pushstring(L, "ERR unknown error");
+            lua_setfield(L, -2, "err");
+            lua_replace(L, 1);
+        }
+    } else {
+        const char *m = luaL_tolstring(L, 1, NULL);
+        lua_createtable(L, 0, 3);
+        lua_pushfstring(L, "ERR %s", m);
+        lua_setfield(L, -2, "err");
+        lua_replace(L, 1);
+        lua_settop(L, 1);
+    }
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (ar.currentline > 0) {
+            lua_getfield(L, 1, "source");
+            bool has = !lua_isnil(L, -1);
+            lua_pop(L, 1);
+            if (!has) {
+                lua_pushstring(L, ar.source);
+                lua_setfield(L, 1, "source");
+                lua_pushinteger(L, ar.currentline);
+                lua_setfield(L, 1, "line");
+            }
+            break;
+        }
+    }
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* Writes the error table at the top to r with Redis's suffix. */
+static void reply_run_error(struct script_engine *se, struct reply *r)
+{
+    lua_State *L = se->L;
+    struct buf b = BUF_INIT;
+    const char *err = "ERR unknown error";
+    if (lua_type(L, -1) == LUA_TTABLE) {
+        lua_getfield(L, -1, "err");
+        if (lua_type(L, -1) == LUA_TSTRING) err = lua_tostring(L, -1);
+        buf_printf(&b, "%s", err[0] == '-' ? err + 1 : err);
+        lua_pop(L, 1);
+        lua_getfield(L, -1, "source");
+        lua_getfield(L, -2, "line");
+        if (lua_type(L, -2) == LUA_TSTRING)
+            buf_printf(&b, " script: %s, on %s:%lld.", se->name, lua_tostring(L, -2),
+                       (long long)lua_tointeger(L, -1));
+        lua_pop(L, 2);
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
+        buf_printf(&b, "ERR %s", lua_tostring(L, -1));
+    } else {
+        buf_printf(&b, "%s", err);
+    }
+    reply_error(r, b.ptr);
+    buf_release(&b);
+}
+
+/* ---- readonly proxies ---- */
+
+static int ro_newindex(lua_State *L)
+{
+    return luaL_error(L, "Attempt to modify a readonly table");
+}
+
+/* next() over a proxy's backing table. */
+static int proxy_next(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    if (lua_next(L, 1)) return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+/* __pairs(proxy) -> proxy_next, backing, nil */
+static int proxy_pairs(lua_State *L)
+{
+    lua_getmetatable(L, 1);
+    lua_pushcfunction(L, proxy_next);
+    lua_getfield(L, -2, "__index");
+    lua_pushnil(L);
+    return 3;
+}
+
+/* Replaces the table at the top with a readonly proxy over it. */
+static void make_proxy(lua_State *L)
+{
+    lua_newtable(L);          /* backing proxy */
+    lua_createtable(L, 0, 4); /* backing proxy mt */
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, ro_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, proxy_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_remove(L, -2);
+}
+
+/* Whether the table at idx is one of our proxies. */
+static bool is_proxy(lua_State *L, int idx)
+{
+    if (!lua_getmetatable(L, idx)) return false;
+    lua_getfield(L, -1, "__newindex");
+    bool yes = lua_tocfunction(L, -1) == ro_newindex;
+    lua_pop(L, 2);
+    return yes;
+}
+
+static int safe_rawset(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (is_proxy(L, 1)) return plain_error(L, "Attempt to modify a readonly table");
+    luaL_checkany(L, 2);
+    luaL_checkany(L, 3);
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 1;
+}
+
+static int missing_global(lua_State *L)
+{
+    const char *name = lua_tostring(L, 2);
+    return luaL_error(L, "Script attempted to access nonexistent global variable '%s'",
+                      name ? name : "?");
+}
+
+/* load() whose chunks see the sandbox's globals, never the backing. */
+static int safe_load(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_checkany(L, 1);
+    size_t len;
+    const char *s = lua_tolstring(L, 1, &len);
+    if (!s) {
+        lua_pushnil(L);
+        lua_pushstring(L, "only string chunks are allowed");
+        return 2;
+    }
+    const char *chunk = n >= 2 && lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "=(load)";
+    /* text only: binary chunks can break the VM */
+    if (luaL_loadbufferx(L, s, len, chunk, "t") != LUA_OK) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    if (n >= 4) {
+        lua_pushvalue(L, 4);
+        if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
+    }
+    return 1;
+}
+
+/* pcall as Redis 7.0 exposes it: an error raised by redis.call (a table
+ * {err=...}) reaches the script as its message string. */
+static int safe_pcall(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    int n = lua_gettop(L);
+    if (lua_pcall(L, n - 1, LUA_MULTRET, 0) == LUA_OK) {
+        lua_pushboolean(L, 1);
+        lua_insert(L, 1);
+        return lua_gettop(L);
+    }
+    if (lua_type(L, -1) == LUA_TTABLE) {
+        lua_getfield(L, -1, "err");
+        if (lua_type(L, -1) == LUA_TSTRING)
+            lua_remove(L, -2);
+        else
+            lua_pop(L, 1);
+    }
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+}
+
+static int gcinfo(lua_State *L)
+{
+    lua_pushinteger(L, lua_gc(L, LUA_GCCOUNT, 0));
+    return 1;
+}
+
+static int math_pow(lua_State *L)
+{
+    lua_pushnumber(L, pow(luaL_checknumber(L, 1), luaL_checknumber(L, 2)));
+    return 1;
+}
+
+static int table_getn(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_pushinteger(L, (lua_Integer)lua_rawlen(L, 1));
+    return 1;
+}
+
+/* ---- bit (LuaBitOp's API over 32-bit integers) ---- */
+
+static uint32_t bit_arg(lua_State *L, int i)
+{
+    lua_Number n = luaL_checknumber(L, i);
+    /* LuaBitOp normalises through a double to the low 32 bits */
+    if (lua_isinteger(L, i)) return (uint32_t)(lua_Unsigned)lua_tointeger(L, i);
+    double d = n + 6755399441055744.0; /* 2^52 + 2^51: rounds to an int */
+    uint64_t u;
+    memcpy(&u, &d, sizeof(u));
+    return (uint32_t)u;
+}
+
+static int bit_ret(lua_State *L, uint32_t v)
+{
+    lua_pushinteger(L, (lua_Integer)(int32_t)v);
+    return 1;
+}
+
+static int bit_tobit(lua_State *L)
+{
+    return bit_ret(L, bit_arg(L, 1));
+}
+static int bit_bnot(lua_State *L)
+{
+    return bit_ret(L, ~bit_arg(L, 1));
+}
+#define BIT_FOLD(name, op)                                                                         \
+    static int name(lua_State *L)                                                                  \
+    {                                                                                              \
+        int n = lua_gettop(L);                                                                     \
+        uint32_t v = bit_arg(L, 1);                                                                \
+        for (int i = 2; i <= n; i++) v op bit_arg(L, i);                                           \
+        return bit_ret(L, v);                                                                      \
+    }
+BIT_FOLD(bit_band, &=)
+BIT_FOLD(bit_bor, |=)
+BIT_FOLD(bit_bxor, ^=)
+static int bit_lshift(lua_State *L)
+{
+    return bit_ret(L, bit_arg(L, 1) << (bit_arg(L, 2) & 31));
+}
+static int bit_rshift(lua_State *L)
+{
+    return bit_ret(L, bit_arg(L, 1) >> (bit_arg(L, 2) & 31));
+}
+static int bit_arshift(lua_State *L)
+{
+    return bit_ret(L, (uint32_t)((int32_t)bit_arg(L, 1) >> (bit_arg(L, 2) & 31)));
+}
+static int bit_rol(lua_State *L)
+{
+    uint32_t v = bit_arg(L, 1), s = bit_arg(L, 2) & 31;
+    return bit_ret(L, s ? (v << s) | (v >> (32 - s)) : v);
+}
+static int bit_ror(lua_State *L)
+{
+    uint32_t v = bit_arg(L, 1), s = bit_arg(L, 2) & 31;
+    return bit_ret(L, s ? (v >> s) | (v << (32 - s)) : v);
+}
+static int bit_bswap(lua_State *L)
+{
+    return bit_ret(L, __builtin_bswap32(bit_arg(L, 1)));
+}
+static int bit_tohex(lua_State *L)
+{
+    uint32_t v = bit_arg(L, 1);
+    int n = lua_isnone(L, 2) ? 8 : (int)(int32_t)bit_arg(L, 2);
+    const char *digits = "0123456789abcdef";
+    if (n < 0) {
+        n = -n;
+        digits = "0123456789ABCDEF";
+    }
+    if (n > 8) n = 8;
+    char out[8];
+    for (int i = n - 1; i >= 0; i--) {
+        out[i] = digits[v & 15];
+        v >>= 4;
+    }
+    lua_pushlstring(L, out, (size_t)n);
+    return 1;
+}
+
+static const luaL_Reg bit_funcs[] = {
+    {"tobit", bit_tobit}, {"bnot", bit_bnot},     {"band", bit_band},     {"bor", bit_bor},
+    {"bxor", bit_bxor},   {"lshift", bit_lshift}, {"rshift", bit_rshift}, {"arshift", bit_arshift},
+    {"rol", bit_rol},     {"ror", bit_ror},       {"bswap", bit_bswap},   {"tohex", bit_tohex},
+    {NULL, NULL}};
+
+/* ---- redis.* ---- */
+
+/* Collects redis.call's arguments into se->argv. Returns NULL or the
+ * error text. */
+static const char *collect_args(lua_State *L, struct script_engine *se, int *argc)
+{
+    int n = lua_gettop(L);
+    if (n == 0) return "Please specify at least one argument for this redis lib call";
+    if (n > se->argv_cap) {
+        se->argv_cap = n;
+        se->argv = lode_realloc(se->argv, sizeof(*se->argv) * (size_t)n);
+        se->offs = lode_realloc(se->offs, sizeof(*se->offs) * (size_t)n);
+    }
+    /* numbers become strings the way Lua 5.1 printed them (%.14g), as
+     * Redis 7.0's Lua did; integers print exactly */
+    se->argbytes.len = 0;
+    size_t *offs = se->offs; /* argbytes may move while it grows */
+    for (int i = 1; i <= n; i++) {
+        size_t len;
+        const char *s;
+        char tmp[64];
+        int t = lua_type(L, i);
+        if (t == LUA_TNUMBER) {
+            if (lua_isinteger(L, i))
+                len = (size_t)snprintf(tmp, sizeof(tmp), "%lld", (long long)lua_tointeger(L, i));
+            else
+                len = (size_t)snprintf(tmp, sizeof(tmp), "%.14g", (double)lua_tonumber(L, i));
+            s = tmp;
+        } else if (t == LUA_TSTRING) {
+            s = lua_tolstring(L, i, &len);
+        } else {
+            return "Lua redis lib command arguments must be strings or integers";
+        }
+        offs[i - 1] = se->argbytes.len;
+        buf_append(&se->argbytes, s, len);
+        buf_putc(&se->argbytes, '\0');
+    }
+    for (int i = 0; i < n; i++) {
+        size_t off = offs[i];
+        size_t end = i + 1 < n ? offs[i + 1] - 1 : se->argbytes.len - 1;
+        se->argv[i] = (struct slice){se->argbytes.ptr + off, end - off};
+    }
+    *argc = n;
+    return NULL;
+}
+
+/* redis.call / redis.pcall. raise: call's behaviour. */
+static int do_call(lua_State *L, bool raise)
+{
+    struct script_engine *se = engine_of(L);
+    int argc;
+    const char *err = collect_args(L, se, &argc);
+    const struct cmd_def *cmd = NULL;
+    char ebuf[160];
+    if (err) goto fail;
+    cmd = cmd_lookup(se->argv[0].ptr, se->argv[0].len);
+    if (cmd && cmd->nsubs) {
+        if (argc < 2) {
+            cmd = NULL;
+            err = "Wrong number of args calling Redis command from script";
+            goto fail;
+        }
+        cmd = cmd_lookup_sub(cmd, se->argv[1].ptr, se->argv[1].len);
+    }
+    if (!cmd) {
+        err = "Unknown Redis command called from script";
+        goto fail;
+    }
+    if (!cmd_arity_ok(cmd, argc)) {
+        err = "Wrong number of args calling Redis command from script";
+        goto fail;
+    }
+    if (cmd->flags & CMDF_NOSCRIPT) {
+        err = "This Redis command is not allowed from script";
+        goto fail;
+    }
+    if (cmd->flags & CMDF_WRITE) {
+        if (se->readonly) {
+            err = "Write commands are not allowed from read-only scripts.";
+            goto fail;
+        }
+        const char *deny = se->host.deny_write ? se->host.deny_write(se->host.priv) : NULL;
+        if (deny) {
+            snprintf(ebuf, sizeof(ebuf), "%s", deny);
+            err = ebuf + (ebuf[0] == '-');
+            if (raise) return raise_err(L, err);
+            push_err_table(L, err);
+            return 1;
+        }
+    }
+    se->scratch.len = 0;
+    long long dirty = se->host.call(se->host.priv, cmd, argc, se->argv, se->resp, &se->scratch);
+    if (dirty > 0) se->wrote = true;
+    size_t used;
+    lua_settop(L, 0);
+    if (script_conv_push(L, se->scratch.ptr, se->scratch.len, &used) != 0)
+        push_err_table(L, "ERR reply conversion failed");
+    if (raise && se->scratch.len && se->scratch.ptr[0] == '-') {
+        /* the error table: raise it */
+        return lua_error(L);
+    }
+    return 1;
+fail:
+    snprintf(ebuf, sizeof(ebuf), "ERR %s", err);
+    if (raise) return raise_err(L, ebuf);
+    push_err_table(L, ebuf);
+    return 1;
+}
+
+static int r_call(lua_State *L)
+{
+    return do_call(L, true);
+}
+static int r_pcall(lua_State *L)
+{
+    return do_call(L, false);
+}
+
+static int r_sha1hex(lua_State *L)
+{
+    if (lua_gettop(L) != 1) return plain_error(L, "wrong number of arguments");
+    size_t len;
+    const char *s = lua_tolstring(L, 1, &len);
+    if (!s) s = "", len = 0;
+    uint8_t d[DIGEST_LEN];
+    digest_sha1(s, len, d);
+    char hex[DIGEST_HEX_SIZE];
+    for (int i = 0; i < DIGEST_LEN; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    lua_pushstring(L, hex);
+    return 1;
+}
+
+/* redis.error_reply / redis.status_reply */
+static int status_or_error(lua_State *L, const char *field)
+{
+    if (lua_gettop(L) != 1 || lua_type(L, 1) != LUA_TSTRING) {
+        push_err_table(L, "ERR wrong number or type of arguments");
+        return 1;
+    }
+    lua_createtable(L, 0, 1);
+    if (field[0] == 'e') {
+        const char *s = lua_tostring(L, 1);
+        if (s[0] == '-')
+            lua_pushstring(L, s);
+        else
+            lua_pushfstring(L, "-%s", s);
+    } else {
+        lua_pushvalue(L, 1);
+    }
+    lua_setfield(L, -2, field);
+    return 1;
+}
+static int r_error_reply(lua_State *L)
+{
+    return status_or_error(L, "err");
+}
+static int r_status_reply(lua_State *L)
+{
+    return status_or_error(L, "ok");
+}
+
+static int r_log(lua_State *L)
+{
+    struct script_engine *se = engine_of(L);
+    int n = lua_gettop(L);
+    if (n < 2) return plain_error(L, "redis.log() requires two arguments or more.");
+    if (!lua_isnumber(L, 1)) return plain_error(L, "First argument must be a number (log level).");
+    lua_Integer level = lua_tointeger(L, 1);
+    if (level < 0 || level > 3) return plain_error(L, "Invalid debug level.");
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 2; i <= n; i++) {
+        size_t len;
+        const char *s = lua_tolstring(L, i, &len);
+        if (!s) continue;
+        if (i > 2) luaL_addchar(&b, ' ');
+        luaL_addlstring(&b, s, len);
+    }
+    luaL_pushresult(&b);
+    if (se->host.log) se->host.log(se->host.priv, (int)level, lua_tostring(L, -1));
+    return 0;
+}
+
+static int r_setresp(lua_State *L)
+{
+    struct script_engine *se = engine_of(L);
+    if (lua_gettop(L) != 1) return plain_error(L, "redis.setresp() requires one argument.");
+    lua_Integer v = luaL_checkinteger(L, 1);
+    if (v != 2 && v != 3) return plain_error(L, "RESP version must be 2 or 3.");
+    se->resp = (int)v;
+    return 0;
+}
+
+/* replicate_commands / set_repl: effects are always what we log */
+static int r_true(lua_State *L)
+{
+    lua_pushboolean(L, 1);
+    return 1;
+}
+static int r_noop(lua_State *L)
+{
+    (void)L;
+    return 0;
+}
+
+static int r_acl_check_cmd(lua_State *L)
+{
+    struct script_engine *se = engine_of(L);
+    int argc;
+    const char *err = collect_args(L, se, &argc);
+    if (err) return luaL_error(L, "%s", err);
+    const struct cmd_def *cmd = cmd_lookup(se->argv[0].ptr, se->argv[0].len);
+    if (!cmd) return luaL_error(L, "Invalid command passed to redis.acl_check_cmd()");
+    lua_pushboolean(L, 1); /* no ACL users beyond default */
+    return 1;
+}
+
+static const luaL_Reg redis_funcs[] = {{"call", r_call},
+                                       {"pcall", r_pcall},
+                                       {"sha1hex", r_sha1hex},
+                                       {"error_reply", r_error_reply},
+                                       {"status_reply", r_status_reply},
+                                       {"log", r_log},
+                                       {"setresp", r_setresp},
+                                       {"replicate_commands", r_true},
+                                       {"set_repl", r_noop},
+                                       {"breakpoint", r_noop},
+                                       {"debug", r_noop},
+                                       {"acl_check_cmd", r_acl_check_cmd},
+                                       {NULL, NULL}};
+
+static void set_int(lua_State *L, const char *k, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void push_log_consts(lua_State *L)
+{
+    set_int(L, "LOG_DEBUG", 0);
+    set_int(L, "LOG_VERBOSE", 1);
+    set_int(L, "LOG_NOTICE", 2);
+    set_int(L, "LOG_WARNING", 3);
+}
+
+/* ---- state ---- */
+
+static void hook(lua_State *L, lua_Debug *ar);
+
+/* Opens a standard library into B (at index b) as a readonly proxy. */
+static void open_lib(lua_State *L, int b, const char *name, lua_CFunction open)
+{
+    luaL_requiref(L, name, open, 0);
+    if (name[0] != '_') {
+        make_proxy(L);
+        lua_setfield(L, b, name);
+    } else {
+        lua_pop(L, 1);
+    }
+}
+
+static void build_state(struct script_engine *se)
+{
+    lua_State *L = lua_newstate(lalloc, se);
+    lode_assert(L);
+    se->L = L;
+    /* B: the real globals */
+    lua_newtable(L);
+    int b = lua_gettop(L);
+    luaL_requiref(L, "_G", luaopen_base, 0);
+    /* copy the base functions into B, minus the unsafe ones */
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        const char *k = lua_tostring(L, -2);
+        static const char *const banned[] = {"dofile", "loadfile", "print", "require", "warn",
+                                             "load",   "rawset",   "_G",    NULL};
+        bool skip = false;
+        for (int i = 0; banned[i]; i++)
+            if (strcmp(k, banned[i]) == 0) skip = true;
+        if (!skip) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, b);
+        } else {
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    open_lib(L, b, "table", luaopen_table);
+    open_lib(L, b, "string", luaopen_string);
+    open_lib(L, b, "math", luaopen_math);
+    open_lib(L, b, "coroutine", luaopen_coroutine);
+    /* 5.1 shims */
+    lua_getfield(L, b, "table");
+    lua_getfield(L, -1, "unpack");
+    lua_setfield(L, b, "unpack");
+    lua_pop(L, 1);
+    lua_pushcfunction(L, safe_load);
+    lua_setfield(L, b, "load");
+    lua_pushcfunction(L, safe_load);
+    lua_setfield(L, b, "loadstring");
+    lua_pushcfunction(L, safe_rawset);
+    lua_setfield(L, b, "rawset");
+    lua_pushcfunction(L, gcinfo);
+    lua_setfield(L, b, "gcinfo");
+    lua_pushcfunction(L, safe_pcall);
+    lua_setfield(L, b, "pcall");
+    /* math.pow and table.getn: the proxies hide the real tables, so add to
+     * those through the proxies' __index */
+    lua_getfield(L, b, "math");
+    lua_getmetatable(L, -1);
+    lua_getfield(L, -1, "__index");
+    lua_pushcfunction(L, math_pow);
+    lua_setfield(L, -2, "pow");
+    lua_pop(L, 3);
+    lua_getfield(L, b, "table");
+    lua_getmetatable(L, -1);
+    lua_getfield(L, -1, "__index");
+    lua_pushcfunction(L, table_getn);
+    lua_setfield(L, -2, "getn");
+    lua_pop(L, 3);
+    /* bit */
+    luaL_newlib(L, bit_funcs);
+    make_proxy(L);
+    lua_setfield(L, b, "bit");
+    /* cjson (Debian's lua-cjson, linked statically) */
+    luaL_requiref(L, "cjson", luaopen_cjson, 0);
+    make_proxy(L);
+    lua_setfield(L, b, "cjson");
+    /* redis */
+    luaL_newlib(L, redis_funcs);
+    push_log_consts(L);
+    lua_pushstring(L, "7.0.15");
+    lua_setfield(L, -2, "REDIS_VERSION");
+    set_int(L, "REDIS_VERSION_NUM", 0x07000f);
+    set_int(L, "REPL_NONE", 0);
+    set_int(L, "REPL_AOF", 1);
+    set_int(L, "REPL_SLAVE", 2);
+    set_int(L, "REPL_REPLICA", 2);
+    set_int(L, "REPL_ALL", 3);
+    make_proxy(L);
+    lua_setfield(L, b, "redis");
+    lua_newtable(L);
+    lua_setfield(L, b, "KEYS");
+    lua_newtable(L);
+    lua_setfield(L, b, "ARGV");
+    lua_pushstring(L, LUA_VERSION);
+    lua_setfield(L, b, "_VERSION");
+    /* B's missing names are errors */
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, missing_global);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, b);
+    lua_pushvalue(L, b);
+    lua_setfield(L, LUA_REGISTRYINDEX, REG_BACKING);
+    /* G: the proxy, installed as the global table */
+    lua_pushvalue(L, b);
+    make_proxy(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, b, "_G");
+    lua_rawseti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_pop(L, 1); /* b */
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, REG_SCRIPTS);
+    lua_pushcfunction(L, errh);
+    lua_setfield(L, LUA_REGISTRYINDEX, REG_ERRH);
+    lua_sethook(L, hook, LUA_MASKCOUNT, SCRIPT_HOOK_STEP);
+}
+
+struct script_engine *script_new(const struct script_host *host)
+{
+    struct script_engine *se = lode_calloc(sizeof(*se));
+    se->host = *host;
+    build_state(se);
+    return se;
+}
+
+void script_set_host_priv(struct script_engine *se, void *priv)
+{
+    se->host.priv = priv;
+}
+
+void script_free(struct script_engine *se)
+{
+    if (!se) return;
+    lua_close(se->L);
+    lode_free(se->offs);
+    buf_release(&se->scratch);
+    buf_release(&se->argbytes);
+    lode_free(se->argv);
+    lode_free(se);
+}
+
+/* ---- running ---- */
+
+static void hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    struct script_engine *se = engine_of(L);
+    if (se->kind == SCRIPT_NONE) return;
+    if (!se->kill && se->host.tick)
+        se->host.tick(se->host.priv, (util_mono_us() - se->start_us) / 1000);
+    if (se->kill) {
+        /* raise again at every instruction, so that a pcall inside the
+         * script cannot swallow the kill */
+        lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+        raise_err(L, "ERR Script killed by user with SCRIPT KILL...");
+    }
+}
+
+/* Sets KEYS and ARGV in B (EVAL) or pushes them as two arguments (FCALL). */
+static void push_array(lua_State *L, int n, const struct slice *v)
+{
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushlstring(L, v[i].ptr, v[i].len);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+/* Runs the function at the top with nargs arguments above it and writes
+ * its result or error to r. */
+static void run(struct script_engine *se, int nargs, enum script_kind kind,
+                const struct script_call *call, bool readonly, struct reply *r)
+{
+    lua_State *L = se->L;
+    int base = lua_gettop(L) - nargs; /* the function's index */
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_ERRH);
+    lua_insert(L, base);
+    se->kind = kind;
+    se->readonly = readonly || call->readonly;
+    se->wrote = false;
+    se->kill = false;
+    se->resp = 2;
+    se->start_us = util_mono_us();
+    int rc = lua_pcall(L, nargs, 1, base);
+    if (rc == LUA_OK)
+        script_conv_reply(L, -1, se->resp, r);
+    else
+        reply_run_error(se, r);
+    if (se->kill) lua_sethook(L, hook, LUA_MASKCOUNT, SCRIPT_HOOK_STEP);
+    se->kind = SCRIPT_NONE;
+    se->kill = false;
+    lua_settop(L, base - 1);
+    /* Redis runs a GC step after each script to keep memory in check */
+    lua_gc(L, LUA_GCSTEP, 0);
+}
+
+static void sha_of(const char *body, size_t len, char *sha)
+{
+    uint8_t d[DIGEST_LEN];
+    digest_sha1(body, len, d);
+    for (int i = 0; i < DIGEST_LEN; i++) snprintf(sha + 2 * i, 3, "%02x", d[i]);
+}
+
+/* Parses an EVAL shebang ("#!lua flags=a,b"). OUT: *readonly. Returns 0,
+ * or -1 with the error in err. *skip = whether line 1 is a shebang. */
+static int parse_shebang(const char *body, size_t len, bool *readonly, bool *shebang,
+                         struct buf *err)
+{
+    *readonly = false;
+    *shebang = len >= 2 && body[0] == '#' && body[1] == '!';
+    if (!*shebang) return 0;
+    const char *nl = memchr(body, '\n', len);
+    size_t l = nl ? (size_t)(nl - body) : len;
+    char *line = strndup(body + 2, l - 2);
+    int rc = 0;
+    char *save = NULL;
+    char *tok = strtok_r(line, " ", &save);
+    if (!tok || strcmp(tok, "lua") != 0) {
+        buf_printf(err, "ERR Unexpected engine in script shebang: #!%s", tok ? tok : "");
+        rc = -1;
+        goto out;
+    }
+    while ((tok = strtok_r(NULL, " ", &save))) {
+        if (strncmp(tok, "flags=", 6) != 0) {
+            buf_printf(err, "ERR Unknown lua shebang option: %s", tok);
+            rc = -1;
+            goto out;
+        }
+        char *fs = tok + 6, *fsave = NULL;
+        for (char *f = strtok_r(fs, ",", &fsave); f; f = strtok_r(NULL, ",", &fsave)) {
+            int k;
+            for (k = 0; k < NFLAGS; k++)
+                if (strcmp(f, flag_names[k]) == 0) break;
+            if (k == NFLAGS) {
+                buf_printf(err, "ERR Unexpected flag in script shebang: %s", f);
+                rc = -1;
+                goto out;
+            }
+            if (k == 0) *readonly = true;
+        }
+    }
+out:
+    free(line);
+    return rc;
+}
+
+/* Compiles body under sha into the cache; leaves the function on the
+ * stack. Returns 0, or -1 with the error reply text in err. */
+static int compile(struct script_engine *se, const char *body, size_t len, const char *sha,
+                   struct buf *err)
+{
+    lua_State *L = se->L;
+    bool ro, shebang;
+    if (parse_shebang(body, len, &ro, &shebang, err) != 0) return -1;
+    int rc;
+    if (shebang) {
+        /* the shebang line becomes a comment, keeping line numbers */
+        char *copy = lode_malloc(len + 1);
+        memcpy(copy, body, len);
+        copy[0] = '-';
+        copy[1] = '-';
+        rc = luaL_loadbufferx(L, copy, len, "@user_script", "t");
+        lode_free(copy);
+    } else {
+        rc = luaL_loadbufferx(L, body, len, "@user_script", "t");
+    }
+    if (rc != LUA_OK) {
+        buf_printf(err, "ERR Error compiling script (new function): %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_SCRIPTS);
+    lua_createtable(L, 2, 0);
+    lua_pushvalue(L, -3);
+    lua_rawseti(L, -2, 1);
+    lua_pushboolean(L, ro);
+    lua_rawseti(L, -2, 2);
+    lua_setfield(L, -2, sha);
+    lua_pop(L, 1);
+    se->ncached++;
+    return 0;
+}
+
+/* Pushes the cached entry {fn, ro} for sha, or nothing (returns false). */
+static bool cached(struct script_engine *se, const char *sha)
+{
+    lua_State *L = se->L;
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_SCRIPTS);
+    lua_getfield(L, -1, sha);
+    lua_remove(L, -2);
+    if (lua_istable(L, -1)) return true;
+    lua_pop(L, 1);
+    return false;
+}
+
+static void set_keys_argv(struct script_engine *se, const struct script_call *call)
+{
+    lua_State *L = se->L;
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_BACKING);
+    push_array(L, call->nkeys, call->keys);
+    lua_setfield(L, -2, "KEYS");
+    push_array(L, call->nargs, call->args);
+    lua_setfield(L, -2, "ARGV");
+    lua_pop(L, 1);
+}
+
+static void run_cached(struct script_engine *se, const char *sha, const struct script_call *call,
+                       struct reply *r)
+{
+    lua_State *L = se->L;
+    lua_rawgeti(L, -1, 2);
+    bool ro = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    lua_rawgeti(L, -1, 1);
+    lua_remove(L, -2);
+    set_keys_argv(se, call);
+    snprintf(se->name_buf, sizeof(se->name_buf), "%s", sha);
+    se->name = se->name_buf;
+    run(se, 0, SCRIPT_EVAL, call, ro, r);
+}
+
+void script_eval(struct script_engine *se, const char *body, size_t len,
+                 const struct script_call *call, struct reply *r)
+{
+    char sha[DIGEST_HEX_SIZE];
+    sha_of(body, len, sha);
+    if (!cached(se, sha)) {
+        struct buf err = BUF_INIT;
+        if (compile(se, body, len, sha, &err) != 0) {
+            reply_error(r, err.ptr);
+            buf_release(&err);
+            return;
+        }
+        lua_pop(se->L, 1);
+        bool ok = cached(se, sha);
+        lode_assert(ok);
+    }
+    run_cached(se, sha, call, r);
+}
+
+static bool norm_sha(const char *s, size_t len, char *out)
+{
+    if (len != 40) return false;
+    for (size_t i = 0; i < 40; i++) out[i] = (char)tolower((unsigned char)s[i]);
+    out[40] = '\0';
+    return true;
+}
+
+void script_evalsha(struct script_engine *se, const char *s, size_t len,
+                    const struct script_call *call, struct reply *r)
+{
+    char sha[DIGEST_HEX_SIZE];
+    if (!norm_sha(s, len, sha) || !cached(se, sha)) {
+        reply_error(r, "NOSCRIPT No matching script. Please use EVAL.");
+        return;
+    }
+    run_cached(se, sha, call, r);
+}
+
+int script_load(struct script_engine *se, const char *body, size_t len, char *sha, struct buf *err)
+{
+    sha_of(body, len, sha);
+    if (cached(se, sha)) {
+        lua_pop(se->L, 1);
+        return 0;
+    }
+    if (compile(se, body, len, sha, err) != 0) return -1;
+    lua_pop(se->L, 1);
+    return 0;
+}
+
+bool script_exists(struct script_engine *se, const char *s, size_t len)
+{
+    char sha[DIGEST_HEX_SIZE];
+    if (!norm_sha(s, len, sha) || !cached(se, sha)) return false;
+    lua_pop(se->L, 1);
+    return true;
+}
+
+void script_flush(struct script_engine *se)
+{
+    lua_newtable(se->L);
+    lua_setfield(se->L, LUA_REGISTRYINDEX, REG_SCRIPTS);
+    se->ncached = 0;
+    lua_gc(se->L, LUA_GCCOLLECT, 0);
+}
+
+enum script_kind script_running(const struct script_engine *se)
+{
+    return se->kind;
+}
+const char *script_running_name(const struct script_engine *se)
+{
+    return se->kind ? se->name : "";
+}
+long long script_running_ms(const struct script_engine *se)
+{
+    return se->kind ? (util_mono_us() - se->start_us) / 1000 : 0;
+}
+bool script_running_wrote(const struct script_engine *se)
+{
+    return se->wrote;
+}
+void script_kill(struct script_engine *se)
+{
+    if (se->kind) se->kill = true;
+}
+size_t script_memory(const struct script_engine *se)
+{
+    return (size_t)lua_gc(se->L, LUA_GCCOUNT, 0) * 1024 + (size_t)lua_gc(se->L, LUA_GCCOUNTB, 0);
+}
+long long script_cached(const struct script_engine *se)
+{
+    return se->ncached;
+}

@@ -1,0 +1,114 @@
+/*
+ * script.h - the Lua 5.4 scripting engine: EVAL scripts and FUNCTION
+ * libraries, run atomically on the main thread (DESIGN.md "Scripting").
+ *
+ * One Lua state per engine holds the sandbox (no io, os, require, loadfile,
+ * dofile, print; a readonly global table whose missing names are errors,
+ * readonly library tables), the Lua 5.1 shims that Redis scripts lean on
+ * (unpack, loadstring, gcinfo, bit, cjson), the `redis` library and the
+ * script cache (sha1 of the body -> compiled chunk). FUNCTION libraries are
+ * not implemented yet.
+ *
+ * Commands a script calls go through the host (the server): this module
+ * resolves them in the command table, applies the scripting rules (unknown
+ * command, arity, noscript, writes from read-only scripts) with Redis 7.0's
+ * error texts, hands the call to host->call and converts the RESP reply the
+ * host wrote into Lua values, as Redis does (RESP2 or RESP3 after
+ * redis.setresp(3)). A script's result goes back to the caller through
+ * engine/reply.h in the caller's protocol.
+ *
+ * Long scripts: every SCRIPT_HOOK_STEP Lua instructions the engine calls
+ * host->tick with the elapsed time; the host may serve other clients from
+ * there (BUSY replies, SCRIPT KILL, SHUTDOWN NOSAVE). script_kill makes the
+ * running script fail at its next hook with Redis's "killed" error.
+ *
+ * Thread: main only. Allocates through lode_malloc (the Lua allocator is
+ * accounted). Never blocks, never touches disk.
+ */
+#ifndef LODE_LUA_SCRIPT_H
+#define LODE_LUA_SCRIPT_H
+
+#include "engine/buf.h"
+#include "engine/cmd.h"
+#include "engine/reply.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Lua instructions between two calls of host->tick. */
+#define SCRIPT_HOOK_STEP 100000
+
+struct script_host {
+    /* Runs one checked command for the script; appends its RESP reply in
+     * protocol resp (2 or 3) to out. Returns the changes it made (dirty
+     * count; > 0 makes the script unkillable). */
+    long long (*call)(void *priv, const struct cmd_def *cmd, int argc, const struct slice *argv,
+                      int resp, struct buf *out);
+    /* Whether a write may run now: NULL, or the error text to answer
+     * (without '-'), e.g. the WAL's MISCONF. */
+    const char *(*deny_write)(void *priv);
+    /* Called from the instruction hook; elapsed_ms since the script began. */
+    void (*tick)(void *priv, long long elapsed_ms);
+    /* redis.log: level 0 debug .. 3 warning. */
+    void (*log)(void *priv, int level, const char *msg);
+    void *priv;
+};
+
+struct script_engine;
+
+/* What the running script is (SCRIPT KILL, FUNCTION KILL, FUNCTION STATS). */
+enum script_kind { SCRIPT_NONE = 0, SCRIPT_EVAL };
+
+/* A new engine with the sandbox set up; host is copied. Never NULL. */
+struct script_engine *script_new(const struct script_host *host);
+/* Sets the priv argument of the host's callbacks (the calling client). */
+void script_set_host_priv(struct script_engine *se, void *priv);
+/* Frees the engine and everything in it. NULL is a no-op. */
+void script_free(struct script_engine *se);
+
+/* One script call's inputs. keys/args are borrowed for the call. */
+struct script_call {
+    int nkeys;
+    const struct slice *keys;
+    int nargs;
+    const struct slice *args;
+    bool readonly; /* EVAL_RO, EVALSHA_RO, FCALL_RO */
+};
+
+/* EVAL: compiles (and caches) body unless cached, runs it and writes its
+ * result or Redis's error to r. */
+void script_eval(struct script_engine *se, const char *body, size_t len,
+                 const struct script_call *call, struct reply *r);
+/* EVALSHA: sha is 40 hex digits in any case (other lengths answer
+ * NOSCRIPT). */
+void script_evalsha(struct script_engine *se, const char *sha, size_t len,
+                    const struct script_call *call, struct reply *r);
+/* SCRIPT LOAD: compiles and caches body. OUT: sha (41 bytes, hex + NUL).
+ * Returns 0, or -1 with the error reply text in err (appended). */
+int script_load(struct script_engine *se, const char *body, size_t len, char *sha, struct buf *err);
+/* SCRIPT EXISTS for one sha. */
+bool script_exists(struct script_engine *se, const char *sha, size_t len);
+/* SCRIPT FLUSH: forgets every cached script. */
+void script_flush(struct script_engine *se);
+
+/* ---- the running script ---- */
+
+/* What runs now (SCRIPT_NONE when nothing). */
+enum script_kind script_running(const struct script_engine *se);
+/* The running script's name (sha or function name), "" when none. */
+const char *script_running_name(const struct script_engine *se);
+/* Milliseconds the running script has run. */
+long long script_running_ms(const struct script_engine *se);
+/* Whether the running script has changed the dataset (then it cannot be
+ * killed). */
+bool script_running_wrote(const struct script_engine *se);
+/* Makes the running script fail at its next hook with "ERR Script killed
+ * by user with SCRIPT KILL...". */
+void script_kill(struct script_engine *se);
+
+/* Bytes the Lua state uses. */
+size_t script_memory(const struct script_engine *se);
+/* Cached EVAL scripts. */
+long long script_cached(const struct script_engine *se);
+
+#endif
