@@ -61,8 +61,9 @@ struct config {
     long long slowlog_max_len;
     long long maxmemory;
     int maxmemory_policy;
-    bool active_expire; /* DEBUG SET-ACTIVE-EXPIRE */
-    char *config_file;  /* owned absolute path, NULL = none */
+    bool active_expire;         /* DEBUG SET-ACTIVE-EXPIRE */
+    int notify_keyspace_events; /* NOTIFY_* classes (engine/notify.h) */
+    char *config_file;          /* owned absolute path, NULL = none */
 };
 
 /* Sets every parameter to its default. */
