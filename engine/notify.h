@@ -61,5 +61,10 @@ void notify_render_flags(int flags, struct buf *out);
  * enabled and the engine has an on_notify hook. key is borrowed. */
 void notify_keyspace_event(struct engine *eng, int type, const char *event, struct db *db,
                            const char *key, size_t klen);
+/* The same for argv[i] of a running command (struct cmd_ctx *ctx), in the
+ * command's db. */
+#define NOTIFY_ARG(ctx, type, event, i)                                                            \
+    notify_keyspace_event((ctx)->eng, (type), (event), (ctx)->db, (ctx)->argv[i].ptr,              \
+                          (ctx)->argv[i].len)
 
 #endif
