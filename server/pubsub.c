@@ -123,6 +123,13 @@ void pubsub_counts(const struct client *c, long long *sub, long long *psub, long
     *ssub = ps ? ps->n[K_SHARD] : 0;
 }
 
+void pubsub_stats(long long *channels, long long *patterns, long long *shard_channels)
+{
+    *channels = (long long)dict_size(&tables[K_CHAN]);
+    *patterns = (long long)dict_size(&tables[K_PAT]);
+    *shard_channels = (long long)dict_size(&tables[K_SHARD]);
+}
+
 /* The count a (un)subscribe reply shows: channels and patterns together,
  * shard channels on their own (as Redis 7.0). */
 static long long reply_count(const struct client *c, int kind)

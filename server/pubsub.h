@@ -44,6 +44,8 @@ void pubsub_counts(const struct client *c, long long *sub, long long *psub, long
 bool pubsub_refuses(const struct client *c, const struct cmd_def *cmd, char *msg, size_t n);
 /* Drops every subscription of c without replying (RESET, disconnect). */
 void pubsub_client_reset(struct client *c);
+/* Channels, patterns and shard channels with subscribers (INFO stats). */
+void pubsub_stats(long long *channels, long long *patterns, long long *shard_channels);
 /* Publishes msg on channel (patterns included). Returns receivers. */
 long long pubsub_publish(const char *ch, size_t chlen, const char *msg, size_t mlen);
 

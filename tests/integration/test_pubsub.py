@@ -329,3 +329,17 @@ def test_pubsub_limit_does_not_apply_to_normal_clients(server, r):
     c = server.raw()
     assert c.call("GET", "big") == b"$100000\r\n" + b"v" * 100000 + b"\r\n"
     c.close()
+
+
+def test_info_and_client_type_pubsub(server, r):
+    c = server.raw()
+    c.sock.sendall(encode("SUBSCRIBE", "a", "b"))
+    c.read_reply(), c.read_reply()
+    c.sock.sendall(encode("PSUBSCRIBE", "p*"))
+    c.read_reply()
+    st = r.info("stats")
+    assert (st["pubsub_channels"], st["pubsub_patterns"], st["pubsubshard_channels"]) == (2, 1, 0)
+    subs = r.client_list(_type="pubsub")
+    assert len(subs) == 1 and subs[0]["sub"] == "2"
+    assert all(l["sub"] == "0" for l in r.client_list(_type="normal"))
+    c.close()
