@@ -2,6 +2,7 @@
  * db.c - databases, expiry index, lazy/active expiry (see db.h).
  */
 #include "engine/db.h"
+#include "engine/notify.h"
 #include "engine/types.h"
 #include "engine/lode.h"
 #include "engine/util.h"
@@ -167,6 +168,7 @@ static void expire_now(struct engine *eng, struct db *db, struct kv *kv, uint64_
     struct slice del[2] = {{"DEL", 3}, {kv->data, kv->klen}};
     effects_emit(&eng->eff, db->id, 2, del);
     notify_changed(eng, db, kv->data, kv->klen);
+    notify_keyspace_event(eng, NOTIFY_EXPIRED, "expired", db, kv->data, kv->klen);
     remove_kv(db, kv, h);
 }
 
@@ -241,6 +243,7 @@ void db_add(struct engine *eng, struct db *db, struct kv *kv)
     kv->flags &= (uint8_t)~KV_HAS_EXPIRE;
     dict_add(&db->keys, &kv->node, util_hash(kv->data, kv->klen));
     notify_changed(eng, db, kv->data, kv->klen);
+    notify_keyspace_event(eng, NOTIFY_NEW, "new", db, kv->data, kv->klen);
     if (kv->type != OBJ_STRING) db_signal_ready(eng, db, kv->data, kv->klen);
 }
 
@@ -265,6 +268,7 @@ void db_set(struct engine *eng, struct db *db, struct kv *kv, bool keepttl)
     if (!old) {
         kv->flags &= (uint8_t)~KV_HAS_EXPIRE;
         dict_add(&db->keys, &kv->node, h);
+        notify_keyspace_event(eng, NOTIFY_NEW, "new", db, kv->data, kv->klen);
     } else {
         if (!keepttl && (old->flags & KV_HAS_EXPIRE)) db_persist(db, old);
         db_replace(db, old, kv);

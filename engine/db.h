@@ -83,6 +83,12 @@ struct engine {
      * means any key of db (SWAPDB). The server serves its blocked clients
      * after the command (server/blocking.h). NULL = none. */
     engine_key_hook on_key_ready;
+    /* Keyspace notifications (engine/notify.h): the enabled NOTIFY_*
+     * classes (notify-keyspace-events) and the owner's publisher, called
+     * by notify_keyspace_event for every enabled event. NULL = none. */
+    int notify_flags;
+    void (*on_notify)(struct engine *eng, int type, const char *event, struct db *db,
+                      const char *key, size_t klen);
     void *priv; /* owner's context for the hooks */
 };
 

@@ -26,6 +26,7 @@
  * rules are fixed per op), so replay of the command as received
  * reproduces it; a command that changed nothing is not logged at all.
  */
+#include "engine/notify.h"
 #include "engine/cmd.h"
 #include "engine/lode.h"
 #include "engine/util.h"
@@ -222,6 +223,7 @@ void cmd_setbit(struct cmd_ctx *ctx)
         key_changed(ctx, 1);
         ctx_dirty(ctx, 1);
     }
+    NOTIFY_ARG(ctx, NOTIFY_STRING, "setbit", 1); /* even when unchanged, as Redis 7.0 */
     reply_int(ctx->r, old);
 }
 
@@ -417,7 +419,10 @@ void cmd_bitop(struct cmd_ctx *ctx)
 
     const struct slice *dk = &ctx->argv[2];
     if (maxlen == 0) {
-        if (db_delete(ctx->eng, ctx->db, dk->ptr, dk->len)) ctx_dirty(ctx, 1);
+        if (db_delete(ctx->eng, ctx->db, dk->ptr, dk->len)) {
+            NOTIFY_ARG(ctx, NOTIFY_GENERIC, "del", 2);
+            ctx_dirty(ctx, 1);
+        }
         reply_int(ctx->r, 0);
         goto out;
     }
@@ -448,6 +453,7 @@ void cmd_bitop(struct cmd_ctx *ctx)
     }
     rs->len = maxlen;
     db_set(ctx->eng, ctx->db, res, false);
+    NOTIFY_ARG(ctx, NOTIFY_STRING, "set", 2);
     ctx_dirty(ctx, 1);
     reply_int(ctx->r, (long long)maxlen);
 out:
@@ -642,6 +648,7 @@ static void bitfield(struct cmd_ctx *ctx, bool ro_command)
     if (changes == 0 && grown) changes = 1;
     if (changes) {
         key_changed(ctx, 1);
+        NOTIFY_ARG(ctx, NOTIFY_STRING, "setbit", 1);
         ctx_dirty(ctx, changes);
     }
 out:

@@ -29,6 +29,7 @@
  * encoding 1 is the pack bytes verbatim; encoding 2 is a u64 field count,
  * then field and value as u32-length-prefixed strings.
  */
+#include "engine/notify.h"
 #include "engine/t_hash.h"
 #include "engine/cmd.h"
 #include "engine/digest.h"
@@ -556,6 +557,7 @@ static long long hset_generic(struct cmd_ctx *ctx)
     for (int i = 2; i < ctx->argc; i += 2)
         added += set_arg(ctx, kv, i, ctx->argv[i + 1].ptr, ctx->argv[i + 1].len);
     key_changed(ctx, kv);
+    NOTIFY_ARG(ctx, NOTIFY_HASH, "hset", 1);
     ctx_dirty(ctx, (ctx->argc - 2) / 2);
     return added;
 }
@@ -588,6 +590,7 @@ void cmd_hsetnx(struct cmd_ctx *ctx)
     }
     set_arg(ctx, kv, 2, ctx->argv[3].ptr, ctx->argv[3].len);
     key_changed(ctx, kv);
+    NOTIFY_ARG(ctx, NOTIFY_HASH, "hset", 1);
     ctx_dirty(ctx, 1);
     reply_int(ctx->r, 1);
 }
@@ -679,6 +682,8 @@ void cmd_hdel(struct cmd_ctx *ctx)
     }
     if (deleted) {
         if (!gone) key_changed(ctx, kv);
+        NOTIFY_ARG(ctx, NOTIFY_HASH, "hdel", 1);
+        if (gone) NOTIFY_ARG(ctx, NOTIFY_GENERIC, "del", 1);
         ctx_dirty(ctx, deleted);
     }
     reply_int(ctx->r, deleted);
@@ -748,6 +753,7 @@ void cmd_hincrby(struct cmd_ctx *ctx)
     char num[UTIL_LLSTR_SIZE];
     set_arg(ctx, kv, 2, num, (size_t)util_ll2str(num, v));
     key_changed(ctx, kv);
+    NOTIFY_ARG(ctx, NOTIFY_HASH, "hincrby", 1);
     ctx_dirty(ctx, 1);
     reply_int(ctx->r, v);
 }
@@ -786,6 +792,7 @@ void cmd_hincrbyfloat(struct cmd_ctx *ctx)
     lode_assert(n > 0);
     set_arg(ctx, kv, 2, buf, (size_t)n);
     key_changed(ctx, kv);
+    NOTIFY_ARG(ctx, NOTIFY_HASH, "hincrbyfloat", 1);
     ctx_dirty(ctx, 1);
     /* the result is what replay must store: HSET key field <result> */
     struct slice a[4] = {{"HSET", 4}, ctx->argv[1], ctx->argv[2], {buf, (size_t)n}};

@@ -27,6 +27,7 @@
  * logged verbatim; PFDEBUG GETREG/TODENSE change the representation and are
  * logged verbatim too when they do.
  */
+#include "engine/notify.h"
 #include "engine/t_hll.h"
 #include "engine/cmd.h"
 #include "engine/lode.h"
@@ -446,7 +447,10 @@ void cmd_pfadd(struct cmd_ctx *ctx)
         if (raised) key_changed(ctx, kv);
         changed |= raised;
     }
-    if (changed) ctx_dirty(ctx, 1);
+    if (changed) {
+        NOTIFY_ARG(ctx, NOTIFY_STRING, "pfadd", 1);
+        ctx_dirty(ctx, 1);
+    }
     reply_int(ctx->r, changed);
 }
 
@@ -526,6 +530,7 @@ void cmd_pfmerge(struct cmd_ctx *ctx)
     } else {
         db_add(ctx->eng, ctx->db, nkv);
     }
+    NOTIFY_ARG(ctx, NOTIFY_STRING, "pfadd", 1); /* PFMERGE's event, as Redis */
     ctx_dirty(ctx, 1);
     reply_ok(ctx->r);
 done:

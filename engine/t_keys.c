@@ -28,6 +28,7 @@
  * db). Reads that delete expired keys (SCAN, RANDOMKEY, TYPE, ...) log only
  * those DELs. Nothing here draws on randomness for a write.
  */
+#include "engine/notify.h"
 #include "engine/cmd.h"
 #include "engine/lode.h"
 #include "engine/util.h"
@@ -48,7 +49,9 @@ void cmd_del(struct cmd_ctx *ctx)
     for (int i = 1; i < ctx->argc; i++) {
         /* an expired key is not counted: look it up (expiring it) first */
         if (!ctx_lookup_write(ctx, i)) continue;
-        if (db_delete(ctx->eng, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len)) n++;
+        if (!db_delete(ctx->eng, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len)) continue;
+        NOTIFY_ARG(ctx, NOTIFY_GENERIC, "del", i);
+        n++;
     }
     ctx_dirty(ctx, n);
     reply_int(ctx->r, n);
@@ -116,6 +119,8 @@ static void rename_generic(struct cmd_ctx *ctx, bool nx)
         db_delete(ctx->eng, ctx->db, dst->ptr, dst->len);
     }
     db_move(ctx->eng, ctx->db, src->ptr, src->len, ctx->db, dst->ptr, dst->len);
+    NOTIFY_ARG(ctx, NOTIFY_GENERIC, "rename_from", 1);
+    NOTIFY_ARG(ctx, NOTIFY_GENERIC, "rename_to", 2);
     ctx_dirty(ctx, 1);
     if (nx)
         reply_int(ctx->r, 1);
@@ -194,6 +199,7 @@ void cmd_copy(struct cmd_ctx *ctx)
     struct kv *copy = kv_dup(kv, nkey->ptr, nkey->len);
     db_add(ctx->eng, dst, copy);
     if (when != -1) db_set_expire(dst, copy, when);
+    notify_keyspace_event(ctx->eng, NOTIFY_GENERIC, "copy_to", dst, nkey->ptr, nkey->len);
     ctx_dirty(ctx, 1);
     reply_int(ctx->r, 1);
 }
@@ -212,6 +218,8 @@ void cmd_move(struct cmd_ctx *ctx)
         return;
     }
     db_move(ctx->eng, ctx->db, key->ptr, key->len, dst, key->ptr, key->len);
+    NOTIFY_ARG(ctx, NOTIFY_GENERIC, "move_from", 1);
+    notify_keyspace_event(ctx->eng, NOTIFY_GENERIC, "move_to", dst, key->ptr, key->len);
     ctx_dirty(ctx, 1);
     reply_int(ctx->r, 1);
 }
@@ -477,11 +485,13 @@ static void expire_generic(struct cmd_ctx *ctx, long long base, bool seconds)
     if (when <= ctx->eng->now_ms && !ctx->eng->readonly_replica) {
         /* already past: the key goes now, logged as a DEL */
         db_delete(ctx->eng, ctx->db, k->ptr, k->len);
+        NOTIFY_ARG(ctx, NOTIFY_GENERIC, "del", 1);
         struct slice del[2] = {{"DEL", 3}, *k};
         ctx_emit(ctx, 2, del);
     } else {
         db_set_expire(ctx->db, kv, when);
         db_key_changed(ctx->eng, ctx->db, k->ptr, k->len);
+        NOTIFY_ARG(ctx, NOTIFY_GENERIC, "expire", 1);
         char num[UTIL_LLSTR_SIZE];
         struct slice pxat[3] = {{"PEXPIREAT", 9}, *k, {num, (size_t)util_ll2str(num, when)}};
         ctx_emit(ctx, 3, pxat);
@@ -561,6 +571,7 @@ void cmd_persist(struct cmd_ctx *ctx)
         return;
     }
     db_key_changed(ctx->eng, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len);
+    NOTIFY_ARG(ctx, NOTIFY_GENERIC, "persist", 1);
     ctx_dirty(ctx, 1);
     reply_int(ctx->r, 1);
 }

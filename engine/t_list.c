@@ -31,6 +31,7 @@
  * quicklist: u32 node count N >= 1, then N times u32 length + a pack
  * (pack.h layout) holding >= 1 element.
  */
+#include "engine/notify.h"
 #include "engine/cmd.h"
 #include "engine/digest.h"
 #include "engine/lode.h"
@@ -460,7 +461,20 @@ static void list_changed(struct cmd_ctx *ctx, int i)
 /* Deletes the key under argv[i] when its list became empty. */
 static void delete_if_empty(struct cmd_ctx *ctx, struct kv *kv, int i)
 {
-    if (kv_list(kv)->len == 0) db_delete(ctx->eng, ctx->db, arg(ctx, i)->ptr, arg(ctx, i)->len);
+    if (kv_list(kv)->len != 0) return;
+    db_delete(ctx->eng, ctx->db, arg(ctx, i)->ptr, arg(ctx, i)->len);
+    NOTIFY_ARG(ctx, NOTIFY_GENERIC, "del", i);
+}
+
+/* The keyspace events of a push and a pop at an end. */
+static const char *push_event(int where)
+{
+    return where == LIST_HEAD ? "lpush" : "rpush";
+}
+
+static const char *pop_event(int where)
+{
+    return where == LIST_HEAD ? "lpop" : "rpop";
 }
 
 /* Parses LEFT / RIGHT; replies a syntax error otherwise. */
@@ -542,6 +556,7 @@ static void push_generic(struct cmd_ctx *ctx, int where, bool xx)
         list_changed(ctx, 1);
         db_signal_ready(ctx->eng, ctx->db, arg(ctx, 1)->ptr, arg(ctx, 1)->len);
     }
+    NOTIFY_ARG(ctx, NOTIFY_LIST, push_event(where), 1);
     ctx_dirty(ctx, ctx->argc - 2);
     reply_int(ctx->r, kv_list(kv)->len);
 }
@@ -601,6 +616,7 @@ void cmd_linsert(struct cmd_ctx *ctx)
     }
     lpos_insert(l, &p, after, val->ptr, val->len, fill_of(ctx));
     list_changed(ctx, 1);
+    NOTIFY_ARG(ctx, NOTIFY_LIST, "linsert", 1);
     ctx_dirty(ctx, 1);
     reply_int(ctx->r, l->len);
 }
@@ -773,6 +789,7 @@ void cmd_lset(struct cmd_ctx *ctx)
     p.node->pk = pk_replace(p.node->pk, &p.e, v->ptr, v->len);
     node_fit(l, p.node, fill_of(ctx));
     list_changed(ctx, 1);
+    NOTIFY_ARG(ctx, NOTIFY_LIST, "lset", 1);
     ctx_dirty(ctx, 1);
     reply_ok(ctx->r);
 }
@@ -802,6 +819,7 @@ void cmd_ltrim(struct cmd_ctx *ctx)
     }
     list_drop(l, LIST_HEAD, ltrim);
     list_drop(l, LIST_TAIL, rtrim);
+    NOTIFY_ARG(ctx, NOTIFY_LIST, "ltrim", 1); /* even when nothing was trimmed, as Redis */
     if (ltrim + rtrim) {
         list_changed(ctx, 1);
         delete_if_empty(ctx, kv, 1);
@@ -838,6 +856,7 @@ void cmd_lrem(struct cmd_ctx *ctx)
     }
     if (removed) {
         list_changed(ctx, 1);
+        NOTIFY_ARG(ctx, NOTIFY_LIST, "lrem", 1);
         delete_if_empty(ctx, kv, 1);
         ctx_dirty(ctx, removed);
     }
@@ -882,6 +901,7 @@ static void pop_generic(struct cmd_ctx *ctx, int where)
         pop_reply(ctx, l, where, count);
     }
     list_changed(ctx, 1);
+    NOTIFY_ARG(ctx, NOTIFY_LIST, pop_event(where), 1);
     delete_if_empty(ctx, kv, 1);
     ctx_dirty(ctx, count);
 }
@@ -924,6 +944,9 @@ static bool lmove_do(struct cmd_ctx *ctx, struct kv *src, int from, int to)
     }
     reply_bulk(ctx->r, val, len);
     lode_free(val);
+    /* Redis's order: the push, then the pop, then the source's deletion */
+    NOTIFY_ARG(ctx, NOTIFY_LIST, push_event(to), 2);
+    NOTIFY_ARG(ctx, NOTIFY_LIST, pop_event(from), 1);
     /* src may have been dst: look it up again before deleting */
     struct kv *again = db_find(ctx->db, arg(ctx, 1)->ptr, arg(ctx, 1)->len);
     if (again && kv_list(again)->len == 0) delete_if_empty(ctx, again, 1);
@@ -1009,6 +1032,7 @@ static int mpop_try(struct cmd_ctx *ctx, const struct mpop_args *a)
         pop_reply(ctx, l, a->where, n);
         emit_pop(ctx, a->where, arg(ctx, i), n);
         list_changed(ctx, i);
+        NOTIFY_ARG(ctx, NOTIFY_LIST, pop_event(a->where), i);
         delete_if_empty(ctx, kv, i);
         ctx_dirty(ctx, n);
         return 1;
@@ -1045,6 +1069,7 @@ static void bpop_generic(struct cmd_ctx *ctx, int where)
         list_drop(l, where, 1);
         emit_pop(ctx, where, arg(ctx, i), -1);
         list_changed(ctx, i);
+        NOTIFY_ARG(ctx, NOTIFY_LIST, pop_event(where), i);
         delete_if_empty(ctx, kv, i);
         ctx_dirty(ctx, 1);
         return;

@@ -34,6 +34,7 @@
  * drawing random numbers. Every other write here is
  * "verbatim": its effect depends only on the state and its arguments.
  */
+#include "engine/notify.h"
 #include "engine/t_set.h"
 #include "engine/cmd.h"
 #include "engine/digest.h"
@@ -803,6 +804,7 @@ static void reply_members(struct cmd_ctx *ctx, struct kv *kv)
 static void delete_key(struct cmd_ctx *ctx, int i)
 {
     db_delete(ctx->eng, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len);
+    NOTIFY_ARG(ctx, NOTIFY_GENERIC, "del", i);
 }
 
 static void key_changed(struct cmd_ctx *ctx, int i)
@@ -826,6 +828,7 @@ void cmd_sadd(struct cmd_ctx *ctx)
         added += set_add(&ctx->eng->lim, kv, ctx->argv[i].ptr, ctx->argv[i].len);
     if (added) {
         key_changed(ctx, 1);
+        NOTIFY_ARG(ctx, NOTIFY_SET, "sadd", 1);
         ctx_dirty(ctx, added);
     }
     reply_int(ctx->r, added);
@@ -841,6 +844,7 @@ void cmd_srem(struct cmd_ctx *ctx)
         for (int i = 2; i < ctx->argc && set_size(kv) > 0; i++)
             removed += set_remove(kv, ctx->argv[i].ptr, ctx->argv[i].len);
         if (removed) {
+            NOTIFY_ARG(ctx, NOTIFY_SET, "srem", 1);
             if (set_size(kv) == 0)
                 delete_key(ctx, 1);
             else
@@ -908,6 +912,7 @@ void cmd_smove(struct cmd_ctx *ctx)
         reply_int(ctx->r, 0);
         return;
     }
+    NOTIFY_ARG(ctx, NOTIFY_SET, "srem", 1);
     if (set_size(src) == 0)
         delete_key(ctx, 1);
     else
@@ -919,6 +924,7 @@ void cmd_smove(struct cmd_ctx *ctx)
     }
     if (set_add(&ctx->eng->lim, dst, m->ptr, m->len)) {
         key_changed(ctx, 2);
+        NOTIFY_ARG(ctx, NOTIFY_SET, "sadd", 2);
         ctx_dirty(ctx, 1);
     }
     reply_int(ctx->r, 1);
@@ -939,6 +945,7 @@ static void spop_one(struct cmd_ctx *ctx)
     size_t len;
     const char *s = set_handle_str(kv, set_random(kv), tmp, &len);
     reply_bulk(ctx->r, s, len);
+    NOTIFY_ARG(ctx, NOTIFY_SET, "spop", 1);
     if (set_size(kv) == 1) {
         emit_del(ctx);
         delete_key(ctx, 1);
@@ -1049,6 +1056,7 @@ static void spop_count(struct cmd_ctx *ctx)
     if ((unsigned long long)count >= size) {
         reply_members(ctx, kv);
         emit_del(ctx);
+        NOTIFY_ARG(ctx, NOTIFY_SET, "spop", 1);
         delete_key(ctx, 1);
         ctx_dirty(ctx, (long long)size);
         return;
@@ -1072,6 +1080,7 @@ static void spop_count(struct cmd_ctx *ctx)
         emit_with_members(ctx, "SREM", &popped);
     sv_release(&popped);
     key_changed(ctx, 1);
+    NOTIFY_ARG(ctx, NOTIFY_SET, "spop", 1);
     ctx_dirty(ctx, count);
 }
 
@@ -1211,6 +1220,8 @@ static void store_result(struct cmd_ctx *ctx, int dst_i, struct kv *result)
     size_t n = set_size(result);
     if (n > 0) {
         db_set(ctx->eng, ctx->db, result, false);
+        /* the event is the command's name: sinterstore, sunionstore, ... */
+        NOTIFY_ARG(ctx, NOTIFY_SET, ctx->cmd->name, dst_i);
         ctx_dirty(ctx, 1);
     } else {
         kv_free(result);

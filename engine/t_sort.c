@@ -28,6 +28,7 @@
  * patterns read. The list is created by running the table's RPUSH, so this
  * module needs no list API. SORT without STORE and SORT_RO are reads.
  */
+#include "engine/notify.h"
 #include "engine/cmd.h"
 #include "engine/lode.h"
 #include "engine/t_hash.h"
@@ -275,11 +276,19 @@ static void store_result(struct cmd_ctx *ctx, int dst, struct slice *out, long l
                               .r = &r,
                               .cmd = push,
                               .client = ctx->client};
+        /* the nested RPUSH is not an event of its own: SORT notifies
+         * "sortstore" */
+        int nflags = ctx->eng->notify_flags;
+        ctx->eng->notify_flags &= ~NOTIFY_LIST;
         push->fn(&sub);
+        ctx->eng->notify_flags = nflags;
+        NOTIFY_ARG(ctx, NOTIFY_LIST, "sortstore", dst);
         /* the nested RPUSH is logged as part of this command */
         if (!sub.emitted) ctx_emit(ctx, sub.argc, out);
         ctx->dirty += sub.dirty > 0 ? sub.dirty : 1;
         buf_release(&scratch);
+    } else if (existed) {
+        NOTIFY_ARG(ctx, NOTIFY_GENERIC, "del", dst);
     }
     reply_int(ctx->r, nout);
 }

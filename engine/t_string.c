@@ -26,6 +26,7 @@
  * their arguments (integer arithmetic, byte copies), and drop or keep TTLs
  * as absolute times, so replay reproduces them.
  */
+#include "engine/notify.h"
 #include "engine/cmd.h"
 #include "engine/lode.h"
 #include "engine/util.h"
@@ -208,6 +209,8 @@ void cmd_set(struct cmd_ctx *ctx)
     const struct slice *val = &ctx->argv[2];
     struct kv *kv = store_string(ctx, 1, val->ptr, val->len, keepttl);
     if (exp_arg) db_set_expire(ctx->db, kv, when);
+    NOTIFY_ARG(ctx, NOTIFY_STRING, "set", 1);
+    if (exp_arg) NOTIFY_ARG(ctx, NOTIFY_GENERIC, "expire", 1);
     /* an expire is always > 0, so -1 means none */
     emit_set(ctx, &ctx->argv[1], val->ptr, val->len, exp_arg ? when : -1, keepttl);
     if (!(flags & SET_GET)) reply_ok(ctx->r);
@@ -222,6 +225,7 @@ void cmd_setnx(struct cmd_ctx *ctx)
         return;
     }
     store_string(ctx, 1, ctx->argv[2].ptr, ctx->argv[2].len, false);
+    NOTIFY_ARG(ctx, NOTIFY_STRING, "set", 1);
     reply_int(ctx->r, 1);
 }
 
@@ -235,6 +239,8 @@ static void setex_generic(struct cmd_ctx *ctx, int unit_flag)
     const struct slice *val = &ctx->argv[3];
     struct kv *kv = store_string(ctx, 1, val->ptr, val->len, false);
     db_set_expire(ctx->db, kv, when);
+    NOTIFY_ARG(ctx, NOTIFY_STRING, "set", 1);
+    NOTIFY_ARG(ctx, NOTIFY_GENERIC, "expire", 1);
     emit_set(ctx, &ctx->argv[1], val->ptr, val->len, when, false);
     reply_ok(ctx->r);
 }
@@ -253,6 +259,7 @@ void cmd_getset(struct cmd_ctx *ctx)
 {
     if (!reply_string_of(ctx, ctx_lookup_read(ctx, 1))) return;
     store_string(ctx, 1, ctx->argv[2].ptr, ctx->argv[2].len, false);
+    NOTIFY_ARG(ctx, NOTIFY_STRING, "set", 1);
 }
 
 void cmd_getdel(struct cmd_ctx *ctx)
@@ -260,6 +267,7 @@ void cmd_getdel(struct cmd_ctx *ctx)
     struct kv *kv = ctx_lookup_read(ctx, 1);
     if (!reply_string_of(ctx, kv) || !kv) return;
     db_delete(ctx->eng, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len);
+    NOTIFY_ARG(ctx, NOTIFY_GENERIC, "del", 1);
     ctx_dirty(ctx, 1);
 }
 
@@ -282,15 +290,18 @@ void cmd_getex(struct cmd_ctx *ctx)
         !ctx->eng->readonly_replica) {
         /* an absolute time already past deletes the key */
         db_delete(ctx->eng, ctx->db, key->ptr, key->len);
+        NOTIFY_ARG(ctx, NOTIFY_GENERIC, "del", 1);
         ctx_dirty(ctx, 1);
         emit_key_cmd(ctx, "DEL", key);
     } else if (exp_arg) {
         db_set_expire(ctx->db, kv, when);
         key_changed(ctx, kv);
+        NOTIFY_ARG(ctx, NOTIFY_GENERIC, "expire", 1);
         ctx_dirty(ctx, 1);
         emit_pexpireat(ctx, key, when);
     } else if ((flags & SET_PERSIST) && db_persist(ctx->db, kv)) {
         key_changed(ctx, kv);
+        NOTIFY_ARG(ctx, NOTIFY_GENERIC, "persist", 1);
         ctx_dirty(ctx, 1);
         emit_key_cmd(ctx, "PERSIST", key);
     }
@@ -332,6 +343,7 @@ static bool mset_generic(struct cmd_ctx *ctx, bool nx)
         const struct slice *k = &ctx->argv[i], *v = &ctx->argv[i + 1];
         if (!nx) ctx_lookup_write(ctx, i); /* a stale entry expires (and is logged) first */
         db_set(ctx->eng, ctx->db, kv_new_str(k->ptr, k->len, v->ptr, v->len), false);
+        NOTIFY_ARG(ctx, NOTIFY_STRING, "set", i);
     }
     ctx_dirty(ctx, (ctx->argc - 1) / 2);
     return true;
@@ -384,6 +396,7 @@ static void incr_generic(struct cmd_ctx *ctx, long long incr)
         key_changed(ctx, nkv);
     }
     ctx_dirty(ctx, 1);
+    NOTIFY_ARG(ctx, NOTIFY_STRING, "incrby", 1);
     reply_int(ctx->r, v);
 }
 
@@ -459,6 +472,7 @@ void cmd_incrbyfloat(struct cmd_ctx *ctx)
     db_set(ctx->eng, ctx->db, kv_new_bytes(key->ptr, key->len, buf, (size_t)n), true);
     ctx_dirty(ctx, 1);
     emit_set(ctx, key, buf, (size_t)n, -1, true);
+    NOTIFY_ARG(ctx, NOTIFY_STRING, "incrbyfloat", 1);
     reply_bulk(ctx->r, buf, (size_t)n);
 }
 
@@ -496,6 +510,7 @@ void cmd_append(struct cmd_ctx *ctx)
         key_changed(ctx, kv);
     }
     ctx_dirty(ctx, 1);
+    NOTIFY_ARG(ctx, NOTIFY_STRING, "append", 1);
     reply_int(ctx->r, (long long)total);
 }
 
@@ -589,6 +604,7 @@ void cmd_setrange(struct cmd_ctx *ctx)
     memcpy(s->data + off, val->ptr, val->len);
     s->len = total;
     ctx_dirty(ctx, 1);
+    NOTIFY_ARG(ctx, NOTIFY_STRING, "setrange", 1);
     reply_int(ctx->r, (long long)total);
 }
 

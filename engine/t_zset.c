@@ -43,6 +43,7 @@
  * no NaN); range bounds follow Redis's strtod-based rules; replies format
  * scores with util_d2str (%.17g, RESP3 doubles).
  */
+#include "engine/notify.h"
 #include "engine/cmd.h"
 #include "engine/digest.h"
 #include "engine/lode.h"
@@ -1154,14 +1155,17 @@ static void key_changed(struct cmd_ctx *ctx, const struct kv *kv)
     db_key_changed(ctx->eng, ctx->db, kv->data, kv->klen);
 }
 
-/* After removals: deletes the key when the set became empty, else reports
- * the in-place change. */
-static void after_removal(struct cmd_ctx *ctx, struct kv *kv)
+/* After removals: notifies event, then deletes the key when the set
+ * became empty (notifying "del"), else reports the in-place change. */
+static void after_removal(struct cmd_ctx *ctx, struct kv *kv, const char *event)
 {
-    if (zs_len(kv) == 0)
+    notify_keyspace_event(ctx->eng, NOTIFY_ZSET, event, ctx->db, kv->data, kv->klen);
+    if (zs_len(kv) == 0) {
+        notify_keyspace_event(ctx->eng, NOTIFY_GENERIC, "del", ctx->db, kv->data, kv->klen);
         db_delete(ctx->eng, ctx->db, kv->data, kv->klen);
-    else
+    } else {
         key_changed(ctx, kv);
+    }
 }
 
 /* Looks up argv[i] for a sorted-set command; replies WRONGTYPE (and sets
@@ -1247,10 +1251,15 @@ static void store_result(struct cmd_ctx *ctx, int di, struct kv *tmp)
     if (n) {
         struct kv *kv = kv_rekey(tmp, dk->ptr, dk->len);
         db_set(ctx->eng, ctx->db, kv, false);
+        /* the event is the command's name: zunionstore, zrangestore, ... */
+        NOTIFY_ARG(ctx, NOTIFY_ZSET, ctx->cmd->name, di);
         ctx_dirty(ctx, 1);
     } else {
         if (tmp) kv_free(tmp);
-        if (db_delete(ctx->eng, ctx->db, dk->ptr, dk->len)) ctx_dirty(ctx, 1);
+        if (db_delete(ctx->eng, ctx->db, dk->ptr, dk->len)) {
+            NOTIFY_ARG(ctx, NOTIFY_GENERIC, "del", di);
+            ctx_dirty(ctx, 1);
+        }
     }
     reply_int(ctx->r, (long long)n);
 }
@@ -1347,6 +1356,7 @@ static void zadd_generic(struct cmd_ctx *ctx, int first, int flags)
              * too (as list pushes do) so that no waiter can miss it */
             if (added) db_signal_ready(ctx->eng, ctx->db, kv->data, kv->klen);
         }
+        NOTIFY_ARG(ctx, NOTIFY_ZSET, incr ? "zincr" : "zadd", 1);
         ctx_dirty(ctx, added + updated);
         if (incr)
             emit_zadd(ctx, &ctx->argv[1], score, &ctx->argv[j + 1]);
@@ -1720,7 +1730,7 @@ void cmd_zrem(struct cmd_ctx *ctx)
             if (zs_len(kv) == 0) break;
         }
         if (deleted) {
-            after_removal(ctx, kv);
+            after_removal(ctx, kv, "zrem");
             ctx_dirty(ctx, deleted);
         }
     }
@@ -1768,7 +1778,7 @@ static void zremrange_generic(struct cmd_ctx *ctx, int type)
     }
     if (count) {
         zs_delete_ranks(kv, first, count);
-        after_removal(ctx, kv);
+        after_removal(ctx, kv, ctx->cmd->name); /* zremrangebyrank, ... */
         ctx_dirty(ctx, (long long)count);
     }
     reply_int(ctx->r, (long long)count);
@@ -1847,7 +1857,7 @@ static void zpop_generic(struct cmd_ctx *ctx, int first, int nkeys, bool max, lo
             zp_next(kv, &p);
     }
     zs_delete_ranks(kv, max ? len - n : 0, n);
-    after_removal(ctx, kv);
+    after_removal(ctx, kv, max ? "zpopmax" : "zpopmin");
     ctx_dirty(ctx, (long long)n);
 }
 

@@ -5,6 +5,7 @@
 #include "server/server.h"
 #include "server/blocking.h"
 #include "server/multi.h"
+#include "server/pubsub.h"
 #include "engine/lode.h"
 #include "engine/util.h"
 
@@ -98,6 +99,7 @@ void client_free(struct client *c)
     persist_client_gone(c);
     blocking_client_gone(c);
     multi_client_reset(c);
+    pubsub_client_reset(c);
     client_monitor_stop(c);
     if (c->prev)
         c->prev->next = c->next;
@@ -132,11 +134,16 @@ static bool has_output(const struct client *c)
     return c->out.len > c->sent;
 }
 
-/* Applies client-output-buffer-limit; returns false when the client was
- * marked for closing. */
-static bool check_output_limits(struct client *c)
+/* The client-output-buffer-limit class of c: a client with subscriptions
+ * is a pubsub client (in RESP2 and RESP3 alike, as in Redis). */
+static const struct obuf_limit *output_limit(const struct client *c)
 {
-    const struct obuf_limit *lim = &srv.cfg.obuf[OBUF_NORMAL];
+    return &srv.cfg.obuf[pubsub_subscribed(c) ? OBUF_PUBSUB : OBUF_NORMAL];
+}
+
+bool client_check_output_limits(struct client *c)
+{
+    const struct obuf_limit *lim = output_limit(c);
     long long used = (long long)(c->out.len - c->sent);
     bool over_hard = lim->hard && used >= lim->hard;
     bool over_soft = lim->soft && used >= lim->soft;
@@ -302,7 +309,7 @@ void client_process_input(struct client *c)
         if (c->out.len - c->sent > c->out_peak) c->out_peak = c->out.len - c->sent;
         if (has_output(c)) {
             client_schedule_write(c);
-            if (!check_output_limits(c)) break;
+            if (!client_check_output_limits(c)) break;
         }
     }
     resp_compact(&c->parser, &c->q);
@@ -371,6 +378,7 @@ static const char *client_flags_str(const struct client *c, char *dst)
 {
     char *p = dst;
     if (c->flags & CL_MONITOR) *p++ = 'O';
+    if (pubsub_subscribed(c)) *p++ = 'P';
     if (multi_active(c)) *p++ = 'x';
     if (c->flags & (CL_PAUSED | CL_BLOCKED)) *p++ = 'b'; /* Redis shows held clients as blocked */
     if (multi_dirty(c)) *p++ = 'd';
@@ -402,17 +410,19 @@ void client_info_line(struct client *c, struct buf *out)
     size_t omem = c->out.cap;
     size_t argv_mem = 0;
     for (int i = 0; i < c->argc; i++) argv_mem += c->argv[i].len;
-    buf_printf(out,
-               "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 "
-               "psub=0 ssub=0 multi=%lld qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=%zu "
-               "rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s user=default "
-               "redir=-1 resp=%d",
-               (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
-               (now - c->ctime) / 1000, (now - c->last_interaction) / 1000,
-               client_flags_str(c, flags), c->sess.db, multi_queued(c), c->q.len, qfree, argv_mem,
-               multi_mem(c), c->out.cap, c->out_peak, c->out.len - c->sent, omem,
-               sizeof(*c) + c->q.cap + c->out.cap + argv_mem, has_output(c) ? "w" : "", cmd,
-               c->sess.resp);
+    long long nsub, npsub, nssub;
+    pubsub_counts(c, &nsub, &npsub, &nssub);
+    buf_printf(
+        out,
+        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%lld "
+        "psub=%lld ssub=%lld multi=%lld qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=%zu "
+        "rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s user=default "
+        "redir=-1 resp=%d",
+        (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
+        (now - c->ctime) / 1000, (now - c->last_interaction) / 1000, client_flags_str(c, flags),
+        c->sess.db, nsub, npsub, nssub, multi_queued(c), c->q.len, qfree, argv_mem, multi_mem(c),
+        c->out.cap, c->out_peak, c->out.len - c->sent, omem,
+        sizeof(*c) + c->q.cap + c->out.cap + argv_mem, has_output(c) ? "w" : "", cmd, c->sess.resp);
 }
 
 void clients_cron(void)
@@ -429,6 +439,6 @@ void clients_cron(void)
         }
         /* give back big idle query buffers */
         if (c->q.len == 0 && c->q.cap > 32 * 1024 && c->parser.want == 0) buf_release(&c->q);
-        if (has_output(c) && srv.cfg.obuf[OBUF_NORMAL].soft) check_output_limits(c);
+        if (has_output(c) && output_limit(c)->soft) client_check_output_limits(c);
     }
 }

@@ -8,6 +8,7 @@
  */
 #include "server/server.h"
 #include "server/blocking.h"
+#include "server/pubsub.h"
 #include "engine/lode.h"
 #include "engine/util.h"
 
@@ -30,8 +31,8 @@ static int client_type_by_name(const struct slice *s)
 
 static int client_type_of(const struct client *c)
 {
-    (void)c;
-    return CTYPE_NORMAL;
+    /* a client with subscriptions is a pubsub client (RESP2 or RESP3) */
+    return pubsub_subscribed(c) ? CTYPE_PUBSUB : CTYPE_NORMAL;
 }
 
 static struct client *client_by_id(uint64_t id)

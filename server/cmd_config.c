@@ -66,6 +66,7 @@ void apply_runtime_config(void)
 {
     srv.eng.proto_max_bulk_len = srv.cfg.proto_max_bulk_len;
     srv.eng.lim = srv.cfg.lim;
+    srv.eng.notify_flags = srv.cfg.notify_keyspace_events;
     struct buf policy = BUF_INIT;
     config_render(&srv.cfg, "maxmemory-policy", &policy);
     srv.eng.lfu = policy.ptr && strstr(policy.ptr, "lfu") != NULL;

@@ -4,6 +4,7 @@
  */
 #include "server/server.h"
 #include "server/multi.h"
+#include "server/pubsub.h"
 #include "engine/lode.h"
 #include "engine/util.h"
 
@@ -21,7 +22,15 @@ void cmd_ping(struct cmd_ctx *ctx)
         reply_errorf(ctx->r, "ERR wrong number of arguments for '%s' command", "ping");
         return;
     }
-    if (ctx->argc == 1)
+    if (ctx->r->resp == 2 && pubsub_subscribed(client_of(ctx))) {
+        /* RESP2 subscribed mode: a pong the client can tell from messages */
+        reply_array(ctx->r, 2);
+        reply_cstr(ctx->r, "pong");
+        if (ctx->argc == 1)
+            reply_bulk(ctx->r, "", 0);
+        else
+            reply_bulk(ctx->r, ctx->argv[1].ptr, ctx->argv[1].len);
+    } else if (ctx->argc == 1)
         reply_status(ctx->r, "PONG");
     else
         reply_bulk(ctx->r, ctx->argv[1].ptr, ctx->argv[1].len);
@@ -179,7 +188,8 @@ void cmd_reset(struct cmd_ctx *ctx)
     client_set_name(c, NULL, 0);
     c->flags &= ~(CL_REPLY_OFF | CL_REPLY_SKIP | CL_REPLY_SKIP_NEXT | CL_NO_EVICT);
     client_monitor_stop(c);
-    multi_client_reset(c); /* DISCARD and UNWATCH */
+    multi_client_reset(c);  /* DISCARD and UNWATCH */
+    pubsub_client_reset(c); /* leaves subscribed mode */
     if (srv.cfg.requirepass) c->flags &= ~CL_AUTHENTICATED;
     reply_status(ctx->r, "RESET");
 }

@@ -17,6 +17,7 @@
  * all. Unknown names are ignored, as in Redis.
  */
 #include "server/server.h"
+#include "server/pubsub.h"
 #include "engine/lode.h"
 #include "engine/util.h"
 
@@ -250,6 +251,8 @@ static long long ops_per_sec(void)
 static void section_stats(struct buf *b)
 {
     const struct engine_stats *es = &srv.eng.stats;
+    long long nchan, npat, nshard;
+    pubsub_stats(&nchan, &npat, &nshard);
     buf_printf(b,
                "total_connections_received:%lld\r\n"
                "total_commands_processed:%lld\r\n"
@@ -269,6 +272,9 @@ static void section_stats(struct buf *b)
                "evicted_clients:%lld\r\n"
                "keyspace_hits:%lld\r\n"
                "keyspace_misses:%lld\r\n"
+               "pubsub_channels:%lld\r\n"
+               "pubsub_patterns:%lld\r\n"
+               "pubsubshard_channels:%lld\r\n"
                "latest_fork_usec:0\r\n"
                "total_forks:0\r\n"
                "unexpected_error_replies:%lld\r\n"
@@ -278,7 +284,7 @@ static void section_stats(struct buf *b)
                srv.stat_numconnections, srv.stat_numcommands, ops_per_sec(),
                srv.stat_net_input_bytes, srv.stat_net_output_bytes, srv.stat_rejected_conn,
                es->expired_keys, es->expired_time_cap_reached, es->expire_cycle_us / 1000,
-               srv.stat_evictedclients, es->keyspace_hits, es->keyspace_misses,
+               srv.stat_evictedclients, es->keyspace_hits, es->keyspace_misses, nchan, npat, nshard,
                srv.stat_unexpected_error_replies, srv.stat_total_error_replies,
                srv.stat_client_qbuf_limit_disconnections,
                srv.stat_client_outbuf_limit_disconnections);

@@ -4,6 +4,7 @@
  */
 #include "server/config.h"
 #include "engine/lode.h"
+#include "engine/notify.h"
 #include "engine/util.h"
 #include "server/resp.h"
 
@@ -15,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum cfg_type { T_BOOL, T_INT, T_OCTAL, T_MEM, T_STR, T_ENUM, T_BIND, T_OBUF };
+enum cfg_type { T_BOOL, T_INT, T_OCTAL, T_MEM, T_STR, T_ENUM, T_BIND, T_OBUF, T_NOTIFY };
 enum { F_IMMUTABLE = 1, F_NULLABLE = 2 };
 
 static const char *const durability_names[] = {"always", "everysec", "no", NULL};
@@ -80,6 +81,7 @@ static const struct param params[] = {
      "-2"},
     {"list-compress-depth", T_INT, O(lim.list_compress_depth), 0, INT_MAX, 0, NULL, "0"},
     {"hll-sparse-max-bytes", T_MEM, O(lim.hll_sparse_max_bytes), 0, LONG_MAX, 0, NULL, "3000"},
+    {"notify-keyspace-events", T_NOTIFY, O(notify_keyspace_events), 0, 0, 0, NULL, ""},
     {"maxmemory-policy", T_ENUM, O(maxmemory_policy), 0, 0, 0, policy_names, "noeviction"},
     {"busy-reply-threshold", T_INT, O(busy_reply_threshold), 0, LONG_MAX, 0, NULL, "5000"},
 };
@@ -220,6 +222,15 @@ static int apply(struct config *c, const struct param *p, const char *v, size_t 
         buf_printf(err, "argument(s) must be one of the following: ");
         for (int i = 0; p->enums[i]; i++) buf_printf(err, "%s%s", i ? ", " : "", p->enums[i]);
         return -1;
+    case T_NOTIFY: {
+        int flags = notify_parse_flags(v, n);
+        if (flags < 0) {
+            buf_printf(err, "%s", NOTIFY_ERR_CHARS);
+            return -1;
+        }
+        *(int *)(base + p->off) = flags;
+        return 0;
+    }
     default: break;
     }
     /* list-valued parameters: split the value like a config line */
@@ -318,6 +329,7 @@ bool config_render(struct config *c, const char *name, struct buf *out)
         break;
     }
     case T_ENUM: buf_printf(out, "%s", p->enums[*(int *)(base + p->off)]); break;
+    case T_NOTIFY: notify_render_flags(*(int *)(base + p->off), out); break;
     case T_BIND:
         for (int i = 0; i < c->nbind; i++) buf_printf(out, "%s%s", i ? " " : "", c->bind[i]);
         break;

@@ -61,9 +61,10 @@ struct config {
     long long slowlog_max_len;
     long long maxmemory;
     int maxmemory_policy;
-    bool active_expire; /* DEBUG SET-ACTIVE-EXPIRE */
+    bool active_expire;             /* DEBUG SET-ACTIVE-EXPIRE */
     long long busy_reply_threshold; /* ms a script runs before others get BUSY, 0 = never */
-    char *config_file;  /* owned absolute path, NULL = none */
+    int notify_keyspace_events;     /* NOTIFY_* classes (engine/notify.h) */
+    char *config_file;              /* owned absolute path, NULL = none */
 };
 
 /* Sets every parameter to its default. */

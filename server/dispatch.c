@@ -6,6 +6,7 @@
 #include "server/server.h"
 #include "server/blocking.h"
 #include "server/multi.h"
+#include "server/pubsub.h"
 #include "engine/lode.h"
 #include "engine/util.h"
 
@@ -195,6 +196,11 @@ void dispatch_command(struct client *c)
         reject(c, cmd, &r,
                "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN "
                "NOSAVE.");
+        goto done;
+    }
+    char psmsg[256];
+    if (pubsub_refuses(c, cmd, psmsg, sizeof(psmsg))) { /* RESP2 subscribed mode */
+        reject(c, cmd, &r, psmsg);
         goto done;
     }
     bool queue = multi_active(c) && !multi_runs_now(cmd);

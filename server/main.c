@@ -7,6 +7,7 @@
 #include "server/server.h"
 #include "server/blocking.h"
 #include "server/multi.h"
+#include "server/pubsub.h"
 #include "engine/lode.h"
 #include "engine/util.h"
 
@@ -254,7 +255,8 @@ int main(int argc, char **argv)
     srv.loop = ev_default_loop(EVFLAG_AUTO);
     /* recover before serving: no client sees a half-loaded dataset */
     if (persist_open() != 0) return 1;
-    multi_init(); /* WATCH hooks: after recovery, which needs none */
+    multi_init();  /* WATCH hooks: after recovery, which needs none */
+    pubsub_init(); /* keyspace notifications: after recovery, which emits none */
     if (net_listen_all() != 0) return 1;
     if (srv.cfg.pidfile) {
         FILE *pf = fopen(srv.cfg.pidfile, "w");

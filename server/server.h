@@ -48,6 +48,7 @@ enum client_flags {
 };
 
 struct bstate;
+struct pubsub_state;
 
 struct client {
     uint64_t id;
@@ -81,6 +82,7 @@ struct client {
     bool held_listed;
     struct bstate *blk;        /* owned by blocking.c: the blocking command's wait, NULL = none */
     struct multi_state *multi; /* owned (server/multi.c): NULL = no MULTI, no WATCH */
+    struct pubsub_state *ps;   /* owned (server/pubsub.c): NULL = never subscribed */
 };
 
 struct cmd_stats {
@@ -162,6 +164,10 @@ void client_free(struct client *c);
 void client_close_async(struct client *c);
 /* Takes the client out of MONITOR mode (no-op when it is not in it). */
 void client_monitor_stop(struct client *c);
+/* Applies client-output-buffer-limit (the pubsub class to subscribed
+ * clients, else normal) to c's pending output. Returns false when c was
+ * marked for closing (its output is dropped). */
+bool client_check_output_limits(struct client *c);
 /* Queues the client's output to be written before the loop sleeps. */
 void client_schedule_write(struct client *c);
 /* Reads and runs whatever is complete in the query buffer. */
