@@ -64,7 +64,9 @@ def pipe_summary(path, n):
 
 
 def read_run(csv_path):
-    """Returns (test_label, {column: float}) or (None, error_text)."""
+    """Returns (test_label, {column: float}) or (None, error_text). A run's
+    CSV may hold a preparation row first (lrange_N fills its list with
+    "LPUSH (needed to benchmark LRANGE)"): the measured test is the last."""
     rows = []
     try:
         with open(csv_path, newline="") as f:
@@ -72,7 +74,7 @@ def read_run(csv_path):
     except OSError:
         pass
     if rows:
-        row = rows[0]
+        row = rows[-1]
         try:
             vals = {k: float(row[k]) for k in row if k != "test"}
             return row["test"], vals
