@@ -1,8 +1,9 @@
 """Blocking list commands with several connections: FIFO service of the
 clients blocked on a key, timeouts (fractional, zero = forever), CLIENT
 UNBLOCK, keys deleted or of the wrong type while clients wait, wake-ups by
-RENAME / MOVE / SWAPDB, pipelined commands after a blocked one, and (lode
-only) a served pop that is durable across a restart. Raw connections send
+RENAME / MOVE / SWAPDB, pipelined commands after a blocked one, pushes
+inside MULTI and scripts serving waiters after them, no blocking inside
+MULTI, and (lode only) a served pop that is durable across a restart. Raw connections send
 the blocking command and read its reply later; no fixed sleeps: a client
 is known to be blocked when INFO blocked_clients says so."""
 import time
@@ -216,3 +217,35 @@ def test_served_pop_is_durable(make_server):
     assert r.lrange("dst", 0, -1) == [b"3"]
     assert r.lrange("q", 0, -1) == [b"y"]
     assert r.execute_command("DEBUG", "DIGEST") == want
+
+
+def test_push_inside_multi_serves_after_exec(server, r):
+    """The waiter is served once the transaction is over, and sees its
+    final state: the two pushes, not the first alone."""
+    a = start_blocked(server, r, "BLPOP", "q", "0")
+    with r.pipeline(transaction=True) as p:
+        p.rpush("q", "first").rpush("q", "second").llen("q")
+        assert p.execute() == [1, 2, 2]
+    assert a.read_reply() == b"*2\r\n$1\r\nq\r\n$5\r\nfirst\r\n"
+    assert r.lrange("q", 0, -1) == [b"second"]
+    a.close()
+
+
+def test_push_inside_script_serves_after_it(server, r):
+    a = start_blocked(server, r, "BRPOP", "q", "0")
+    body = "redis.call('rpush', KEYS[1], 'a', 'b'); return redis.call('llen', KEYS[1])"
+    assert r.eval(body, 1, "q") == 2
+    assert a.read_reply() == b"*2\r\n$1\r\nq\r\n$1\r\nb\r\n"
+    assert r.lrange("q", 0, -1) == [b"a"]
+    a.close()
+
+
+def test_no_blocking_inside_multi(r):
+    """Inside MULTI a blocking pop on an empty list answers at once, as its
+    non-blocking form would (null), and one on a full list pops."""
+    r.delete("empty", "full")
+    r.rpush("full", "x")
+    with r.pipeline(transaction=True) as p:
+        p.blpop("empty", 0).brpop("full", 0).blmove("empty", "d", 0, "LEFT", "RIGHT")
+        assert p.execute() == [None, (b"full", b"x"), None]
+    assert blocked(r) == 0
