@@ -1547,7 +1547,7 @@ static void reply_lib(const struct flib *lib, bool withcode, struct reply *r)
         reply_cstr(r, "flags");
         reply_set(r, __builtin_popcount(f->flags));
         for (int k = 0; k < NFLAGS; k++)
-            if (f->flags & (1u << k)) reply_cstr(r, flag_names[k]);
+            if (f->flags & (1u << k)) reply_status(r, flag_names[k]);
     }
     if (withcode) {
         reply_cstr(r, "library_code");
