@@ -22,6 +22,7 @@
 #include "engine/digest.h"
 #include "engine/lode.h"
 #include "engine/util.h"
+#include "lua/fdump.h"
 #include "lua/script_conv.h"
 
 #include <ctype.h>
@@ -32,15 +33,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define REG_SCRIPTS "lode.scripts" /* registry: sha -> compiled EVAL chunk */
 #define REG_BACKING "lode.backing" /* registry: B, the real globals */
 #define REG_ERRH    "lode.errh"    /* registry: the message handler */
+#define REG_FUNCS   "lode.funcs"   /* registry: function name -> lightuserdata struct ffunc */
+#define REG_FENV    "lode.fenv"    /* registry: FE, the _ENV of every library chunk */
+#define REG_FLOAD   "lode.fload"   /* registry: what FE reads while a library loads */
+#define REG_FRUN    "lode.frun"    /* registry: what FE reads when functions run */
+
+/* FUNCTION LOAD's time limit (Redis 7.0's 500 ms) */
+#define LOAD_TIMEOUT_US 500000
 
 /* EVAL shebang flags (Redis 7.0's names) */
 static const char *const flag_names[] = {"no-writes", "allow-oom", "allow-stale", "no-cluster",
                                          "allow-cross-slot-keys"};
-#define NFLAGS 5
+#define NFLAGS          5
+#define FFLAG_NO_WRITES 1u /* bit k = flag_names[k] */
+
+/* A registered function; owned by its library. */
+struct ffunc {
+    char *name; /* owned, letters, digits and '_' */
+    char *desc; /* owned, NULL = none */
+    size_t desc_len;
+    unsigned flags; /* FFLAG_* bits */
+    int ref;        /* registry reference to the callback */
+    struct flib *lib;
+};
+
+/* A FUNCTION library. */
+struct flib {
+    char *name; /* owned */
+    char *code; /* owned, code_len bytes */
+    size_t code_len;
+    struct ffunc **funcs; /* owned, nfuncs of cap, registration order */
+    int nfuncs, cap;
+};
 
 struct script_engine {
     lua_State *L;
@@ -60,6 +89,12 @@ struct script_engine {
     bool kill;
     int resp; /* redis.setresp */
     long long start_us;
+    /* FUNCTION libraries: attached ones answer FCALL (REG_FUNCS) */
+    struct flib **libs; /* owned, nlibs of libs_cap, load order */
+    int nlibs, libs_cap;
+    long long nfuncs;     /* functions of the attached libraries */
+    struct flib *loading; /* the library whose code runs in FUNCTION LOAD, else NULL */
+    long long load_start_us;
 };
 
 static struct script_engine *engine_of(lua_State *L)
@@ -648,6 +683,97 @@ static void push_log_consts(lua_State *L)
     set_int(L, "LOG_WARNING", 3);
 }
 
+/* ---- FUNCTION libraries: environments ----
+ *
+ * A library chunk's _ENV is FE, a readonly proxy whose backing is switched:
+ * while FUNCTION LOAD runs the chunk it reads LB, which holds only a small
+ * `redis` (register_function, log, the LOG_ and REDIS_VERSION constants),
+ * so the load sandbox is Redis 7.0's; afterwards it reads FB, the EVAL
+ * globals without KEYS and ARGV (its `redis` has no register_function; a
+ * reference kept from the load fails when called). The functions a chunk
+ * defines close over the same _ENV, so they see FB when FCALL runs them. */
+
+static int r_register_function(lua_State *L);
+static void lib_free(struct script_engine *se, struct flib *lib);
+
+/* Copies the string-keyed entries of the table at src into the table at
+ * dst, except the names in skip (NULL-terminated). */
+static void copy_fields(lua_State *L, int src, int dst, const char *const *skip)
+{
+    lua_pushnil(L);
+    while (lua_next(L, src)) {
+        bool keep = lua_type(L, -2) == LUA_TSTRING;
+        for (int i = 0; keep && skip[i]; i++)
+            if (strcmp(lua_tostring(L, -2), skip[i]) == 0) keep = false;
+        if (keep) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, dst);
+        } else {
+            lua_pop(L, 1);
+        }
+    }
+}
+
+/* Gives the table at the top a metatable failing reads of missing names. */
+static void set_missing_mt(lua_State *L)
+{
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, missing_global);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+}
+
+static void build_function_envs(lua_State *L)
+{
+    static const char *const eval_only[] = {"KEYS", "ARGV", "_G", "redis", NULL};
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_BACKING);
+    int b = lua_gettop(L);
+    /* FB */
+    lua_newtable(L);
+    int fb = lua_gettop(L);
+    copy_fields(L, b, fb, eval_only);
+    lua_getfield(L, b, "redis"); /* the EVAL redis proxy: no register_function */
+    lua_setfield(L, fb, "redis");
+    set_missing_mt(L); /* FB */
+    /* FE over FB */
+    lua_pushvalue(L, fb);
+    make_proxy(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, fb, "_G");
+    lua_setfield(L, LUA_REGISTRYINDEX, REG_FENV);
+    lua_setfield(L, LUA_REGISTRYINDEX, REG_FRUN);
+    /* LB */
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_pushcfunction(L, r_register_function);
+    lua_setfield(L, -2, "register_function");
+    lua_pushcfunction(L, r_log);
+    lua_setfield(L, -2, "log");
+    push_log_consts(L);
+    lua_pushstring(L, "7.0.15");
+    lua_setfield(L, -2, "REDIS_VERSION");
+    set_int(L, "REDIS_VERSION_NUM", 0x07000f);
+    set_missing_mt(L);
+    make_proxy(L);
+    lua_setfield(L, -2, "redis");
+    set_missing_mt(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, REG_FLOAD);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, REG_FUNCS);
+    lua_pop(L, 1); /* B */
+}
+
+/* Points FE's reads at the registry table reg (REG_FLOAD or REG_FRUN). */
+static void fenv_use(lua_State *L, const char *reg)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_FENV);
+    lua_getmetatable(L, -1);
+    lua_getfield(L, LUA_REGISTRYINDEX, reg);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 2);
+}
+
 /* ---- state ---- */
 
 static void hook(lua_State *L, lua_Debug *ar);
@@ -769,6 +895,7 @@ static void build_state(struct script_engine *se)
     lua_setfield(L, LUA_REGISTRYINDEX, REG_SCRIPTS);
     lua_pushcfunction(L, errh);
     lua_setfield(L, LUA_REGISTRYINDEX, REG_ERRH);
+    build_function_envs(L);
     lua_sethook(L, hook, LUA_MASKCOUNT, SCRIPT_HOOK_STEP);
 }
 
@@ -788,6 +915,8 @@ void script_set_host_priv(struct script_engine *se, void *priv)
 void script_free(struct script_engine *se)
 {
     if (!se) return;
+    for (int i = 0; i < se->nlibs; i++) lib_free(se, se->libs[i]);
+    lode_free(se->libs);
     lua_close(se->L);
     lode_free(se->offs);
     buf_release(&se->scratch);
@@ -802,6 +931,10 @@ static void hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     struct script_engine *se = engine_of(L);
+    if (se->loading && util_mono_us() - se->load_start_us > LOAD_TIMEOUT_US) {
+        lua_sethook(L, hook, LUA_MASKCOUNT, 1); /* keeps failing until the load unwinds */
+        raise_err(L, "ERR FUNCTION LOAD timeout");
+    }
     if (se->kind == SCRIPT_NONE) return;
     if (!se->kill && se->host.tick)
         se->host.tick(se->host.priv, (util_mono_us() - se->start_us) / 1000);
@@ -1040,6 +1173,508 @@ void script_flush(struct script_engine *se)
     lua_setfield(se->L, LUA_REGISTRYINDEX, REG_SCRIPTS);
     se->ncached = 0;
     lua_gc(se->L, LUA_GCCOLLECT, 0);
+}
+
+/* ---- FUNCTION libraries ---- */
+
+static const char ERR_NAME_CHARS[] = "ERR Library names can only contain letters, numbers, or "
+                                     "underscores(_) and must be at least one character long";
+
+static bool valid_name(const char *s, size_t n)
+{
+    if (n == 0) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_') return false;
+    return true;
+}
+
+static void lib_free(struct script_engine *se, struct flib *lib)
+{
+    if (!lib) return;
+    for (int i = 0; i < lib->nfuncs; i++) {
+        struct ffunc *f = lib->funcs[i];
+        luaL_unref(se->L, LUA_REGISTRYINDEX, f->ref);
+        lode_free(f->name);
+        lode_free(f->desc);
+        lode_free(f);
+    }
+    lode_free(lib->funcs);
+    lode_free(lib->name);
+    lode_free(lib->code);
+    lode_free(lib);
+}
+
+/* The attached function named <name, len>, NULL when none. */
+static struct ffunc *func_find(struct script_engine *se, const char *name, size_t len)
+{
+    lua_State *L = se->L;
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_FUNCS);
+    lua_pushlstring(L, name, len);
+    lua_rawget(L, -2);
+    struct ffunc *f = lua_touserdata(L, -1);
+    lua_pop(L, 2);
+    return f;
+}
+
+static int lib_index(struct script_engine *se, const char *name, size_t len)
+{
+    for (int i = 0; i < se->nlibs; i++)
+        if (strlen(se->libs[i]->name) == len && memcmp(se->libs[i]->name, name, len) == 0) return i;
+    return -1;
+}
+
+static void lib_attach(struct script_engine *se, struct flib *lib)
+{
+    lua_State *L = se->L;
+    if (se->nlibs == se->libs_cap) {
+        se->libs_cap = se->libs_cap ? 2 * se->libs_cap : 8;
+        se->libs = lode_realloc(se->libs, sizeof(*se->libs) * (size_t)se->libs_cap);
+    }
+    se->libs[se->nlibs++] = lib;
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_FUNCS);
+    for (int i = 0; i < lib->nfuncs; i++) {
+        lua_pushlightuserdata(L, lib->funcs[i]);
+        lua_setfield(L, -2, lib->funcs[i]->name);
+    }
+    lua_pop(L, 1);
+    se->nfuncs += lib->nfuncs;
+}
+
+static void lib_detach(struct script_engine *se, struct flib *lib)
+{
+    lua_State *L = se->L;
+    int k = 0;
+    while (k < se->nlibs && se->libs[k] != lib) k++;
+    lode_assert(k < se->nlibs);
+    memmove(se->libs + k, se->libs + k + 1, sizeof(*se->libs) * (size_t)(se->nlibs - k - 1));
+    se->nlibs--;
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_FUNCS);
+    for (int i = 0; i < lib->nfuncs; i++) {
+        lua_pushnil(L);
+        lua_setfield(L, -2, lib->funcs[i]->name);
+    }
+    lua_pop(L, 1);
+    se->nfuncs -= lib->nfuncs;
+}
+
+/* redis.register_function(name, callback) or ({function_name=,
+ * callback=, flags=, description=}). Stack slots 2..5 hold name,
+ * callback, description and flags while the arguments are checked; no
+ * C memory is taken until every check passed. */
+static int r_register_function(lua_State *L)
+{
+    struct script_engine *se = engine_of(L);
+    if (!se->loading)
+        return raise_err(L,
+                         "ERR redis.register_function can only be called on FUNCTION LOAD command");
+    int n = lua_gettop(L);
+    if (n == 1) {
+        if (!lua_istable(L, 1))
+            return raise_err(L, "ERR calling redis.register_function with a single argument is "
+                                "only applicable to Lua table (representing named arguments).");
+        lua_settop(L, 5);
+        lua_pushnil(L);
+        while (lua_next(L, 1)) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+            int slot;
+            if (strcmp(k, "function_name") == 0) {
+                if (!lua_isstring(L, -1))
+                    return raise_err(L, "ERR function_name argument given to "
+                                        "redis.register_function must be a string");
+                slot = 2;
+            } else if (strcmp(k, "callback") == 0) {
+                if (!lua_isfunction(L, -1))
+                    return raise_err(L, "ERR callback argument given to redis.register_function "
+                                        "must be a function");
+                slot = 3;
+            } else if (strcmp(k, "description") == 0) {
+                if (!lua_isstring(L, -1))
+                    return raise_err(L, "ERR description argument given to "
+                                        "redis.register_function must be a string");
+                slot = 4;
+            } else if (strcmp(k, "flags") == 0) {
+                if (!lua_istable(L, -1))
+                    return raise_err(L, "ERR flags argument to redis.register_function must be a "
+                                        "table representing function flags");
+                slot = 5;
+            } else {
+                return raise_err(L, "ERR unknown argument given to redis.register_function");
+            }
+            lua_replace(L, slot);
+        }
+        if (lua_isnil(L, 2))
+            return raise_err(L, "ERR redis.register_function must get a function name argument");
+        if (lua_isnil(L, 3))
+            return raise_err(L, "ERR redis.register_function must get a callback argument");
+    } else if (n == 2) {
+        if (!lua_isstring(L, 1))
+            return raise_err(L, "ERR first argument to redis.register_function must be a string");
+        if (!lua_isfunction(L, 2))
+            return raise_err(L,
+                             "ERR second argument to redis.register_function must be a function");
+        lua_settop(L, 2);
+        lua_pushvalue(L, 2);
+        lua_pushvalue(L, 1);
+        lua_replace(L, 2); /* name */
+        lua_pushnil(L);
+        lua_pushnil(L); /* description, flags */
+    } else {
+        return raise_err(L, "ERR wrong number of arguments to redis.register_function");
+    }
+    unsigned flags = 0;
+    if (!lua_isnil(L, 5)) {
+        lua_pushnil(L);
+        while (lua_next(L, 5)) {
+            int k = NFLAGS;
+            if (lua_type(L, -1) == LUA_TSTRING)
+                for (k = 0; k < NFLAGS; k++)
+                    if (strcmp(lua_tostring(L, -1), flag_names[k]) == 0) break;
+            if (k == NFLAGS) return raise_err(L, "ERR unknown flag given");
+            flags |= 1u << k;
+            lua_pop(L, 1);
+        }
+    }
+    size_t nlen, dlen = 0;
+    const char *name = lua_tolstring(L, 2, &nlen);
+    const char *desc = lua_isnil(L, 4) ? NULL : lua_tolstring(L, 4, &dlen);
+    if (!valid_name(name, nlen)) return raise_err(L, ERR_NAME_CHARS);
+    struct flib *lib = se->loading;
+    for (int i = 0; i < lib->nfuncs; i++)
+        if (strcmp(lib->funcs[i]->name, name) == 0)
+            return raise_err(L, "ERR Function already exists in the library");
+    lua_pushvalue(L, 3);
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    struct ffunc *f = lode_calloc(sizeof(*f));
+    f->name = lode_malloc(nlen + 1);
+    memcpy(f->name, name, nlen + 1);
+    if (desc) {
+        f->desc = lode_malloc(dlen + 1);
+        memcpy(f->desc, desc, dlen + 1);
+        f->desc_len = dlen;
+    }
+    f->flags = flags;
+    f->ref = ref;
+    f->lib = lib;
+    if (lib->nfuncs == lib->cap) {
+        lib->cap = lib->cap ? 2 * lib->cap : 4;
+        lib->funcs = lode_realloc(lib->funcs, sizeof(*lib->funcs) * (size_t)lib->cap);
+    }
+    lib->funcs[lib->nfuncs++] = f;
+    return 0;
+}
+
+/* Parses the library shebang "#!lua name=<lib>" of code. OUT: name (the
+ * library name, appended). Returns 0, or -1 with the error in err. */
+static int parse_lib_shebang(const char *code, size_t len, struct buf *name, struct buf *err)
+{
+    if (len < 2 || code[0] != '#' || code[1] != '!') {
+        buf_printf(err, "ERR Missing library metadata");
+        return -1;
+    }
+    const char *nl = memchr(code, '\n', len);
+    size_t l = nl ? (size_t)(nl - code) : len;
+    const char *p = code + 2, *end = code + l;
+    const char *sp = memchr(p, ' ', (size_t)(end - p));
+    const char *eng = p;
+    size_t eng_len = (size_t)((sp ? sp : end) - p);
+    bool have_name = false;
+    p = sp ? sp + 1 : end;
+    while (sp) {
+        sp = memchr(p, ' ', (size_t)(end - p));
+        const char *tend = sp ? sp : end;
+        size_t tl = (size_t)(tend - p);
+        if (tl >= 5 && memcmp(p, "name=", 5) == 0) {
+            if (have_name) {
+                buf_printf(err, "ERR Invalid metadata value, name argument was given multiple "
+                                "times");
+                return -1;
+            }
+            have_name = true;
+            buf_append(name, p + 5, tl - 5);
+        } else {
+            buf_printf(err, "ERR Invalid metadata value given: %.*s", (int)tl, p);
+            return -1;
+        }
+        p = tend + 1;
+    }
+    if (!have_name) {
+        buf_printf(err, "ERR Library name was not given");
+        return -1;
+    }
+    if (!(eng_len == 3 && strncasecmp(eng, "lua", 3) == 0)) {
+        buf_printf(err, "ERR Engine '%.*s' not found", (int)eng_len, eng);
+        return -1;
+    }
+    if (!valid_name(name->ptr, name->len)) {
+        buf_printf(err, "%s", ERR_NAME_CHARS);
+        return -1;
+    }
+    return 0;
+}
+
+/* Compiles and runs a library's code in the load sandbox. ignore: a
+ * library whose functions may be replaced (REPLACE). Returns the new,
+ * unattached library, or NULL with the error reply text in err. */
+static struct flib *lib_compile(struct script_engine *se, const char *code, size_t len,
+                                const char *name, const struct flib *ignore, struct buf *err)
+{
+    lua_State *L = se->L;
+    struct flib *lib = lode_calloc(sizeof(*lib));
+    lib->name = lode_malloc(strlen(name) + 1);
+    memcpy(lib->name, name, strlen(name) + 1);
+    lib->code = lode_malloc(len ? len : 1);
+    memcpy(lib->code, code, len);
+    lib->code_len = len;
+    /* the shebang line becomes a comment, keeping line numbers */
+    lib->code[0] = '-';
+    lib->code[1] = '-';
+    int top = lua_gettop(L);
+    int rc = luaL_loadbufferx(L, lib->code, len, "@user_function", "t");
+    lib->code[0] = '#';
+    lib->code[1] = '!';
+    if (rc != LUA_OK) {
+        buf_printf(err, "ERR Error compiling function: %s", lua_tostring(L, -1));
+        goto fail;
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_FENV);
+    if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_ERRH);
+    lua_insert(L, -2);
+    fenv_use(L, REG_FLOAD);
+    se->loading = lib;
+    se->load_start_us = util_mono_us();
+    rc = lua_pcall(L, 0, 0, top + 1);
+    se->loading = NULL;
+    fenv_use(L, REG_FRUN);
+    lua_sethook(L, hook, LUA_MASKCOUNT, SCRIPT_HOOK_STEP);
+    if (rc != LUA_OK) {
+        const char *m = "ERR unknown error";
+        if (lua_type(L, -1) == LUA_TTABLE) {
+            lua_getfield(L, -1, "err");
+            if (lua_type(L, -1) == LUA_TSTRING) m = lua_tostring(L, -1);
+        }
+        buf_printf(err, "ERR Error registering functions: %s", m);
+        goto fail;
+    }
+    if (lib->nfuncs == 0) {
+        buf_printf(err, "ERR No functions registered");
+        goto fail;
+    }
+    for (int i = 0; i < lib->nfuncs; i++) {
+        struct ffunc *old = func_find(se, lib->funcs[i]->name, strlen(lib->funcs[i]->name));
+        if (old && old->lib != ignore) {
+            buf_printf(err, "ERR Function %s already exists", lib->funcs[i]->name);
+            goto fail;
+        }
+    }
+    lua_settop(L, top);
+    return lib;
+fail:
+    lua_settop(L, top);
+    lib_free(se, lib);
+    return NULL;
+}
+
+int script_function_load(struct script_engine *se, const char *code, size_t len, bool replace,
+                         struct buf *name, struct buf *err)
+{
+    if (parse_lib_shebang(code, len, name, err) != 0) return -1;
+    int k = lib_index(se, name->ptr, name->len);
+    if (k >= 0 && !replace) {
+        buf_printf(err, "ERR Library '%s' already exists", name->ptr);
+        return -1;
+    }
+    struct flib *old = k >= 0 ? se->libs[k] : NULL;
+    struct flib *lib = lib_compile(se, code, len, name->ptr, old, err);
+    if (!lib) return -1;
+    if (old) {
+        lib_detach(se, old);
+        lib_free(se, old);
+    }
+    lib_attach(se, lib);
+    return 0;
+}
+
+int script_function_delete(struct script_engine *se, const char *name, size_t len)
+{
+    int k = lib_index(se, name, len);
+    if (k < 0) return -1;
+    struct flib *lib = se->libs[k];
+    lib_detach(se, lib);
+    lib_free(se, lib);
+    return 0;
+}
+
+void script_function_flush(struct script_engine *se)
+{
+    while (se->nlibs) {
+        struct flib *lib = se->libs[se->nlibs - 1];
+        lib_detach(se, lib);
+        lib_free(se, lib);
+    }
+    lua_gc(se->L, LUA_GCCOLLECT, 0);
+}
+
+long long script_library_count(const struct script_engine *se)
+{
+    return se->nlibs;
+}
+
+long long script_function_count(const struct script_engine *se)
+{
+    return se->nfuncs;
+}
+
+static void reply_lib(const struct flib *lib, bool withcode, struct reply *r)
+{
+    reply_map(r, withcode ? 4 : 3);
+    reply_cstr(r, "library_name");
+    reply_cstr(r, lib->name);
+    reply_cstr(r, "engine");
+    reply_cstr(r, "LUA");
+    reply_cstr(r, "functions");
+    reply_array(r, lib->nfuncs);
+    for (int i = 0; i < lib->nfuncs; i++) {
+        const struct ffunc *f = lib->funcs[i];
+        reply_map(r, 3);
+        reply_cstr(r, "name");
+        reply_cstr(r, f->name);
+        reply_cstr(r, "description");
+        if (f->desc)
+            reply_bulk(r, f->desc, f->desc_len);
+        else
+            reply_null(r);
+        reply_cstr(r, "flags");
+        reply_set(r, __builtin_popcount(f->flags));
+        for (int k = 0; k < NFLAGS; k++)
+            if (f->flags & (1u << k)) reply_status(r, flag_names[k]);
+    }
+    if (withcode) {
+        reply_cstr(r, "library_code");
+        reply_bulk(r, lib->code, lib->code_len);
+    }
+}
+
+void script_function_list(struct script_engine *se, const char *pat, size_t plen, bool withcode,
+                          struct reply *r)
+{
+    long long n = 0;
+    for (int i = 0; i < se->nlibs; i++)
+        if (!pat || util_glob_match(pat, plen, se->libs[i]->name, strlen(se->libs[i]->name), false))
+            n++;
+    reply_array(r, n);
+    for (int i = 0; i < se->nlibs; i++)
+        if (!pat || util_glob_match(pat, plen, se->libs[i]->name, strlen(se->libs[i]->name), false))
+            reply_lib(se->libs[i], withcode, r);
+}
+
+void script_function_dump(const struct script_engine *se, struct buf *out)
+{
+    struct fdump_lib *libs = se->nlibs ? lode_malloc(sizeof(*libs) * (size_t)se->nlibs) : NULL;
+    for (int i = 0; i < se->nlibs; i++)
+        libs[i] = (struct fdump_lib){se->libs[i]->name, strlen(se->libs[i]->name),
+                                     se->libs[i]->code, se->libs[i]->code_len};
+    fdump_encode(out, se->nlibs, libs);
+    lode_free(libs);
+}
+
+/* Restore: the libraries it set aside and the ones it attached, so that a
+ * failure puts everything back. */
+struct restore_undo {
+    struct flib **old; /* detached, owned */
+    int nold;
+    struct flib **added; /* attached by this restore */
+    int nadded;
+};
+
+int script_function_restore(struct script_engine *se, const char *p, size_t n,
+                            enum script_restore_policy policy, struct buf *err)
+{
+    struct fdump_lib *libs;
+    int nlibs;
+    if (fdump_decode(p, n, &libs, &nlibs) != 0) {
+        buf_printf(err, "ERR DUMP payload version or checksum are wrong");
+        return -1;
+    }
+    struct restore_undo u = {0};
+    u.old = lode_malloc(sizeof(*u.old) * (size_t)(se->nlibs + 1));
+    u.added = lode_malloc(sizeof(*u.added) * (size_t)(nlibs + 1));
+    struct buf name = BUF_INIT;
+    int rc = 0;
+    if (policy == SCRIPT_RESTORE_FLUSH) {
+        while (se->nlibs) {
+            struct flib *lib = se->libs[0];
+            lib_detach(se, lib);
+            u.old[u.nold++] = lib;
+        }
+    }
+    for (int i = 0; i < nlibs && rc == 0; i++) {
+        name.len = 0;
+        if (parse_lib_shebang(libs[i].code, libs[i].code_len, &name, err) != 0) {
+            rc = -1;
+            break;
+        }
+        if (name.len != libs[i].name_len || memcmp(name.ptr, libs[i].name, name.len) != 0) {
+            buf_printf(err, "ERR DUMP payload version or checksum are wrong");
+            rc = -1;
+            break;
+        }
+        int k = lib_index(se, name.ptr, name.len);
+        if (k >= 0) {
+            bool ours = false;
+            for (int j = 0; j < u.nadded; j++) ours |= u.added[j] == se->libs[k];
+            if (policy != SCRIPT_RESTORE_REPLACE || ours) {
+                buf_printf(err, "ERR Library %s already exists", name.ptr);
+                rc = -1;
+                break;
+            }
+            struct flib *old = se->libs[k];
+            lib_detach(se, old);
+            u.old[u.nold++] = old;
+        }
+        struct flib *lib = lib_compile(se, libs[i].code, libs[i].code_len, name.ptr, NULL, err);
+        if (!lib) {
+            rc = -1;
+            break;
+        }
+        lib_attach(se, lib);
+        u.added[u.nadded++] = lib;
+    }
+    if (rc != 0) {
+        for (int j = 0; j < u.nadded; j++) {
+            lib_detach(se, u.added[j]);
+            lib_free(se, u.added[j]);
+        }
+        for (int j = 0; j < u.nold; j++) lib_attach(se, u.old[j]);
+    } else {
+        for (int j = 0; j < u.nold; j++) lib_free(se, u.old[j]);
+    }
+    buf_release(&name);
+    lode_free(u.old);
+    lode_free(u.added);
+    lode_free(libs);
+    return rc;
+}
+
+void script_fcall(struct script_engine *se, const char *name, size_t len,
+                  const struct script_call *call, struct reply *r)
+{
+    struct ffunc *f = func_find(se, name, len);
+    if (!f) {
+        reply_error(r, "ERR Function not found");
+        return;
+    }
+    bool ro = (f->flags & FFLAG_NO_WRITES) != 0;
+    if (call->readonly && !ro) {
+        reply_error(r, "ERR Can not execute a script with write flag using *_ro command.");
+        return;
+    }
+    lua_State *L = se->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, f->ref);
+    push_array(L, call->nkeys, call->keys);
+    push_array(L, call->nargs, call->args);
+    se->name = f->name;
+    run(se, 2, SCRIPT_FUNCTION, call, ro, r);
 }
 
 enum script_kind script_running(const struct script_engine *se)

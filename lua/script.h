@@ -6,8 +6,12 @@
  * dofile, print; a readonly global table whose missing names are errors,
  * readonly library tables), the Lua 5.1 shims that Redis scripts lean on
  * (unpack, loadstring, gcinfo, bit, cjson), the `redis` library and the
- * script cache (sha1 of the body -> compiled chunk). FUNCTION libraries are
- * not implemented yet.
+ * script cache (sha1 of the body -> compiled chunk), and the FUNCTION
+ * libraries: each library's code ("#!lua name=<lib>" then Lua) runs once
+ * at FUNCTION LOAD in Redis 7.0's load sandbox (only redis.register_function,
+ * redis.log and constants; 500 ms at most), and the functions it registers
+ * are what FCALL runs. A library is kept with its code, which is what
+ * FUNCTION DUMP writes (lua/fdump.h) and what a restore loads again.
  *
  * Commands a script calls go through the host (the server): this module
  * resolves them in the command table, applies the scripting rules (unknown
@@ -57,7 +61,7 @@ struct script_host {
 struct script_engine;
 
 /* What the running script is (SCRIPT KILL, FUNCTION KILL, FUNCTION STATS). */
-enum script_kind { SCRIPT_NONE = 0, SCRIPT_EVAL };
+enum script_kind { SCRIPT_NONE = 0, SCRIPT_EVAL, SCRIPT_FUNCTION };
 
 /* A new engine with the sandbox set up; host is copied. Never NULL. */
 struct script_engine *script_new(const struct script_host *host);
@@ -90,6 +94,46 @@ int script_load(struct script_engine *se, const char *body, size_t len, char *sh
 bool script_exists(struct script_engine *se, const char *sha, size_t len);
 /* SCRIPT FLUSH: forgets every cached script. */
 void script_flush(struct script_engine *se);
+
+/* ---- FUNCTION libraries ----
+ * Every call below is all or nothing: on error the libraries are as
+ * before. Error texts are Redis 7.0's, without the leading '-'. */
+
+/* FUNCTION LOAD [REPLACE]: loads the library in code. OUT: name (the
+ * library's name, appended, NUL-terminated). Returns 0, or -1 with the
+ * error reply text appended to err. */
+int script_function_load(struct script_engine *se, const char *code, size_t len, bool replace,
+                         struct buf *name, struct buf *err);
+/* FUNCTION DELETE: 0, or -1 when no library has that name. */
+int script_function_delete(struct script_engine *se, const char *name, size_t len);
+/* FUNCTION FLUSH: drops every library. */
+void script_function_flush(struct script_engine *se);
+/* FUNCTION LIST's reply for the libraries whose name matches the glob pat
+ * (NULL: all), in load order, with their code when withcode. */
+void script_function_list(struct script_engine *se, const char *pat, size_t plen, bool withcode,
+                          struct reply *r);
+/* FUNCTION DUMP: appends the payload of every library (lua/fdump.h). */
+void script_function_dump(const struct script_engine *se, struct buf *out);
+
+enum script_restore_policy {
+    SCRIPT_RESTORE_APPEND = 0,
+    SCRIPT_RESTORE_REPLACE,
+    SCRIPT_RESTORE_FLUSH
+};
+/* FUNCTION RESTORE: loads the libraries of a DUMP payload. APPEND fails
+ * on a library name already loaded; REPLACE replaces such libraries;
+ * FLUSH drops every library first. Returns 0, or -1 with the error in
+ * err (a malformed payload: "ERR DUMP payload version or checksum are
+ * wrong"). */
+int script_function_restore(struct script_engine *se, const char *p, size_t n,
+                            enum script_restore_policy policy, struct buf *err);
+/* FCALL / FCALL_RO: runs the function name with keys and args; writes its
+ * result or Redis's error to r. */
+void script_fcall(struct script_engine *se, const char *name, size_t len,
+                  const struct script_call *call, struct reply *r);
+/* Loaded libraries and functions (FUNCTION STATS). */
+long long script_library_count(const struct script_engine *se);
+long long script_function_count(const struct script_engine *se);
 
 /* ---- the running script ---- */
 

@@ -193,9 +193,7 @@ void dispatch_command(struct client *c)
         goto done;
     }
     if (scripting_busy() && !(cmd->flags & CMDF_ALLOW_BUSY)) {
-        reject(c, cmd, &r,
-               "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN "
-               "NOSAVE.");
+        reject(c, cmd, &r, scripting_busy_reply());
         goto done;
     }
     char psmsg[256];

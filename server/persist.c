@@ -250,6 +250,26 @@ static int lock_dir(void)
     return 0;
 }
 
+/* Loads the checkpoint's FUNCTION libraries (version 2; none in 1).
+ * Returns 0, or -1 after logging why. */
+static int load_functions(struct ckpt *c)
+{
+    struct buf payload = BUF_INIT, err = BUF_INIT;
+    int rc = ckpt_get_meta(c, CKPT_META_FUNCTIONS, &payload);
+    if (rc == 1) {
+        rc = scripting_load_functions(payload.ptr, payload.len, &err);
+        if (rc)
+            srv_log(LL_WARNING, "Can't start: the checkpoint's functions don't load: %s", err.ptr);
+        else
+            srv_log(LL_NOTICE, "Checkpoint functions loaded (%zu bytes)", payload.len);
+    } else if (rc < 0) {
+        srv_log(LL_WARNING, "Can't start: %s", ckpt_last_error(c));
+    }
+    buf_release(&payload);
+    buf_release(&err);
+    return rc < 0 ? -1 : 0;
+}
+
 /* Loads DIR/checkpoint into the engine; *lsn gets its LSN (0: none). */
 static int load_checkpoint(uint64_t *lsn)
 {
@@ -272,6 +292,7 @@ static int load_checkpoint(uint64_t *lsn)
     uint64_t nkeys = 0;
     rc = ckpt_read_meta(c, &m);
     if (rc == 0) rc = ckpt_load(c, &srv.eng, &nkeys);
+    if (rc == 0) rc = load_functions(c);
     if (rc) {
         srv_log(LL_WARNING, "Can't start: the checkpoint in '%s/checkpoint' can't be loaded: %s",
                 srv.cfg.dir, ckpt_last_error(c));
@@ -314,6 +335,7 @@ int persist_open(void)
     struct buf err = BUF_INIT;
     long long t0 = util_mono_us();
     replay_stats_init(&replay);
+    replay.server_cmd = scripting_replay_command;
     int rc = wal_open(&wal, &opt, replay_record, NULL, &err);
     effects_reset(&srv.eng.eff);
     recovery_ms = (util_mono_us() - t0) / 1000;
@@ -422,6 +444,14 @@ static int child_write(const struct dirty *d, uint64_t lsn)
             written++;
         }
         dict_iter_release(&it);
+    }
+    if (rc == 0) {
+        /* the FUNCTION libraries as of the fork, whole every time (they
+         * are small): the same transaction, so they match the LSN */
+        struct buf fns = BUF_INIT;
+        scripting_dump_functions(&fns);
+        rc = ckpt_put_meta(c, CKPT_META_FUNCTIONS, fns.ptr, fns.len);
+        buf_release(&fns);
     }
     if (rc == 0) {
         struct ckpt_meta m = {

@@ -1,7 +1,10 @@
 /*
  * scripting.c - the server's side of Lua scripting: EVAL, EVALSHA,
- * EVAL_RO, EVALSHA_RO and SCRIPT LOAD / EXISTS / FLUSH / KILL / HELP over
- * the engine in lua/script.h.
+ * EVAL_RO, EVALSHA_RO, SCRIPT LOAD / EXISTS / FLUSH / KILL / HELP, FCALL,
+ * FCALL_RO and FUNCTION LOAD / DELETE / LIST / FLUSH / DUMP / RESTORE /
+ * STATS / KILL / HELP over the engine in lua/script.h. Functions are
+ * durable (WAL records and the checkpoint's "functions" meta record); the
+ * script cache is not, as in Redis 7.
  *
  * A script's commands run through dispatch_call_queued for the calling
  * client, in the script's protocol (redis.setresp) and in its own db
@@ -17,6 +20,7 @@
  */
 #include "engine/lode.h"
 #include "engine/util.h"
+#include "lua/fdump.h"
 #include "lua/script.h"
 #include "server/server.h"
 
@@ -189,6 +193,11 @@ void cmd_script_kill(struct cmd_ctx *ctx)
                             "server in a hard way using the SHUTDOWN NOSAVE command.");
         return;
     }
+    if (script_running(engine) != SCRIPT_EVAL) {
+        reply_error(ctx->r, "BUSY Redis is busy running a script. You can only call FUNCTION KILL "
+                            "or SHUTDOWN NOSAVE.");
+        return;
+    }
     script_kill(engine);
     reply_ok(ctx->r);
 }
@@ -251,4 +260,295 @@ void scripting_serve_while_busy(void)
         persist_close();
         exit(srv.shutdown_exit_code);
     }
+}
+
+/* ---- FUNCTION and FCALL ----
+ * FUNCTION LOAD / DELETE / FLUSH / RESTORE are `verbatim` writes: a
+ * successful one marks the call dirty, the dispatcher logs it as received
+ * and recovery replays it through scripting_replay_command. FCALL's
+ * effects are the commands the function ran, one record like EVAL's. */
+
+static int fcall_argc;                 /* the running FCALL (FUNCTION STATS) */
+static const struct slice *fcall_argv; /* borrowed while it runs */
+
+static void fcall_generic(struct cmd_ctx *ctx, bool ro)
+{
+    struct client *c = ctx->client;
+    struct script_call call;
+    long long nk;
+    if (!arg_ll(ctx, 2, &nk, "ERR Bad number of keys provided")) return;
+    if (!parse_call(ctx, &call)) return;
+    call.readonly = ro;
+    struct script_engine *se = engine_for(c);
+    int db = c->sess.db;
+    fcall_argc = ctx->argc;
+    fcall_argv = ctx->argv;
+    script_fcall(se, ctx->argv[1].ptr, ctx->argv[1].len, &call, ctx->r);
+    fcall_argc = 0;
+    fcall_argv = NULL;
+    c->sess.db = db;
+}
+
+void cmd_fcall(struct cmd_ctx *ctx)
+{
+    fcall_generic(ctx, false);
+}
+void cmd_fcall_ro(struct cmd_ctx *ctx)
+{
+    fcall_generic(ctx, true);
+}
+
+void cmd_function_load(struct cmd_ctx *ctx)
+{
+    bool replace = false;
+    int i = 2;
+    for (; i < ctx->argc - 1; i++) {
+        if (arg_is(ctx, i, "replace")) {
+            replace = true;
+        } else {
+            reply_errorf(ctx->r, "ERR Unknown option given: %.*s", (int)ctx->argv[i].len,
+                         ctx->argv[i].ptr);
+            return;
+        }
+    }
+    struct buf name = BUF_INIT, err = BUF_INIT;
+    if (script_function_load(engine_for(ctx->client), ctx->argv[i].ptr, ctx->argv[i].len, replace,
+                             &name, &err) != 0) {
+        reply_error(ctx->r, err.ptr);
+    } else {
+        reply_bulk(ctx->r, name.ptr, name.len);
+        ctx_dirty(ctx, 1);
+    }
+    buf_release(&name);
+    buf_release(&err);
+}
+
+void cmd_function_delete(struct cmd_ctx *ctx)
+{
+    if (script_function_delete(engine_for(ctx->client), ctx->argv[2].ptr, ctx->argv[2].len) != 0) {
+        reply_error(ctx->r, "ERR Library not found");
+        return;
+    }
+    ctx_dirty(ctx, 1);
+    reply_ok(ctx->r);
+}
+
+void cmd_function_flush(struct cmd_ctx *ctx)
+{
+    if (ctx->argc > 3) {
+        reply_error(ctx->r, "ERR unknown subcommand or wrong number of arguments for 'FLUSH'. "
+                            "Try FUNCTION HELP.");
+        return;
+    }
+    if (ctx->argc == 3 && !arg_is(ctx, 2, "sync") && !arg_is(ctx, 2, "async")) {
+        reply_error(ctx->r, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+        return;
+    }
+    script_function_flush(engine_for(ctx->client));
+    ctx_dirty(ctx, 1);
+    reply_ok(ctx->r);
+}
+
+void cmd_function_list(struct cmd_ctx *ctx)
+{
+    bool withcode = false;
+    const struct slice *pat = NULL;
+    for (int i = 2; i < ctx->argc; i++) {
+        if (!withcode && arg_is(ctx, i, "withcode")) {
+            withcode = true;
+        } else if (!pat && arg_is(ctx, i, "libraryname")) {
+            if (i + 1 >= ctx->argc) {
+                reply_error(ctx->r, "ERR library name argument was not given");
+                return;
+            }
+            pat = &ctx->argv[++i];
+        } else {
+            reply_errorf(ctx->r, "ERR Unknown argument %.*s", (int)ctx->argv[i].len,
+                         ctx->argv[i].ptr);
+            return;
+        }
+    }
+    script_function_list(engine_for(ctx->client), pat ? pat->ptr : NULL, pat ? pat->len : 0,
+                         withcode, ctx->r);
+}
+
+void cmd_function_dump(struct cmd_ctx *ctx)
+{
+    struct buf out = BUF_INIT;
+    script_function_dump(engine_for(ctx->client), &out);
+    reply_bulk(ctx->r, out.ptr, out.len);
+    buf_release(&out);
+}
+
+void cmd_function_restore(struct cmd_ctx *ctx)
+{
+    enum script_restore_policy policy = SCRIPT_RESTORE_APPEND;
+    if (ctx->argc > 4) {
+        reply_error(ctx->r, "ERR unknown subcommand or wrong number of arguments for 'RESTORE'. "
+                            "Try FUNCTION HELP.");
+        return;
+    }
+    if (ctx->argc == 4) {
+        if (arg_is(ctx, 3, "flush")) {
+            policy = SCRIPT_RESTORE_FLUSH;
+        } else if (arg_is(ctx, 3, "append")) {
+            policy = SCRIPT_RESTORE_APPEND;
+        } else if (arg_is(ctx, 3, "replace")) {
+            policy = SCRIPT_RESTORE_REPLACE;
+        } else {
+            reply_error(ctx->r, "ERR Wrong restore policy given, value should be either FLUSH, "
+                                "APPEND or REPLACE.");
+            return;
+        }
+    }
+    struct buf err = BUF_INIT;
+    if (script_function_restore(engine_for(ctx->client), ctx->argv[2].ptr, ctx->argv[2].len, policy,
+                                &err) != 0) {
+        reply_error(ctx->r, err.ptr);
+    } else {
+        ctx_dirty(ctx, 1);
+        reply_ok(ctx->r);
+    }
+    buf_release(&err);
+}
+
+void cmd_function_stats(struct cmd_ctx *ctx)
+{
+    struct script_engine *se = engine_for(ctx->client);
+    reply_map(ctx->r, 2);
+    reply_cstr(ctx->r, "running_script");
+    if (script_running(se) == SCRIPT_FUNCTION && fcall_argv) {
+        reply_map(ctx->r, 3);
+        reply_cstr(ctx->r, "name");
+        reply_cstr(ctx->r, script_running_name(se));
+        reply_cstr(ctx->r, "command");
+        reply_array(ctx->r, fcall_argc);
+        for (int i = 0; i < fcall_argc; i++)
+            reply_bulk(ctx->r, fcall_argv[i].ptr, fcall_argv[i].len);
+        reply_cstr(ctx->r, "duration_ms");
+        reply_int(ctx->r, script_running_ms(se));
+    } else {
+        reply_null(ctx->r);
+    }
+    reply_cstr(ctx->r, "engines");
+    reply_map(ctx->r, 1);
+    reply_cstr(ctx->r, "LUA");
+    reply_map(ctx->r, 2);
+    reply_cstr(ctx->r, "libraries_count");
+    reply_int(ctx->r, script_library_count(se));
+    reply_cstr(ctx->r, "functions_count");
+    reply_int(ctx->r, script_function_count(se));
+}
+
+void cmd_function_kill(struct cmd_ctx *ctx)
+{
+    if (!engine || script_running(engine) == SCRIPT_NONE) {
+        reply_error(ctx->r, "NOTBUSY No scripts in execution right now.");
+        return;
+    }
+    if (script_running_wrote(engine)) {
+        reply_error(ctx->r, "UNKILLABLE Sorry the script already executed write commands against "
+                            "the dataset. You can either wait the script termination or kill the "
+                            "server in a hard way using the SHUTDOWN NOSAVE command.");
+        return;
+    }
+    if (script_running(engine) != SCRIPT_FUNCTION) {
+        reply_error(ctx->r, "BUSY Redis is busy running a script. You can only call SCRIPT KILL "
+                            "or SHUTDOWN NOSAVE.");
+        return;
+    }
+    script_kill(engine);
+    reply_ok(ctx->r);
+}
+
+void cmd_function_help(struct cmd_ctx *ctx)
+{
+    static const char *const lines[] = {
+        "LOAD [REPLACE] <FUNCTION CODE>",
+        "    Create a new library with the given library name and code.",
+        "DELETE <LIBRARY NAME>",
+        "    Delete the given library.",
+        "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+        "    Return general information on all the libraries:",
+        "    * Library name",
+        "    * The engine used to run the Library",
+        "    * Library description",
+        "    * Functions list",
+        "    * Library code (if WITHCODE is given)",
+        "    It also possible to get only function that matches a pattern using LIBRARYNAME "
+        "argument.",
+        "STATS",
+        "    Return information about the current function running:",
+        "    * Function name",
+        "    * Command used to run the function",
+        "    * Duration in MS that the function is running",
+        "    If no function is running, return nil",
+        "    In addition, returns a list of available engines.",
+        "KILL",
+        "    Kill the current running function.",
+        "FLUSH [ASYNC|SYNC]",
+        "    Delete all the libraries.",
+        "    When called without the optional mode argument, the behavior is determined by the",
+        "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+        "    * ASYNC: Asynchronously flush the libraries.",
+        "    * SYNC: Synchronously flush the libraries.",
+        "DUMP",
+        "    Return a serialized payload representing the current libraries, can be restored "
+        "using FUNCTION RESTORE command",
+        "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+        "    Restore the libraries represented by the given payload, it is possible to give a "
+        "restore policy to",
+        "    control how to handle existing libraries (default APPEND):",
+        "    * FLUSH: delete all existing libraries.",
+        "    * APPEND: appends the restored libraries to the existing libraries. On collision, "
+        "abort.",
+        "    * REPLACE: appends the restored libraries to the existing libraries, On collision, "
+        "replace the old",
+        "      libraries with the new libraries (notice that even on this option there is a "
+        "chance of failure",
+        "      in case of functions name collision with another library).",
+        NULL};
+    reply_help(ctx->r, "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", lines);
+}
+
+const char *scripting_busy_reply(void)
+{
+    if (engine && script_running(engine) == SCRIPT_FUNCTION)
+        return "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN "
+               "NOSAVE.";
+    return "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN "
+           "NOSAVE.";
+}
+
+/* ---- durability ---- */
+
+void scripting_dump_functions(struct buf *out)
+{
+    if (engine) {
+        script_function_dump(engine, out);
+    } else {
+        fdump_encode(out, 0, NULL);
+    }
+}
+
+int scripting_load_functions(const char *p, size_t n, struct buf *err)
+{
+    return script_function_restore(get_engine(NULL), p, n, SCRIPT_RESTORE_FLUSH, err);
+}
+
+int scripting_replay_command(const struct cmd_def *cmd, int argc, const struct slice *argv,
+                             struct reply *r)
+{
+    if (cmd->parent != CMD_FUNCTION) return -1;
+    struct session sess = {.db = 0, .resp = 2, .in_exec = true};
+    struct cmd_ctx ctx = {.eng = &srv.eng,
+                          .sess = &sess,
+                          .db = &srv.eng.dbs[0],
+                          .argc = argc,
+                          .argv = argv,
+                          .r = r,
+                          .cmd = cmd,
+                          .client = NULL};
+    cmd->fn(&ctx);
+    return 0;
 }

@@ -227,5 +227,17 @@ void scripting_serve_while_busy(void);
 /* Bytes the Lua state uses; cached EVAL scripts. */
 size_t scripting_memory(void);
 long long scripting_cached(void);
+/* The BUSY error other clients get while a script or function runs long. */
+const char *scripting_busy_reply(void);
+/* The FUNCTION libraries as a DUMP payload (lua/fdump.h), appended to out
+ * (the checkpoint child writes it). */
+void scripting_dump_functions(struct buf *out);
+/* Start-up: replaces the libraries with those of a DUMP payload. 0, or -1
+ * with the reason in err. */
+int scripting_load_functions(const char *p, size_t n, struct buf *err);
+/* WAL replay of a logged server-layer write (FUNCTION LOAD / DELETE /
+ * FLUSH / RESTORE): runs it, its reply to r. -1 when cmd is not one. */
+int scripting_replay_command(const struct cmd_def *cmd, int argc, const struct slice *argv,
+                             struct reply *r);
 
 #endif

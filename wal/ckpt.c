@@ -171,10 +171,10 @@ int ckpt_read_meta(struct ckpt *c, struct ckpt_meta *m)
         goto done;
     }
     m->version = (uint32_t)get_le(v.mv_data, 4);
-    if (m->version != CKPT_VERSION) {
+    if (m->version < CKPT_VERSION_MIN || m->version > CKPT_VERSION) {
         snprintf(c->error, sizeof(c->error),
-                 "the checkpoint has format version %u, this server reads %u", m->version,
-                 CKPT_VERSION);
+                 "the checkpoint has format version %u, this server reads %u to %u", m->version,
+                 CKPT_VERSION_MIN, CKPT_VERSION);
         code = LODE_EVERSION;
         goto done;
     }
@@ -349,6 +349,40 @@ static int meta_put(MDB_txn *txn, MDB_dbi dbi, const char *name, const void *p, 
 {
     MDB_val k = {strlen(name), (void *)name}, v = {n, (void *)p};
     return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+int ckpt_put_meta(struct ckpt *c, const char *name, const void *p, size_t n)
+{
+    lode_assert(c->wtxn);
+    int rc;
+    if (p) {
+        rc = meta_put(c->wtxn, c->meta, name, p, n);
+    } else {
+        MDB_val k = {strlen(name), (void *)name};
+        rc = mdb_del(c->wtxn, c->meta, &k, NULL);
+        if (rc == MDB_NOTFOUND) rc = 0;
+    }
+    return rc ? fail(c, rc, "can't write the checkpoint meta") : 0;
+}
+
+int ckpt_get_meta(struct ckpt *c, const char *name, struct buf *out)
+{
+    out->len = 0;
+    if (!c->have_dbs) return 0;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn);
+    if (rc) return fail(c, rc, "can't read the checkpoint meta");
+    MDB_val v;
+    rc = meta_get(txn, c->meta, name, &v);
+    int found = 0;
+    if (rc == 0) {
+        buf_append(out, v.mv_data, v.mv_size);
+        found = 1;
+    } else if (rc != MDB_NOTFOUND) {
+        found = fail(c, rc, "can't read the checkpoint meta");
+    }
+    mdb_txn_abort(txn);
+    return found;
 }
 
 int ckpt_commit(struct ckpt *c, const struct ckpt_meta *m)

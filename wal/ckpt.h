@@ -12,7 +12,8 @@
  * key, and every lookup compares it.
  *
  * "meta" holds the format version, the checkpoint LSN (every WAL record up
- * to it is reflected in "data"), the time and a replication id. A
+ * to it is reflected in "data"), the time, a replication id and (version
+ * 2) the FUNCTION libraries as one "functions" record. A
  * checkpoint without meta (no write transaction ever committed) is empty,
  * LSN 0.
  *
@@ -32,7 +33,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define CKPT_VERSION       1
+#define CKPT_VERSION       2 /* written; 1 (no "functions" record) is still read */
+#define CKPT_VERSION_MIN   1
 #define CKPT_LMDB_KEY_MAX  511 /* LMDB's default maximum key size */
 #define CKPT_SHORT_KEY_MAX (CKPT_LMDB_KEY_MAX - 5)
 #define CKPT_LONG_PREFIX   (CKPT_LMDB_KEY_MAX - 4 - 1 - 20)
@@ -81,6 +83,15 @@ int ckpt_put(struct ckpt *c, uint32_t db, const struct kv *kv, long long expire_
 int ckpt_delete(struct ckpt *c, uint32_t db, const char *key, size_t klen);
 /* Removes every key of db. */
 int ckpt_drop_db(struct ckpt *c, uint32_t db);
+/* Stores an extra meta record name (CKPT_META_FUNCTIONS) in the open
+ * write transaction; p NULL removes it. */
+int ckpt_put_meta(struct ckpt *c, const char *name, const void *p, size_t n);
+/* Reads the extra meta record name into out (replaced). Returns 1 when
+ * found, 0 when absent, or a negative code. */
+int ckpt_get_meta(struct ckpt *c, const char *name, struct buf *out);
+/* The FUNCTION libraries, a FUNCTION DUMP payload (docs/functions-format.md). */
+#define CKPT_META_FUNCTIONS "functions"
+
 /* Writes meta (version set to CKPT_VERSION) and commits; LMDB syncs. */
 int ckpt_commit(struct ckpt *c, const struct ckpt_meta *m);
 /* Discards the transaction: nothing it did is kept. */

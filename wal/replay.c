@@ -52,9 +52,24 @@ int wal_replay_record(struct engine *eng, const struct wal_record *rec, struct r
         reply_init(&r, &sink, 2);
         eng->now_ms = (long long)rec->time_ms;
         const struct cmd_def *c = cmd_resolve(argc, args, &r);
-        if (!c || !c->fn || c->layer != LAYER_ENGINE) {
+        if (!c || !c->fn || (c->layer != LAYER_ENGINE && c->wal == WAL_NONE)) {
             rc = LODE_ECORRUPT;
             break;
+        }
+        if (c->layer != LAYER_ENGINE) {
+            if (st->server_cmd && st->server_cmd(c, argc, args, &r) != 0) {
+                rc = LODE_ECORRUPT;
+                break;
+            }
+            st->commands++;
+            if (r.errors) {
+                st->failed++;
+                st->last_error.len = 0;
+                buf_printf(&st->last_error, "LSN %llu: %s answered %.*s",
+                           (unsigned long long)rec->lsn, c->fullname,
+                           (int)(sink.len > 2 ? sink.len - 2 : 0), sink.ptr ? sink.ptr : "");
+            }
+            continue;
         }
         struct cmd_ctx ctx = {.eng = eng,
                               .sess = &sess,

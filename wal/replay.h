@@ -16,7 +16,17 @@
 
 #include <stdint.h>
 
+struct cmd_def;
+struct reply;
+
 struct replay_stats {
+    /* Applies a logged write of the server layer (FUNCTION LOAD, DELETE,
+     * FLUSH, RESTORE: the engine cannot run them), its reply to r; returns
+     * 0, or -1 when cmd is not one it knows. NULL (replay_stats_init):
+     * such commands are counted and skipped, as the keyspace does not
+     * depend on them (tools). Set by the caller. */
+    int (*server_cmd)(const struct cmd_def *cmd, int argc, const struct slice *argv,
+                      struct reply *r);
     uint64_t records;
     uint64_t commands;
     uint64_t failed;       /* commands whose replay answered an error */

@@ -218,7 +218,7 @@ def test_get_point_lookup_with_checkpoint(tmp_path):
     info = run(INSPECT, data, "info").stdout
     lsn = re.search(rb"checkpoint LSN: (\d+)", info)
     assert lsn and int(lsn.group(1)) >= 2, info
-    assert b"checkpoint time: " in info and b"checkpoint format: 1" in info
+    assert b"checkpoint time: " in info and b"checkpoint format: 2" in info
     s.cleanup()
 
 
