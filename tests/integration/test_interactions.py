@@ -105,3 +105,64 @@ def test_timeout_during_busy_script_served_by_its_push(server, r):
     assert b.read_reply() == b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n"
     assert r.exists("q") == 0
     b.close()
+
+
+# ---- commands that may replicate (PUBLISH, SPUBLISH, PFCOUNT, EVAL, FCALL) ----
+
+RO_ERR = "Write commands are not allowed from read-only scripts"
+NO_WRITES_LIB = ("#!lua name=mr\n"
+                 "redis.register_function('w', function(k, a) return redis.call('publish', 'c', 'x') end)\n"
+                 "redis.register_function{function_name='r', callback=function(k, a) "
+                 "return redis.call(a[1], k[1], 'x') end, flags={'no-writes'}}")
+
+
+@pytest.mark.parametrize("cmd", ["publish", "spublish", "pfcount"])
+def test_read_only_scripts_refuse_commands_that_may_replicate(r, cmd):
+    r.pfadd("h", "a")
+    with pytest.raises(redis.ResponseError) as e:
+        r.eval_ro("return redis.call(ARGV[1], KEYS[1], 'x')", 1, "h", cmd)
+    assert str(e.value).startswith(RO_ERR)
+    with pytest.raises(redis.ResponseError) as e:
+        r.eval("#!lua flags=no-writes\nreturn redis.call(ARGV[1], KEYS[1], 'x')", 1, "h", cmd)
+    assert str(e.value).startswith(RO_ERR)
+    r.function_load(NO_WRITES_LIB, replace=True)
+    with pytest.raises(redis.ResponseError) as e:
+        r.fcall_ro("r", 1, "h", cmd)
+    assert str(e.value).startswith(RO_ERR)
+    # a script that may write runs them
+    assert r.eval("return redis.call(ARGV[1], KEYS[1], 'x')", 1, "h", cmd) in (0, 1)
+
+
+def held(o, name, cmd):
+    return any(c["name"] == name and "b" in c["flags"] and c["cmd"] == cmd for c in o.client_list())
+
+
+@pytest.mark.parametrize("args,cmd", [
+    (("PUBLISH", "c", "x"), "publish"),
+    (("SPUBLISH", "c", "x"), "spublish"),
+    (("PFCOUNT", "h"), "pfcount"),
+    (("EVAL", "return 1", "0"), "eval"),
+    (("FCALL", "w", "0"), "fcall"),
+    (("EXEC",), "exec"),
+])
+def test_pause_write_holds_commands_that_may_replicate(server, args, cmd):
+    o = server.client()
+    o.function_load(NO_WRITES_LIB, replace=True)
+    c = server.raw()
+    try:
+        c.call("CLIENT", "SETNAME", "mr")
+        if cmd == "exec":
+            c.call("MULTI")
+            c.call("PUBLISH", "c", "x")
+        o.execute_command("CLIENT", "PAUSE", "100000", "WRITE")
+        # not held: a read-only script, FCALL of a no-writes function
+        assert c.call("EVAL_RO", "return 1", "0") == b":1\r\n" if cmd != "exec" else True
+        assert c.call("FCALL", "r", "1", "h", "exists") == b":0\r\n" if cmd != "exec" else True
+        c.send_raw(encode(*args))
+        wait_until(lambda: held(o, "mr", cmd), what=cmd + " to be held")
+        o.execute_command("CLIENT", "UNPAUSE")
+        assert not c.read_reply().startswith(b"-")
+    finally:
+        o.execute_command("CLIENT", "UNPAUSE")
+        o.close()
+        c.close()
