@@ -166,3 +166,51 @@ def test_pause_write_holds_commands_that_may_replicate(server, args, cmd):
         o.execute_command("CLIENT", "UNPAUSE")
         o.close()
         c.close()
+
+
+# ---- durability (lode only) ----
+
+@pytest.mark.lode_only
+def test_pops_served_by_exec_script_and_fcall_replay(make_server):
+    """Pops served by pushes inside EXEC, EVAL and FCALL, and a BLMOVE
+    chain, are logged after the record that fed them: a kill -9 and a
+    restart give the same digest, with functions, TTLs and every type."""
+    s = make_server()
+    r = s.client()
+    r.function_load("#!lua name=lib\nredis.register_function('pushit', "
+                    "function(k, a) return redis.call('rpush', k[1], a[1]) end)")
+    r.set("ttl", "v", px=100000)
+    r.hset("h", "f", "1")
+    r.sadd("s", "a")
+    r.zadd("z", {"m": 1})
+    r.pfadd("hll", "a")
+    a = start_blocked(s, r, "BLMOVE", "src", "mid", "RIGHT", "LEFT", "0")
+    b = start_blocked(s, r, "BLMOVE", "mid", "dst", "LEFT", "LEFT", "0")
+    c = start_blocked(s, r, "BRPOPLPUSH", "dst", "src2", "0")
+    with r.pipeline(transaction=True) as p:
+        p.rpush("src", "1", "2").incr("n")
+        assert p.execute() == [2, 1]
+    assert [x.read_reply() for x in (a, b, c)] == [b"$1\r\n2\r\n"] * 3
+    d = start_blocked(s, r, "BLPOP", "q", "0")
+    body = "redis.call('rpush', KEYS[1], 'x', 'y'); return redis.call('lpop', KEYS[1])"
+    assert r.eval(body, 1, "q") == b"x"
+    assert d.read_reply() == b"*2\r\n$1\r\nq\r\n$1\r\ny\r\n"
+    f = start_blocked(s, r, "BLPOP", "fq", "0")
+    assert r.fcall("pushit", 1, "fq", "z") == 1
+    assert f.read_reply() == b"*2\r\n$2\r\nfq\r\n$1\r\nz\r\n"
+    e = start_blocked(s, r, "BZPOPMIN", "zq", "0")
+    with r.pipeline(transaction=True) as p:
+        p.zadd("zq", {"a": 1, "b": 2}).eval("return redis.call('zadd', KEYS[1], 3, 'c')", 1, "zq")
+        p.execute()
+    assert e.read_reply() == b"*3\r\n$2\r\nzq\r\n$1\r\na\r\n$1\r\n1\r\n"
+    want = r.execute_command("DEBUG", "DIGEST")
+    for x in (a, b, c, d, e, f):
+        x.close()
+    s.kill9()
+    s.start()
+    r = s.client()
+    assert r.execute_command("DEBUG", "DIGEST") == want
+    assert r.lrange("src", 0, -1) == [b"1"] and r.lrange("src2", 0, -1) == [b"2"]
+    assert r.zrange("zq", 0, -1) == [b"b", b"c"]
+    assert r.fcall("pushit", 1, "fq", "w") == 1
+    assert r.pttl("ttl") > 0
