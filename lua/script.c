@@ -514,11 +514,13 @@ static int do_call(lua_State *L, bool raise)
         err = "This Redis command is not allowed from script";
         goto fail;
     }
+    /* as Redis, a read-only script may not run what may replicate either
+     * (PUBLISH, SPUBLISH, PFCOUNT) */
+    if (se->readonly && (cmd->flags & (CMDF_WRITE | CMDF_MAY_REPLICATE))) {
+        err = "Write commands are not allowed from read-only scripts.";
+        goto fail;
+    }
     if (cmd->flags & CMDF_WRITE) {
-        if (se->readonly) {
-            err = "Write commands are not allowed from read-only scripts.";
-            goto fail;
-        }
         const char *deny = se->host.deny_write ? se->host.deny_write(se->host.priv) : NULL;
         if (deny) {
             snprintf(ebuf, sizeof(ebuf), "%s", deny);
@@ -1214,6 +1216,12 @@ static struct ffunc *func_find(struct script_engine *se, const char *name, size_
     struct ffunc *f = lua_touserdata(L, -1);
     lua_pop(L, 2);
     return f;
+}
+
+bool script_function_no_writes(struct script_engine *se, const char *name, size_t len)
+{
+    struct ffunc *f = func_find(se, name, len);
+    return f && (f->flags & FFLAG_NO_WRITES);
 }
 
 static int lib_index(struct script_engine *se, const char *name, size_t len)

@@ -131,6 +131,9 @@ int script_function_restore(struct script_engine *se, const char *p, size_t n,
  * result or Redis's error to r. */
 void script_fcall(struct script_engine *se, const char *name, size_t len,
                   const struct script_call *call, struct reply *r);
+/* Whether the function named <name, len> exists and declares the
+ * no-writes flag (CLIENT PAUSE WRITE lets FCALL run it, as Redis). */
+bool script_function_no_writes(struct script_engine *se, const char *name, size_t len);
 /* Loaded libraries and functions (FUNCTION STATS). */
 long long script_library_count(const struct script_engine *se);
 long long script_function_count(const struct script_engine *se);

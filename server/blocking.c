@@ -44,6 +44,8 @@ struct bstate {
     bool active;          /* blocked (false: served, input pending) */
     bool queued;          /* in the unblocked queue */
     struct bstate *unext; /* unblocked queue link */
+    bool late;            /* deadline passed while a script ran */
+    struct bstate *lnext; /* late queue link */
     int nwaits;
     struct bwait waits[];
 };
@@ -65,6 +67,7 @@ static const struct dict_type bkey_type = {bkey_hash, bkey_match};
 static struct dict keys; /* struct bkey */
 static struct bkey *ready_head, *ready_tail;
 static struct bstate *unblocked_head, *unblocked_tail;
+static struct bstate *late_head, *late_tail; /* timeouts waiting for a script's end */
 static long long nblocked;
 static bool handling;
 
@@ -179,6 +182,19 @@ static void stop_waiting(struct bstate *st)
     }
     st->nwaits = 0;
     if (st->deadline_ms) ev_timer_stop(srv.loop, &st->timer);
+    if (st->late) {
+        struct bstate *prev = NULL;
+        for (struct bstate *s = late_head; s; prev = s, s = s->lnext) {
+            if (s != st) continue;
+            if (prev)
+                prev->lnext = s->lnext;
+            else
+                late_head = s->lnext;
+            if (late_tail == s) late_tail = prev;
+            break;
+        }
+        st->late = false;
+    }
     st->c->flags &= ~CL_BLOCKED;
     nblocked--;
 }
@@ -273,6 +289,18 @@ static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)revents;
     struct bstate *st = w->data;
+    if (scripting_running()) {
+        /* the loop turns inside a busy script: as Redis, the timeout is
+         * served after the script (which may yet serve the client) */
+        st->late = true;
+        st->lnext = NULL;
+        if (late_tail)
+            late_tail->lnext = st;
+        else
+            late_head = st;
+        late_tail = st;
+        return;
+    }
     reply_unblocked(st->c, false);
     finish(st);
     blocking_handle_ready();
@@ -309,7 +337,10 @@ static void serve_key(struct bkey *k)
 
 void blocking_handle_ready(void)
 {
-    if (handling) return;
+    /* a busy script lets the loop turn (other clients get BUSY): serving
+     * now would pop in the middle of the script and log its partial
+     * effects; the script's own command serves after it ends */
+    if (handling || scripting_running()) return;
     handling = true;
     for (;;) {
         while (ready_head) {
@@ -318,6 +349,11 @@ void blocking_handle_ready(void)
             if (!ready_head) ready_tail = NULL;
             k->ready = false;
             serve_key(k);
+        }
+        while (late_head) { /* timeouts that passed during a script */
+            struct bstate *st = late_head;
+            reply_unblocked(st->c, false);
+            finish(st);
         }
         if (!unblocked_head) break;
         struct bstate *st = unblocked_head;

@@ -31,6 +31,10 @@
  * with that reply (TIMEOUT) or "-UNBLOCKED client unblocked via CLIENT
  * UNBLOCK" (ERROR). A blocked client that disconnects is forgotten.
  *
+ * Busy scripts: while a script runs (and lets the loop turn to answer
+ * BUSY), nothing is served and no timeout is answered; both happen after
+ * the script's command, ready keys first, as in Redis.
+ *
  * Thread: main. Allocates per blocked client and per waited key.
  */
 #ifndef LODE_BLOCKING_H

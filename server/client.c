@@ -260,9 +260,13 @@ static bool pause_holds(struct client *c)
         const struct cmd_def *sub = cmd_lookup_sub(cmd, c->argv[1].ptr, c->argv[1].len);
         if (sub) cmd = sub;
     }
-    /* PAUSE WRITE also holds commands that may write (EVAL, PUBLISH later),
-     * and EXEC of a transaction holding a write */
-    if (cmd->id == CMD_EXEC && c->argc == 1) return multi_has_writes(c);
+    /* PAUSE WRITE also holds commands that may replicate (EVAL, FCALL,
+     * PUBLISH, PFCOUNT; FCALL of a no-writes function runs, as Redis), and
+     * EXEC of a transaction holding one */
+    if (cmd->id == CMD_EXEC && c->argc == 1) return multi_may_replicate(c);
+    if (cmd->id == CMD_FCALL && c->argc > 1 &&
+        scripting_function_no_writes(c->argv[1].ptr, c->argv[1].len))
+        return false;
     return (cmd->flags & (CMDF_WRITE | CMDF_MAY_REPLICATE)) != 0;
 }
 

@@ -133,11 +133,13 @@ static void reply_command_info(struct reply *r, const struct cmd_def *c)
     reply_array(r, 10);
     reply_cstr(r, c->fullname);
     reply_int(r, c->arity);
+    /* Redis 7.0 does not show may_replicate */
+    uint64_t shown = c->flags & ~(uint64_t)CMDF_MAY_REPLICATE;
     int nflags = 0;
-    for (int i = 0; i < CMDF_NFLAGS; i++) nflags += (c->flags >> i) & 1;
+    for (int i = 0; i < CMDF_NFLAGS; i++) nflags += (shown >> i) & 1;
     reply_set(r, nflags);
     for (int i = 0; i < CMDF_NFLAGS; i++)
-        if ((c->flags >> i) & 1) reply_status(r, cmd_flag_names[i]);
+        if ((shown >> i) & 1) reply_status(r, cmd_flag_names[i]);
     reply_int(r, c->first_key);
     reply_int(r, c->last_key);
     reply_int(r, c->key_step);

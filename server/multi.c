@@ -48,6 +48,7 @@ struct multi_state {
     struct mcmd *cmds; /* owned: n of cap */
     int n, cap;
     bool writes;         /* a queued command is a write */
+    bool may_replicate;  /* ... or may replicate (PUBLISH, EVAL, ...) */
     size_t mem;          /* bytes of queued arguments */
     struct watch *watch; /* this client's watchers, through cnext */
 };
@@ -119,6 +120,7 @@ static void free_queue(struct multi_state *m)
     m->n = m->cap = 0;
     m->mem = 0;
     m->writes = false;
+    m->may_replicate = false;
 }
 
 bool multi_queue(struct client *c, const struct cmd_def *cmd, int argc, const struct slice *argv)
@@ -148,6 +150,7 @@ bool multi_queue(struct client *c, const struct cmd_def *cmd, int argc, const st
     m->cmds[m->n++] = (struct mcmd){cmd, argc, copy};
     m->mem += bytes;
     if (cmd->flags & CMDF_WRITE) m->writes = true;
+    if (cmd->flags & (CMDF_WRITE | CMDF_MAY_REPLICATE)) m->may_replicate = true;
     return true;
 }
 
@@ -177,6 +180,11 @@ void multi_flag_error(struct client *c)
 bool multi_has_writes(const struct client *c)
 {
     return multi_active(c) && c->multi->writes;
+}
+
+bool multi_may_replicate(const struct client *c)
+{
+    return multi_active(c) && c->multi->may_replicate;
 }
 
 long long multi_queued(const struct client *c)
@@ -428,6 +436,7 @@ void cmd_exec(struct cmd_ctx *ctx)
     m->n = m->cap = 0;
     m->mem = 0;
     m->writes = false;
+    m->may_replicate = false;
     m->in_multi = false;
     unwatch_all(c); /* before running: our own writes are no change */
     maybe_free_state(c);

@@ -54,6 +54,9 @@ bool multi_queue(struct client *c, const struct cmd_def *cmd, int argc, const st
 void multi_flag_error(struct client *c);
 /* Whether a queued command is a write (EXEC is then refused as a write). */
 bool multi_has_writes(const struct client *c);
+/* Whether c's transaction queues a write or a command that may replicate
+ * (PUBLISH, EVAL, ...): CLIENT PAUSE WRITE holds its EXEC. */
+bool multi_may_replicate(const struct client *c);
 /* EXEC itself was refused: discards the transaction and replies
  * "EXECABORT Transaction discarded because of: <why>" (why without '-'). */
 void multi_abort_exec(struct client *c, struct reply *r, const char *why);

@@ -233,6 +233,11 @@ long long scripting_cached(void)
     return engine ? script_cached(engine) : 0;
 }
 
+bool scripting_function_no_writes(const char *name, size_t len)
+{
+    return engine && script_function_no_writes(engine, name, len);
+}
+
 bool scripting_running(void)
 {
     return engine && script_running(engine) != SCRIPT_NONE;

@@ -222,6 +222,8 @@ void monitor_feed(struct client *c, int argc, const struct slice *argv);
 bool scripting_busy(void);
 /* Whether a script is running (cron and data housekeeping wait). */
 bool scripting_running(void);
+/* Whether the function named <name, len> exists and is flagged no-writes. */
+bool scripting_function_no_writes(const char *name, size_t len);
 /* Serves other clients once while a script runs (from the Lua hook). */
 void scripting_serve_while_busy(void);
 /* Bytes the Lua state uses; cached EVAL scripts. */

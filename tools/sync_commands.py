@@ -88,6 +88,8 @@ def main():
         want = dict(c)
         want["arity"] = e[1]
         want["flags"] = [f for f in e[2] if f != "movablekeys"]
+        if "may_replicate" in c["flags"]:  # Redis 7.0's COMMAND INFO hides it
+            want["flags"].append("may_replicate")
         if "movablekeys" in e[2]:
             want["flags"].append("movablekeys")
         want["acl"] = [a.lstrip("@") for a in e[6]]
