@@ -181,7 +181,9 @@ void cmd_script_flush(struct cmd_ctx *ctx)
     reply_ok(ctx->r);
 }
 
-void cmd_script_kill(struct cmd_ctx *ctx)
+/* SCRIPT KILL and FUNCTION KILL: stops the running script of kind `kind`
+ * if it has not written; the other kind is refused with its BUSY text. */
+static void kill_running(struct cmd_ctx *ctx, enum script_kind kind, const char *other_busy)
 {
     if (!engine || script_running(engine) == SCRIPT_NONE) {
         reply_error(ctx->r, "NOTBUSY No scripts in execution right now.");
@@ -193,13 +195,19 @@ void cmd_script_kill(struct cmd_ctx *ctx)
                             "server in a hard way using the SHUTDOWN NOSAVE command.");
         return;
     }
-    if (script_running(engine) != SCRIPT_EVAL) {
-        reply_error(ctx->r, "BUSY Redis is busy running a script. You can only call FUNCTION KILL "
-                            "or SHUTDOWN NOSAVE.");
+    if (script_running(engine) != kind) {
+        reply_error(ctx->r, other_busy);
         return;
     }
     script_kill(engine);
     reply_ok(ctx->r);
+}
+
+void cmd_script_kill(struct cmd_ctx *ctx)
+{
+    kill_running(ctx, SCRIPT_EVAL,
+                 "BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
+                 "SHUTDOWN NOSAVE.");
 }
 
 void cmd_script_help(struct cmd_ctx *ctx)
@@ -447,23 +455,9 @@ void cmd_function_stats(struct cmd_ctx *ctx)
 
 void cmd_function_kill(struct cmd_ctx *ctx)
 {
-    if (!engine || script_running(engine) == SCRIPT_NONE) {
-        reply_error(ctx->r, "NOTBUSY No scripts in execution right now.");
-        return;
-    }
-    if (script_running_wrote(engine)) {
-        reply_error(ctx->r, "UNKILLABLE Sorry the script already executed write commands against "
-                            "the dataset. You can either wait the script termination or kill the "
-                            "server in a hard way using the SHUTDOWN NOSAVE command.");
-        return;
-    }
-    if (script_running(engine) != SCRIPT_FUNCTION) {
-        reply_error(ctx->r, "BUSY Redis is busy running a script. You can only call SCRIPT KILL "
-                            "or SHUTDOWN NOSAVE.");
-        return;
-    }
-    script_kill(engine);
-    reply_ok(ctx->r);
+    kill_running(ctx, SCRIPT_FUNCTION,
+                 "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN "
+                 "NOSAVE.");
 }
 
 void cmd_function_help(struct cmd_ctx *ctx)
