@@ -5,14 +5,18 @@ checkpoint (BGSAVE: a forked child writing LMDB) and redis-server's BGSAVE
 /usr/bin/python3).
 
   bench/ckpt_rss.py [--lode PATH] [--redis PATH] [--keys N] [--size B]
-                    [--clients C] [--md OUT]
+                    [--clients C] [--incremental] [--servers lode,redis]
+                    [--md OUT]
 
 For each server: load N SETs of B-byte values over N random keys
 (redis-benchmark -t set -r N), note the steady RSS, start redis-benchmark
 writing random keys with C clients, run BGSAVE, and sample every 50 ms the
 parent's RSS (/proc/PID/status VmRSS) plus the child's private pages
 (/proc/CHILD/smaps_rollup Private_Clean + Private_Dirty) until the snapshot
-ends. Pages the two processes still share are counted once (in the
+ends. With --incremental a first snapshot is taken (and waited for) before
+the write load starts, so the measured one writes only what changed since
+(lode-server's incremental checkpoint; Redis always writes everything).
+Pages the two processes still share are counted once (in the
 parent's RSS); every page copied on write, and whatever the child allocates
 itself, is counted on top. Reports the snapshot's duration, the peak and
 peak / steady.
@@ -65,6 +69,30 @@ def kb_field(path, names):
     return total * 1024
 
 
+def private_pages(pid):
+    """(all private bytes, private bytes of anonymous mappings) of pid, from
+    /proc/PID/smaps: a file's pages (an LMDB map) are page cache the kernel
+    can write back and drop; anonymous ones (heap, copies on write) are not."""
+    total = anon = 0
+    is_anon = False
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                first = line.split(None, 1)[0]
+                if "-" in first and not first.endswith(":"):
+                    parts = line.split()
+                    path = parts[5] if len(parts) > 5 else ""
+                    is_anon = path == "" or path.startswith("[")
+                elif first in ("Private_Clean:", "Private_Dirty:"):
+                    kb = int(line.split()[1]) * 1024
+                    total += kb
+                    if is_anon:
+                        anon += kb
+    except (OSError, ValueError):
+        return 0, 0
+    return total, anon
+
+
 def children(pid):
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
@@ -73,7 +101,15 @@ def children(pid):
         return []
 
 
-def run_one(kind, binary, work, keys, size, clients):
+def wait_snapshot(port):
+    deadline = time.monotonic() + 600
+    while info(port, "persistence").get("rdb_bgsave_in_progress") != "0":
+        if time.monotonic() > deadline:
+            sys.exit("the first snapshot did not end")
+        time.sleep(0.05)
+
+
+def run_one(kind, binary, work, keys, size, clients, incremental):
     port = free_port()
     d = os.path.join(work, kind)
     os.makedirs(d)
@@ -95,6 +131,9 @@ def run_one(kind, binary, work, keys, size, clients):
                         str(keys), "-n", str(keys), "-c", "50", "-P", "16", "-q"],
                        capture_output=True)
         nkeys = int(re.search(r"keys=(\d+)", cli(port, "INFO", "keyspace")).group(1))
+        if incremental:
+            cli(port, "BGSAVE")
+            wait_snapshot(port)
         steady = kb_field("/proc/%d/status" % proc.pid, ("VmRSS",))
         load = subprocess.Popen(["redis-benchmark", "-p", str(port), "-t", "set", "-d",
                                  str(size), "-r", str(keys), "-n", "100000000", "-c",
@@ -103,13 +142,16 @@ def run_one(kind, binary, work, keys, size, clients):
         time.sleep(1.0)  # the write load is running before the snapshot starts
         cli(port, "BGSAVE")
         t0 = time.monotonic()
-        peak, samples = 0, 0
+        peak, peak_anon, samples = 0, 0, 0
         while True:
             parent = kb_field("/proc/%d/status" % proc.pid, ("VmRSS",)) or 0
-            child = sum(kb_field("/proc/%d/smaps_rollup" % c, ("Private_Clean",
-                                                                 "Private_Dirty")) or 0
-                        for c in children(proc.pid))
+            child = child_anon = 0
+            for c in children(proc.pid):
+                t, a = private_pages(c)
+                child += t
+                child_anon += a
             peak = max(peak, parent + child)
+            peak_anon = max(peak_anon, parent + child_anon)
             samples += 1
             if info(port, "persistence").get("rdb_bgsave_in_progress") == "0" and samples > 2:
                 break
@@ -119,7 +161,8 @@ def run_one(kind, binary, work, keys, size, clients):
         load.wait()
         status = info(port, "persistence")
         ok = status.get("rdb_last_bgsave_status", status.get("lode_checkpoint_status"))
-        return {"keys": nkeys, "steady": steady, "peak": peak, "dur": dur, "status": ok}
+        return {"keys": nkeys, "steady": steady, "peak": peak, "peak_anon": peak_anon, "dur": dur,
+                "status": ok}
     finally:
         cli(port, "SHUTDOWN", "NOSAVE")
         try:
@@ -138,28 +181,35 @@ def main():
     ap.add_argument("--keys", type=int, default=2000000)
     ap.add_argument("--size", type=int, default=100)
     ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--incremental", action="store_true")
+    ap.add_argument("--servers", default="lode,redis")
     ap.add_argument("--md")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="lode-ckrss.")
     rows = []
     try:
         for kind, binary in (("lode", a.lode), ("redis", a.redis)):
-            r = run_one(kind, binary, work, a.keys, a.size, a.clients)
+            if kind not in a.servers.split(","):
+                continue
+            r = run_one(kind, binary, work, a.keys, a.size, a.clients, a.incremental)
             rows.append((kind, r))
             print("%-5s keys %d, steady RSS %.0f MB, snapshot %.1f s, peak %.0f MB, "
-                  "peak/steady %.2f, status %s" % (kind, r["keys"], r["steady"] / 1e6, r["dur"],
-                                                   r["peak"] / 1e6, r["peak"] / r["steady"],
-                                                   r["status"]), flush=True)
+                  "peak/steady %.2f; without the child's file pages %.0f MB, %.2f; status %s"
+                  % (kind, r["keys"], r["steady"] / 1e6, r["dur"], r["peak"] / 1e6,
+                     r["peak"] / r["steady"], r["peak_anon"] / 1e6,
+                     r["peak_anon"] / r["steady"], r["status"]), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if a.md:
         with open(a.md, "w") as f:
             f.write("| server | keys | steady RSS | snapshot | peak (parent RSS + child "
-                    "private) | peak / steady |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
+                    "private) | peak / steady | peak without the child's file pages | "
+                    "/ steady |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
             for kind, r in rows:
-                f.write("| %s | %d | %.0f MB | %.1f s | %.0f MB | %.2f |\n" %
+                f.write("| %s | %d | %.0f MB | %.1f s | %.0f MB | %.2f | %.0f MB | %.2f |\n" %
                         (kind, r["keys"], r["steady"] / 1e6, r["dur"], r["peak"] / 1e6,
-                         r["peak"] / r["steady"]))
+                         r["peak"] / r["steady"], r["peak_anon"] / 1e6,
+                         r["peak_anon"] / r["steady"]))
 
 
 if __name__ == "__main__":

@@ -403,69 +403,137 @@ void persist_before_sleep(void)
 
 /* ---- checkpoints ---- */
 
+/* A key to write, for sorting into the store's order: the kv of a db
+ * written whole, or a key of the dirty set. */
+struct sort_entry {
+    uint8_t head[CKPT_KEY_HEAD];
+    const void *p; /* struct kv or struct dkey */
+};
+
+static int kv_entry_cmp(const void *pa, const void *pb)
+{
+    const struct sort_entry *a = pa, *b = pb;
+    int r = memcmp(a->head, b->head, CKPT_KEY_HEAD);
+    if (r) return r;
+    const struct kv *x = a->p, *y = b->p;
+    return ckpt_key_cmp(kv_key(x), x->klen, kv_key(y), y->klen);
+}
+
+static int dkey_entry_cmp(const void *pa, const void *pb)
+{
+    const struct sort_entry *a = pa, *b = pb;
+    int r = memcmp(a->head, b->head, CKPT_KEY_HEAD);
+    if (r) return r;
+    const struct dkey *x = a->p, *y = b->p;
+    return ckpt_key_cmp(x->key, x->klen, y->key, y->klen);
+}
+
+/* Writes one kv or dkey entry of db i: a present key is put (appended
+ * when the db is written whole), an absent one deleted. */
+static int child_put_entry(struct ckpt *c, int i, const void *p, bool whole)
+{
+    struct db *db = &srv.eng.dbs[i];
+    if (whole) {
+        struct kv *kv = (struct kv *)p;
+        return ckpt_append(c, (uint32_t)i, kv, db_expire_of(db, kv));
+    }
+    const struct dkey *k = p;
+    /* as in memory at the fork, expired or not (recovery then decides
+     * expiry exactly as this process would) */
+    struct kv *kv = db_find(db, k->key, k->klen);
+    if (kv) return ckpt_put(c, (uint32_t)i, kv, db_expire_of(db, kv));
+    return ckpt_delete(c, (uint32_t)i, k->key, k->klen);
+}
+
+/* Child: writes db i whole (its old keys are gone) or the keys of it in
+ * the dirty set, in the store's key order: LMDB then appends a whole db
+ * with full pages (about half the pages of puts in hash order, and no
+ * searches) and finds each dirty key's page where it found the last one.
+ * In hash order when there is no memory for the order. */
+static int child_put_db(struct ckpt *c, int i, const struct dirty *d)
+{
+    struct db *db = &srv.eng.dbs[i];
+    bool whole = d->full[i];
+    struct dict *set = whole ? &db->keys : &d->keys[i];
+    size_t n = dict_size(set), m = 0;
+    struct sort_entry *e = n ? malloc(n * sizeof(*e)) : NULL;
+    struct dict_iter it;
+    dict_iter_init(&it, set);
+    int rc = 0;
+    for (struct dnode *nd; rc == 0 && (nd = dict_iter_next(&it));) {
+        if (!e) {
+            rc = child_put_entry(c, i, nd, whole);
+        } else if (m < n) {
+            if (whole) {
+                const struct kv *kv = (const struct kv *)nd;
+                ckpt_key_head(kv_key(kv), kv->klen, e[m].head);
+            } else {
+                const struct dkey *k = (const struct dkey *)nd;
+                ckpt_key_head(k->key, k->klen, e[m].head);
+            }
+            e[m++].p = nd;
+        }
+    }
+    dict_iter_release(&it);
+    if (e) {
+        qsort(e, m, sizeof(*e), whole ? kv_entry_cmp : dkey_entry_cmp);
+        for (size_t j = 0; rc == 0 && j < m; j++) rc = child_put_entry(c, i, e[j].p, whole);
+        free(e);
+    }
+    return rc;
+}
+
+/* Child: writes the dirty set d into the open write transaction of c. */
+static int child_put_dirty(struct ckpt *c, const struct dirty *d)
+{
+    int rc = 0;
+    for (int i = 0; i < srv.eng.ndbs && rc == 0; i++) {
+        if (d->full[i]) rc = ckpt_drop_db(c, (uint32_t)i);
+        if (rc == 0) rc = child_put_db(c, i, d);
+    }
+    return rc;
+}
+
 /* Child: writes the dirty set d of the snapshot at LSN lsn. Returns the
- * exit status. */
+ * exit status. The store's map is sized for twice the dataset's memory
+ * (values serialize smaller than they live; LMDB's pages are part empty);
+ * a transaction that still runs out of map is redone with more. */
 static int child_write(const struct dirty *d, uint64_t lsn)
 {
-    struct ckpt *c = NULL;
-    struct buf err = BUF_INIT;
-    int rc = ckpt_open(&c, "checkpoint", false, &err);
-    if (rc) {
-        srv_log(LL_WARNING, "checkpoint child: %s", err.ptr);
-        return 1;
-    }
-    uint64_t written = 0;
-    rc = ckpt_begin(c);
-    for (int i = 0; i < srv.eng.ndbs && rc == 0; i++) {
-        struct db *db = &srv.eng.dbs[i];
-        if (d->full[i]) {
-            rc = ckpt_drop_db(c, (uint32_t)i);
-            struct dict_iter it;
-            dict_iter_init(&it, &db->keys);
-            for (struct dnode *n; rc == 0 && (n = dict_iter_next(&it));) {
-                struct kv *kv = (struct kv *)n;
-                rc = ckpt_put(c, (uint32_t)i, kv, db_expire_of(db, kv));
-                written++;
-            }
-            dict_iter_release(&it);
-            continue;
+    uint64_t room = 2 * (uint64_t)lode_used_memory();
+    for (int attempt = 0;; attempt++, room *= 2) {
+        struct ckpt *c = NULL;
+        struct buf err = BUF_INIT;
+        int rc = ckpt_open_writer(&c, "checkpoint", room, &err);
+        if (rc) {
+            srv_log(LL_WARNING, "checkpoint child: %s", err.ptr);
+            buf_release(&err);
+            return 1;
         }
-        struct dict_iter it;
-        dict_iter_init(&it, &d->keys[i]);
-        for (struct dnode *n; rc == 0 && (n = dict_iter_next(&it));) {
-            struct dkey *k = (struct dkey *)n;
-            /* as in memory at the fork, expired or not (recovery then
-             * decides expiry exactly as this process would) */
-            struct kv *kv = db_find(db, k->key, k->klen);
-            if (kv)
-                rc = ckpt_put(c, (uint32_t)i, kv, db_expire_of(db, kv));
-            else
-                rc = ckpt_delete(c, (uint32_t)i, k->key, k->klen);
-            written++;
+        buf_release(&err);
+        rc = ckpt_begin(c);
+        if (rc == 0) rc = child_put_dirty(c, d);
+        if (rc == 0) {
+            /* the FUNCTION libraries as of the fork, whole every time (they
+             * are small): the same transaction, so they match the LSN */
+            struct buf fns = BUF_INIT;
+            scripting_dump_functions(&fns);
+            rc = ckpt_put_meta(c, CKPT_META_FUNCTIONS, fns.ptr, fns.len);
+            buf_release(&fns);
         }
-        dict_iter_release(&it);
+        if (rc == 0) {
+            struct ckpt_meta m = {
+                .version = CKPT_VERSION, .lsn = lsn, .time_ms = (uint64_t)util_ms_now()};
+            memset(m.replid, '0', sizeof(m.replid));
+            rc = ckpt_commit(c, &m);
+        }
+        bool again = rc && ckpt_map_full(c) && attempt < 4;
+        if (rc)
+            srv_log(again ? LL_NOTICE : LL_WARNING, "checkpoint child: %s%s", ckpt_last_error(c),
+                    again ? " (retrying with a larger map)" : "");
+        ckpt_close(c);
+        if (!again) return rc ? 1 : 0;
     }
-    if (rc == 0) {
-        /* the FUNCTION libraries as of the fork, whole every time (they
-         * are small): the same transaction, so they match the LSN */
-        struct buf fns = BUF_INIT;
-        scripting_dump_functions(&fns);
-        rc = ckpt_put_meta(c, CKPT_META_FUNCTIONS, fns.ptr, fns.len);
-        buf_release(&fns);
-    }
-    if (rc == 0) {
-        struct ckpt_meta m = {
-            .version = CKPT_VERSION, .lsn = lsn, .time_ms = (uint64_t)util_ms_now()};
-        memset(m.replid, '0', sizeof(m.replid));
-        rc = ckpt_commit(c, &m);
-    }
-    if (rc) srv_log(LL_WARNING, "checkpoint child: %s", ckpt_last_error(c));
-    ckpt_close(c);
-    buf_release(&err);
-    /* the parent reads how many keys were written from the exit status?
-     * no: it counts them itself (same dirty set) */
-    (void)written;
-    return rc ? 1 : 0;
 }
 
 static uint64_t dirty_count_keys(const struct dirty *d)

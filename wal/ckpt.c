@@ -8,13 +8,20 @@
 #include "engine/serialize.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-/* Address space reserved for the map; the file only grows as written. */
+/* Address space reserved for the map of readers and of ckpt_open's
+ * writers; the file only grows as written. */
 #define CKPT_MAP_SIZE ((size_t)1 << 40)
+/* A writer from ckpt_open_writer hands what it wrote to the kernel and
+ * unmaps it after every this many bytes of values. */
+#define CKPT_TRIM_BYTES ((uint64_t)32 << 20)
 
 struct ckpt {
     MDB_env *env;
@@ -23,6 +30,17 @@ struct ckpt {
     bool readonly;
     MDB_txn *wtxn;
     struct buf scratch;
+    /* ckpt_open_writer: LMDB writes straight into the shared file map
+     * (MDB_WRITEMAP) instead of holding each dirty page in this process
+     * until commit; every CKPT_TRIM_BYTES the map is unmapped (the pages
+     * stay in the page cache, their writeback started), so the writer's
+     * resident memory stays small however much it writes. */
+    bool writemap;
+    bool map_full; /* the last failure was MDB_MAP_FULL */
+    char *map;     /* writemap: the map and its size */
+    size_t map_size;
+    uint64_t since_trim; /* value bytes put since the last trim */
+    char path[4096];     /* writemap: DIR/data.mdb, trimmed at close */
     char error[256];
 };
 
@@ -39,7 +57,10 @@ static int fail(struct ckpt *c, int rc, const char *what)
         code = -ENOSPC;
     else
         code = -EIO;
-    if (c) snprintf(c->error, sizeof(c->error), "%s: %s", what, mdb_strerror(rc));
+    if (c) {
+        snprintf(c->error, sizeof(c->error), "%s: %s", what, mdb_strerror(rc));
+        c->map_full = rc == MDB_MAP_FULL;
+    }
     return code;
 }
 
@@ -54,7 +75,10 @@ const char *ckpt_last_error(const struct ckpt *c)
     return c && c->error[0] ? c->error : "no error";
 }
 
-int ckpt_open(struct ckpt **out, const char *dir, bool readonly, struct buf *err)
+/* Opens dir for ckpt_open (map_size 0: readers and plain writers) or for
+ * ckpt_open_writer (map_size: the exact map, with MDB_WRITEMAP). */
+static int open_store(struct ckpt **out, const char *dir, bool readonly, size_t map_size,
+                      struct buf *err)
 {
     struct stat st;
     if (readonly && stat(dir, &st) != 0) return -errno;
@@ -71,12 +95,21 @@ int ckpt_open(struct ckpt **out, const char *dir, bool readonly, struct buf *err
     struct ckpt *c = lode_calloc(sizeof(*c));
     buf_init(&c->scratch);
     c->readonly = readonly;
+    c->writemap = map_size != 0;
+    snprintf(c->path, sizeof(c->path), "%s/data.mdb", dir);
     MDB_txn *txn = NULL;
     int rc = mdb_env_create(&c->env);
     if (rc) goto fail;
     if ((rc = mdb_env_set_maxdbs(c->env, 4)) != 0) goto fail;
-    if ((rc = mdb_env_set_mapsize(c->env, CKPT_MAP_SIZE)) != 0) goto fail;
-    if ((rc = mdb_env_open(c->env, dir, readonly ? MDB_RDONLY : 0, 0644)) != 0) goto fail;
+    if ((rc = mdb_env_set_mapsize(c->env, map_size ? map_size : CKPT_MAP_SIZE)) != 0) goto fail;
+    unsigned env_flags = readonly ? MDB_RDONLY : c->writemap ? MDB_WRITEMAP : 0;
+    if ((rc = mdb_env_open(c->env, dir, env_flags, 0644)) != 0) goto fail;
+    if (c->writemap) {
+        MDB_envinfo info;
+        if ((rc = mdb_env_info(c->env, &info)) != 0) goto fail;
+        c->map = info.me_mapaddr;
+        c->map_size = info.me_mapsize;
+    }
     if ((rc = mdb_txn_begin(c->env, NULL, readonly ? MDB_RDONLY : 0, &txn)) != 0) goto fail;
     unsigned flags = readonly ? 0 : MDB_CREATE;
     rc = mdb_dbi_open(txn, "meta", flags, &c->meta);
@@ -103,10 +136,60 @@ fail:;
     return code;
 }
 
+int ckpt_open(struct ckpt **out, const char *dir, bool readonly, struct buf *err)
+{
+    return open_store(out, dir, readonly, 0, err);
+}
+
+int ckpt_open_writer(struct ckpt **out, const char *dir, uint64_t room, struct buf *err)
+{
+    struct stat st;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    uint64_t have = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    uint64_t unit = (uint64_t)1 << 20, size = have + room + ((uint64_t)16 << 20);
+    size = (size + unit - 1) / unit * unit;
+    if (size > CKPT_MAP_SIZE) size = CKPT_MAP_SIZE;
+    return open_store(out, dir, false, (size_t)size, err);
+}
+
+bool ckpt_map_full(const struct ckpt *c)
+{
+    return c && c->map_full;
+}
+
+/* A writemap writer: starts writeback of what the map holds and unmaps it
+ * (the data stays in the file's page cache; LMDB's pointers into the map
+ * stay valid and fault the pages back in when touched again). */
+static void trim_map(struct ckpt *c)
+{
+    c->since_trim = 0;
+    int fd;
+    if (mdb_env_get_fd(c->env, &fd) == 0) sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    madvise(c->map, c->map_size, MADV_DONTNEED);
+}
+
+/* A writemap writer at close: the file was extended to the whole map;
+ * cut it back to the pages the last commit uses (no reader can use a page
+ * above that), so the file is the size of its data. */
+static void cut_file(struct ckpt *c)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    if (mdb_env_info(c->env, &info) != 0 || mdb_env_stat(c->env, &ms) != 0) return;
+    uint64_t used = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+    struct stat st;
+    if (stat(c->path, &st) == 0 && (uint64_t)st.st_size > used) {
+        if (truncate(c->path, (off_t)used) != 0) { /* harmless: a sparse tail */
+        }
+    }
+}
+
 void ckpt_close(struct ckpt *c)
 {
     if (!c) return;
     if (c->wtxn) mdb_txn_abort(c->wtxn);
+    if (c->writemap) cut_file(c);
     mdb_env_close(c->env);
     buf_release(&c->scratch);
     lode_free(c);
@@ -130,6 +213,25 @@ static size_t make_key(uint8_t *out, uint32_t db, const char *key, size_t klen)
     memcpy(out + 5, key, CKPT_LONG_PREFIX);
     digest_sha1(key, klen, out + 5 + CKPT_LONG_PREFIX);
     return CKPT_LMDB_KEY_MAX;
+}
+
+void ckpt_key_head(const char *key, size_t klen, uint8_t head[CKPT_KEY_HEAD])
+{
+    memset(head, 0, CKPT_KEY_HEAD);
+    if (klen <= CKPT_SHORT_KEY_MAX) {
+        memcpy(head, key, klen < CKPT_KEY_HEAD ? klen : CKPT_KEY_HEAD);
+    } else {
+        head[0] = 0xFF;
+        memcpy(head + 1, key, CKPT_KEY_HEAD - 1);
+    }
+}
+
+int ckpt_key_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    uint8_t ka[CKPT_LMDB_KEY_MAX], kb[CKPT_LMDB_KEY_MAX];
+    size_t la = make_key(ka, 0, a, alen), lb = make_key(kb, 0, b, blen);
+    int r = memcmp(ka, kb, la < lb ? la : lb); /* LMDB's default order */
+    return r ? r : la < lb ? -1 : la > lb;
 }
 
 static uint64_t get_le(const void *p, size_t n)
@@ -304,7 +406,8 @@ int ckpt_begin(struct ckpt *c)
     return 0;
 }
 
-int ckpt_put(struct ckpt *c, uint32_t db, const struct kv *kv, long long expire_ms)
+static int put_entry(struct ckpt *c, uint32_t db, const struct kv *kv, long long expire_ms,
+                     bool append)
 {
     lode_assert(c->wtxn);
     c->scratch.len = 0;
@@ -313,8 +416,21 @@ int ckpt_put(struct ckpt *c, uint32_t db, const struct kv *kv, long long expire_
     uint8_t kb[CKPT_LMDB_KEY_MAX];
     MDB_val k = {make_key(kb, db, kv_key(kv), kv->klen), kb};
     MDB_val v = {c->scratch.len, c->scratch.ptr};
-    rc = mdb_put(c->wtxn, c->data, &k, &v, 0);
-    return rc ? fail(c, rc, "can't write to the checkpoint") : 0;
+    rc = append ? mdb_put(c->wtxn, c->data, &k, &v, MDB_APPEND) : MDB_KEYEXIST;
+    if (rc == MDB_KEYEXIST) rc = mdb_put(c->wtxn, c->data, &k, &v, 0); /* not last */
+    if (rc) return fail(c, rc, "can't write to the checkpoint");
+    if (c->writemap && (c->since_trim += v.mv_size + k.mv_size) >= CKPT_TRIM_BYTES) trim_map(c);
+    return 0;
+}
+
+int ckpt_put(struct ckpt *c, uint32_t db, const struct kv *kv, long long expire_ms)
+{
+    return put_entry(c, db, kv, expire_ms, false);
+}
+
+int ckpt_append(struct ckpt *c, uint32_t db, const struct kv *kv, long long expire_ms)
+{
+    return put_entry(c, db, kv, expire_ms, true);
 }
 
 int ckpt_delete(struct ckpt *c, uint32_t db, const char *key, size_t klen)

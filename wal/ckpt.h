@@ -54,6 +54,17 @@ struct ckpt;
  * negative code (-errno, LODE_ECORRUPT, LODE_EVERSION for an LMDB file of
  * another LMDB version) with the reason in err. */
 int ckpt_open(struct ckpt **out, const char *dir, bool readonly, struct buf *err);
+/* Opens dir read-write for one checkpoint writer that expects to add
+ * about room bytes: LMDB then writes into the file's shared map instead of
+ * holding every dirty page in this process until commit, and what was
+ * written is handed to the page cache as it goes, so the writer's memory
+ * stays small (a forked checkpoint child). The map holds the file plus
+ * room: a transaction that needs more fails with -ENOSPC and
+ * ckpt_map_full() true, and the caller retries with more room. At close the
+ * file is cut back to the pages in use. */
+int ckpt_open_writer(struct ckpt **out, const char *dir, uint64_t room, struct buf *err);
+/* The last failure was the map of ckpt_open_writer running out. */
+bool ckpt_map_full(const struct ckpt *c);
 /* Closes; an open write transaction is aborted. NULL is a no-op. */
 void ckpt_close(struct ckpt *c);
 /* Text of the last failure (static or owned by c). */
@@ -79,6 +90,17 @@ int ckpt_get(struct ckpt *c, uint32_t db, const char *key, size_t klen, struct k
 int ckpt_begin(struct ckpt *c);
 /* Stores kv (expire_ms: absolute or -1) under (db, its key). */
 int ckpt_put(struct ckpt *c, uint32_t db, const struct kv *kv, long long expire_ms);
+/* As ckpt_put, for a key that sorts after every key in the store (see
+ * ckpt_key_cmp): LMDB appends it without a search and fills its pages
+ * whole. A key that does not sort last is stored by an ordinary put. */
+int ckpt_append(struct ckpt *c, uint32_t db, const struct kv *kv, long long expire_ms);
+/* The order of two keys of one db in the store: <0, 0 or >0. */
+int ckpt_key_cmp(const char *a, size_t alen, const char *b, size_t blen);
+/* The first CKPT_KEY_HEAD bytes of a key's place in that order (zero
+ * padded): heads that differ order their keys as ckpt_key_cmp does; equal
+ * heads leave it to ckpt_key_cmp. For sorting many keys cheaply. */
+#define CKPT_KEY_HEAD 16
+void ckpt_key_head(const char *key, size_t klen, uint8_t head[CKPT_KEY_HEAD]);
 /* Removes (db, key); absent is not an error. */
 int ckpt_delete(struct ckpt *c, uint32_t db, const char *key, size_t klen);
 /* Removes every key of db. */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -239,6 +240,156 @@ static void test_delete_drop_abort(void **state)
     ckpt_close(c);
 }
 
+/* Writes n 1 KiB values k<i> = v<i>... through a writemap writer. */
+static int put_many(struct ckpt *c, int from, int n)
+{
+    char key[32], val[1024];
+    memset(val, 'x', sizeof(val) - 1);
+    val[sizeof(val) - 1] = 0;
+    for (int i = from; i < from + n; i++) {
+        int kl = snprintf(key, sizeof(key), "k%d", i);
+        int vl = snprintf(val, 16, "v%d", i);
+        val[vl] = 'x';
+        struct kv *kv = kv_new_str(key, (size_t)kl, val, sizeof(val) - 1);
+        int rc = ckpt_put(c, 0, kv, -1);
+        kv_free(kv);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static off_t file_size(void)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+/* ckpt_open_writer: more than the trim interval written through the shared
+ * map reads back intact; running out of map fails the whole transaction
+ * (nothing of it is kept) and says so; the file is cut to its data. */
+static void test_writer_map(void **state)
+{
+    (void)state;
+    struct ckpt *c = open_rw();
+    assert_int_equal(ckpt_begin(c), 0);
+    put_str(c, 0, "before", 6, "kept", -1);
+    struct ckpt_meta m = meta_at(5);
+    assert_int_equal(ckpt_commit(c, &m), 0);
+    ckpt_close(c);
+
+    /* room for far less than 40 MiB: the map runs out */
+    struct buf err = BUF_INIT;
+    assert_int_equal(ckpt_open_writer(&c, dir, 0, &err), 0);
+    assert_int_equal(ckpt_begin(c), 0);
+    int rc = put_many(c, 0, 40000);
+    if (rc == 0) {
+        m = meta_at(6);
+        rc = ckpt_commit(c, &m);
+    }
+    assert_int_equal(rc, -ENOSPC);
+    assert_true(ckpt_map_full(c));
+    ckpt_close(c);
+    c = open_ro();
+    struct ckpt_meta r;
+    assert_int_equal(ckpt_read_meta(c, &r), 0);
+    assert_int_equal(r.lsn, 5);
+    expect_get(c, 0, "before", 6, "kept", -1);
+    expect_get(c, 0, "k0", 2, NULL, 0);
+    ckpt_close(c);
+
+    /* enough room: 40 MiB of values, trimmed along the way, all kept */
+    assert_int_equal(ckpt_open_writer(&c, dir, (uint64_t)128 << 20, &err), 0);
+    assert_int_equal(ckpt_begin(c), 0);
+    assert_int_equal(put_many(c, 0, 40000), 0);
+    assert_int_equal(ckpt_delete(c, 0, "before", 6), 0);
+    m = meta_at(7);
+    assert_int_equal(ckpt_commit(c, &m), 0);
+    assert_false(ckpt_map_full(c));
+    ckpt_close(c);
+    off_t size = file_size();
+    assert_true(size >= (off_t)40000 * 1024);
+    assert_true(size < (off_t)100 << 20); /* not the 128 MiB + file map */
+    c = open_ro();
+    assert_int_equal(ckpt_read_meta(c, &r), 0);
+    assert_int_equal(r.lsn, 7);
+    expect_get(c, 0, "before", 6, NULL, 0);
+    for (int i = 0; i < 40000; i += 997) {
+        char key[32], want[1024];
+        int kl = snprintf(key, sizeof(key), "k%d", i);
+        memset(want, 'x', sizeof(want) - 1);
+        want[sizeof(want) - 1] = 0;
+        int vl = snprintf(want, 16, "v%d", i);
+        want[vl] = 'x';
+        expect_get(c, 0, key, (size_t)kl, want, -1);
+    }
+    ckpt_close(c);
+    buf_release(&err);
+}
+
+/* ckpt_key_head never contradicts ckpt_key_cmp; keys appended in that
+ * order (short and long, some out of order) all read back. */
+static void test_append_order(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    static char keys[N][700];
+    size_t lens[N];
+    unsigned seed = 12345;
+    for (int i = 0; i < N; i++) {
+        bool dup;
+        do { /* distinct keys */
+            seed = seed * 1103515245u + 12345u;
+            lens[i] = i % 10 == 0 ? 600 + (seed >> 8) % 90 : 1 + (seed >> 8) % 24;
+            for (size_t j = 0; j < lens[i]; j++) {
+                seed = seed * 1103515245u + 12345u;
+                keys[i][j] = (char)("ab\xff\x00z"[(seed >> 16) % 5]);
+            }
+            dup = false;
+            for (int j = 0; j < i && !dup; j++)
+                dup = lens[j] == lens[i] && memcmp(keys[j], keys[i], lens[i]) == 0;
+        } while (dup);
+    }
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < N; j++) {
+            uint8_t ha[CKPT_KEY_HEAD], hb[CKPT_KEY_HEAD];
+            ckpt_key_head(keys[i], lens[i], ha);
+            ckpt_key_head(keys[j], lens[j], hb);
+            int h = memcmp(ha, hb, CKPT_KEY_HEAD),
+                k = ckpt_key_cmp(keys[i], lens[i], keys[j], lens[j]);
+            if (h) assert_true((h < 0) == (k < 0) && k != 0);
+        }
+    }
+    /* selection order by ckpt_key_cmp, every 7th appended out of order */
+    int order[N];
+    for (int i = 0; i < N; i++) order[i] = i;
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++)
+            if (ckpt_key_cmp(keys[order[j]], lens[order[j]], keys[order[i]], lens[order[i]]) < 0) {
+                int t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+    struct ckpt *c = open_rw();
+    assert_int_equal(ckpt_begin(c), 0);
+    put_str(c, 1, "other-db", 8, "x", -1); /* a later db: appends fall back */
+    for (int i = 0; i < N; i++) {
+        int at = i % 7 == 3 && i + 1 < N ? order[i + 1] : i % 7 == 4 ? order[i - 1] : order[i];
+        struct kv *kv = kv_new_str(keys[at], lens[at], "v", 1);
+        assert_int_equal(ckpt_append(c, 0, kv, at), 0);
+        kv_free(kv);
+    }
+    struct ckpt_meta m = meta_at(9);
+    assert_int_equal(ckpt_commit(c, &m), 0);
+    ckpt_close(c);
+    c = open_ro();
+    for (int i = 0; i < N; i++) expect_get(c, 0, keys[i], lens[i], "v", i);
+    expect_get(c, 1, "other-db", 8, "x", -1);
+    ckpt_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +397,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_drop_abort, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_map, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_order, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
