@@ -584,7 +584,10 @@ static void checkpoint_done(int st)
     ck.last_ok = ok;
     if (!ok) {
         if (WIFSIGNALED(st))
-            srv_log(LL_WARNING, "Checkpoint child terminated by signal %d", WTERMSIG(st));
+            srv_log(LL_WARNING, "Checkpoint child terminated by signal %d%s", WTERMSIG(st),
+                    WTERMSIG(st) == SIGBUS ? " (SIGBUS: the disk under the checkpoint's "
+                                             "writable map is full or failed)"
+                                           : "");
         else
             srv_log(LL_WARNING, "Checkpoint failed (child exit status %d)",
                     WIFEXITED(st) ? WEXITSTATUS(st) : -1);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* Address space reserved for the map of readers and of ckpt_open's
@@ -150,6 +151,12 @@ int ckpt_open_writer(struct ckpt **out, const char *dir, uint64_t room, struct b
     uint64_t unit = (uint64_t)1 << 20, size = have + room + ((uint64_t)16 << 20);
     size = (size + unit - 1) / unit * unit;
     if (size > CKPT_MAP_SIZE) size = CKPT_MAP_SIZE;
+    /* a write into a map over a full disk is a SIGBUS, not an error: with
+     * less free space than the room, write the ordinary way */
+    struct statvfs vfs;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return open_store(out, dir, false, 0, err);
+    if (statvfs(dir, &vfs) != 0 || (uint64_t)vfs.f_bavail * vfs.f_frsize < size - have)
+        return open_store(out, dir, false, 0, err);
     return open_store(out, dir, false, (size_t)size, err);
 }
 
