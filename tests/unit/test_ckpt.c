@@ -240,17 +240,23 @@ static void test_delete_drop_abort(void **state)
     ckpt_close(c);
 }
 
+/* Key k<i> and its 1023-byte value v<i>xxx... of put_many. */
+static size_t many_entry(int i, char key[32], char val[1024])
+{
+    memset(val, 'x', 1023);
+    val[1023] = 0;
+    int vl = snprintf(val, 16, "v%d", i);
+    val[vl] = 'x';
+    return (size_t)snprintf(key, 32, "k%d", i);
+}
+
 /* Writes n 1 KiB values k<i> = v<i>... through a writemap writer. */
 static int put_many(struct ckpt *c, int from, int n)
 {
     char key[32], val[1024];
-    memset(val, 'x', sizeof(val) - 1);
-    val[sizeof(val) - 1] = 0;
     for (int i = from; i < from + n; i++) {
-        int kl = snprintf(key, sizeof(key), "k%d", i);
-        int vl = snprintf(val, 16, "v%d", i);
-        val[vl] = 'x';
-        struct kv *kv = kv_new_str(key, (size_t)kl, val, sizeof(val) - 1);
+        size_t kl = many_entry(i, key, val);
+        struct kv *kv = kv_new_str(key, kl, val, sizeof(val) - 1);
         int rc = ckpt_put(c, 0, kv, -1);
         kv_free(kv);
         if (rc) return rc;
@@ -318,12 +324,8 @@ static void test_writer_map(void **state)
     expect_get(c, 0, "before", 6, NULL, 0);
     for (int i = 0; i < 40000; i += 997) {
         char key[32], want[1024];
-        int kl = snprintf(key, sizeof(key), "k%d", i);
-        memset(want, 'x', sizeof(want) - 1);
-        want[sizeof(want) - 1] = 0;
-        int vl = snprintf(want, 16, "v%d", i);
-        want[vl] = 'x';
-        expect_get(c, 0, key, (size_t)kl, want, -1);
+        size_t kl = many_entry(i, key, want);
+        expect_get(c, 0, key, kl, want, -1);
     }
     ckpt_close(c);
     buf_release(&err);
