@@ -28,32 +28,12 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cli(port, *args):
-    r = subprocess.run(["redis-cli", "-p", str(port)] + [str(a) for a in args],
-                       capture_output=True, text=True)
-    return r.stdout.strip()
-
-
-def info(port, section):
-    out = {}
-    for line in cli(port, "INFO", section).splitlines():
-        if ":" in line:
-            k, v = line.split(":", 1)
-            out[k] = v.strip()
-    return out
+from benchlib import Srv, cli, info
 
 
 def kb_field(path, names):
@@ -110,23 +90,10 @@ def wait_snapshot(port):
 
 
 def run_one(kind, binary, work, keys, size, clients, incremental):
-    port = free_port()
-    d = os.path.join(work, kind)
-    os.makedirs(d)
-    if kind == "lode":
-        args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir",
-                os.path.join(d, "data"), "--durability", "no", "--checkpoint-wal-bytes", "100gb"]
-    else:
-        args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", d, "--save", "",
-                "--appendonly", "no"]
-    log = open(os.path.join(d, "log"), "w")
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    # not pinned: the parent, its child and the load share the machine
+    srv = Srv(kind, binary, work, lode_args=["--checkpoint-wal-bytes", "100gb"], cpu=None)
+    port, pid = srv.port, srv.pid
     try:
-        deadline = time.monotonic() + 30
-        while cli(port, "PING") != "PONG":
-            if time.monotonic() > deadline:
-                sys.exit("%s did not start" % kind)
-            time.sleep(0.05)
         subprocess.run(["redis-benchmark", "-p", str(port), "-t", "set", "-d", str(size), "-r",
                         str(keys), "-n", str(keys), "-c", "50", "-P", "16", "-q"],
                        capture_output=True)
@@ -134,7 +101,7 @@ def run_one(kind, binary, work, keys, size, clients, incremental):
         if incremental:
             cli(port, "BGSAVE")
             wait_snapshot(port)
-        steady = kb_field("/proc/%d/status" % proc.pid, ("VmRSS",))
+        steady = kb_field("/proc/%d/status" % pid, ("VmRSS",))
         load = subprocess.Popen(["redis-benchmark", "-p", str(port), "-t", "set", "-d",
                                  str(size), "-r", str(keys), "-n", "100000000", "-c",
                                  str(clients), "-q"], stdout=subprocess.DEVNULL,
@@ -144,9 +111,9 @@ def run_one(kind, binary, work, keys, size, clients, incremental):
         t0 = time.monotonic()
         peak, peak_anon, samples = 0, 0, 0
         while True:
-            parent = kb_field("/proc/%d/status" % proc.pid, ("VmRSS",)) or 0
+            parent = kb_field("/proc/%d/status" % pid, ("VmRSS",)) or 0
             child = child_anon = 0
-            for c in children(proc.pid):
+            for c in children(pid):
                 t, a = private_pages(c)
                 child += t
                 child_anon += a
@@ -164,13 +131,7 @@ def run_one(kind, binary, work, keys, size, clients, incremental):
         return {"keys": nkeys, "steady": steady, "peak": peak, "peak_anon": peak_anon, "dur": dur,
                 "status": ok}
     finally:
-        cli(port, "SHUTDOWN", "NOSAVE")
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        srv.stop()
 
 
 def main():

@@ -24,71 +24,28 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+import benchlib
+from benchlib import CLIENT_CPU, pin
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pin(cpu):
-    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") else []
-
-
-class Srv:
+class Srv(benchlib.Srv):
     def __init__(self, kind, binary, work):
-        self.kind, self.port = kind, free_port()
-        d = os.path.join(work, kind)
-        os.makedirs(d)
-        if kind == "lode":
-            args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
-                    os.path.join(d, "data"), "--durability", "no",
-                    "--checkpoint-wal-bytes", "100gb"]
-        else:
-            args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", d,
-                    "--save", "", "--appendonly", "no"]
-        self.log = open(os.path.join(d, "log"), "w")
-        self.proc = subprocess.Popen(pin(1) + args, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while self.cli("PING") != "PONG":
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                sys.exit("%s did not start" % kind)
-            time.sleep(0.05)
-
-    def cli(self, *args):
-        r = subprocess.run(["redis-cli", "-p", str(self.port)] + [str(a) for a in args],
-                           capture_output=True, text=True)
-        return r.stdout.strip()
-
-    def used_memory(self):
-        self.cli("MEMORY", "PURGE")
-        m = re.search(r"used_memory:(\d+)", self.cli("INFO", "memory"))
-        return int(m.group(1))
+        super().__init__(kind, binary, work, lode_args=["--checkpoint-wal-bytes", "100gb"])
 
     def pipe(self, path):
         with open(path, "rb") as f:
-            r = subprocess.run(pin(0) + ["redis-cli", "-p", str(self.port), "--pipe"], stdin=f,
-                               capture_output=True, text=True)
+            r = subprocess.run(pin(CLIENT_CPU) + ["redis-cli", "-p", str(self.port), "--pipe"],
+                               stdin=f, capture_output=True, text=True)
         if "errors: 0" not in r.stdout:
             sys.exit("%s: pipe failed: %s" % (self.kind, r.stdout[-300:]))
-
-    def stop(self):
-        self.cli("SHUTDOWN", "NOSAVE")
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
 
 
 def bulk(b):
@@ -156,7 +113,7 @@ def run_mem(srvs, work):
 
 
 def bench_rate(port, args, n=200000):
-    r = subprocess.run(pin(0) + ["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(n),
+    r = subprocess.run(pin(CLIENT_CPU) + ["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(n),
                                  "-r", "100000000", "--csv"] + args,
                        capture_output=True, text=True)
     for line in r.stdout.splitlines():

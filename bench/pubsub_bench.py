@@ -33,59 +33,23 @@ import sys
 import tempfile
 import time
 
+import benchlib
+from benchlib import CLIENT_CPU, pin
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CHANNEL = "bench-ch"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pin(cpu):
-    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") else []
-
-
-class Srv:
+class Srv(benchlib.Srv):
     def __init__(self, kind, binary, work):
-        self.kind, self.port = kind, free_port()
-        d = os.path.join(work, kind)
-        os.makedirs(d)
-        if kind == "lode":
-            args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
-                    os.path.join(d, "data"), "--durability", "no"]
-        else:
-            args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", d,
-                    "--save", "", "--appendonly", "no"]
-        self.log = open(os.path.join(d, "log"), "w")
-        self.proc = subprocess.Popen(pin(1) + args, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while self.cli("PING") != "PONG":
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                sys.exit("%s did not start" % kind)
-            time.sleep(0.05)
+        super().__init__(kind, binary, work)
         # the subscribers are fast but in Python: never cut them off
         self.cli("CONFIG", "SET", "client-output-buffer-limit", "pubsub 0 0 0")
-
-    def cli(self, *args):
-        r = subprocess.run(["redis-cli", "-p", str(self.port)] + [str(a) for a in args],
-                           capture_output=True, text=True)
-        return r.stdout.strip()
 
     def numsub(self):
         out = self.cli("PUBSUB", "NUMSUB", CHANNEL).split("\n")
         return int(out[1]) if len(out) > 1 else 0
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
 
 
 def subscriber_main(port, nsubs, expect_bytes):
@@ -131,7 +95,7 @@ def message_bytes(size):
 
 def run_one(srv, nsubs, n, clients, size):
     expect = n * message_bytes(size)
-    helper = subprocess.Popen(pin(0) + [sys.executable, os.path.abspath(__file__), "--subscriber",
+    helper = subprocess.Popen(pin(CLIENT_CPU) + [sys.executable, os.path.abspath(__file__), "--subscriber",
                                         str(srv.port), str(nsubs), str(expect)],
                               stdout=subprocess.PIPE, text=True)
     assert helper.stdout.readline().strip() == "ready"
@@ -140,7 +104,7 @@ def run_one(srv, nsubs, n, clients, size):
         if time.monotonic() > deadline:
             sys.exit("subscribers did not register")
         time.sleep(0.02)
-    bench = subprocess.run(pin(0) + ["redis-benchmark", "-p", str(srv.port), "-c", str(clients),
+    bench = subprocess.run(pin(CLIENT_CPU) + ["redis-benchmark", "-p", str(srv.port), "-c", str(clients),
                                      "-n", str(n), "-q", "PUBLISH", CHANNEL, "x" * size],
                            capture_output=True, text=True)
     m = re.findall(r"([\d.]+) requests per second", bench.stdout.replace("\r", "\n"))

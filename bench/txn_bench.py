@@ -32,48 +32,24 @@ import sys
 import tempfile
 import time
 
+import benchlib
+from benchlib import CLIENT_CPU, cli, pin
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = ("local v = tonumber(redis.call('GET', KEYS[1]) or '0') "
           "redis.call('SET', KEYS[1], v + 1) return v + 1")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pin(cpu):
-    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") else []
-
-
-def cli(port, *args):
-    return subprocess.run(["redis-cli", "-p", str(port)] + [str(a) for a in args],
-                           capture_output=True, text=True).stdout.strip()
-
-
 def start(kind, binary, work, durability):
-    port = free_port()
-    d = os.path.join(work, kind)
-    os.makedirs(d)
-    if kind == "lode":
-        args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir",
-                os.path.join(d, "data"), "--durability", durability]
-    else:
-        args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", d, "--save", ""]
-        args += (["--appendonly", "yes", "--appendfsync", "always"] if durability == "always"
-                 else ["--appendonly", "no"])
-    proc = subprocess.Popen(pin(1) + args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while cli(port, "PING") != "PONG":
-        if time.monotonic() > deadline:
-            sys.exit("%s did not start" % kind)
-        time.sleep(0.05)
-    return proc, port
+    """(process, port) of a server; durability always compares with Redis's
+    appendfsync always, anything else with Redis without persistence."""
+    srv = benchlib.Srv(kind, binary, work, durability=durability,
+                       redis_mode="always" if durability == "always" else "off")
+    return srv.proc, srv.port
 
 
 def bench_evalsha(port, sha, n):
-    r = subprocess.run(pin(0) + ["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(n),
+    r = subprocess.run(pin(CLIENT_CPU) + ["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(n),
                                  "-r", "100000", "--csv", "EVALSHA", sha, "1",
                                  "key:__rand_int__"], capture_output=True, text=True)
     for line in r.stdout.splitlines():
