@@ -52,6 +52,7 @@ import pytest
 import redis
 
 from conftest import LODE_BIN, Server, free_port, wait_until
+from crash.rounds import kill_under_load
 from resp_client import RawConn, encode
 
 pytestmark = pytest.mark.lode_only
@@ -500,21 +501,11 @@ def test_kill9_rounds(tmp_path, capsys, mode):
             writers = {st.cid: Writer(st, rnd, srv.port, stop, rng.randrange(1 << 30),
                                       pipeline=st.cid == nclients - 1 and nclients > 1)
                        for st in states}
-            for w in writers.values():
-                w.start()
             target = rng.randint(200 * nclients, 800 * nclients)
-            wait_until(lambda: sum(w.nacked for w in writers.values()) >= target
-                       or any(w.error or not w.is_alive() for w in writers.values()),
-                       timeout=60, what="%d acknowledged writes" % target)
-            assert srv.proc.poll() is None, "server died under load:\n" + srv.read_log()[-4000:]
-            kill_mono = time.monotonic()
-            srv.kill9()
-            stop.set()
-            for w in writers.values():
-                w.join(30)
-                assert not w.is_alive(), "writer %d hangs after the kill" % w.state.cid
-            errors = [w.error for w in writers.values() if w.error]
-            assert not errors, "seed %d round %d: %s" % (seed, rnd, errors)
+            kill_mono = kill_under_load(srv, list(writers.values()), stop,
+                                        lambda: sum(w.nacked for w in writers.values()), target,
+                                        "seed %d round %d" % (seed, rnd), "acknowledged writes",
+                                        timeout=60)
             acked = sum(w.nacked for w in writers.values())
             in_flight = sum(1 for w in writers.values() for op in w.pending
                             if op.sent_mono < kill_mono)

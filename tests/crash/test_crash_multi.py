@@ -22,12 +22,11 @@ import random
 import shutil
 import struct
 import threading
-import time
 
 import pytest
-import redis
 
-from conftest import Server, wait_until
+from conftest import Server
+from crash.rounds import kill_under_load
 from resp_client import RawConn, encode
 
 pytestmark = pytest.mark.lode_only
@@ -155,20 +154,9 @@ def test_kill9_transactions(tmp_path, capsys, mode):
             stop = threading.Event()
             writers = [TxWriter(st, srv.port, stop, 20 if st.cid == 0 else 1) for st in states]
             base = sum(st.acked for st in states)
-            for w in writers:
-                w.start()
             target = base + rng.randint(50 * nclients, 200 * nclients)
-            wait_until(lambda: sum(st.acked for st in states) >= target
-                       or any(w.error or not w.is_alive() for w in writers),
-                       timeout=120, what="%d acknowledged transactions" % target)
-            assert srv.proc.poll() is None, "server died:\n" + srv.read_log()[-4000:]
-            srv.kill9()
-            stop.set()
-            for w in writers:
-                w.join(30)
-                assert not w.is_alive(), "writer %d hangs after the kill" % w.st.cid
-            errors = [w.error for w in writers if w.error]
-            assert not errors, "seed %d round %d: %s" % (seed, rnd, errors)
+            kill_under_load(srv, writers, stop, lambda: sum(st.acked for st in states), target,
+                            "seed %d round %d" % (seed, rnd), "acknowledged transactions")
             acked = sum(st.acked for st in states)
             sent = sum(st.sent for st in states)
             srv.start()
