@@ -152,6 +152,27 @@ enum script_decl script_function_declared(struct script_engine *se, const char *
 long long script_library_count(const struct script_engine *se);
 long long script_function_count(const struct script_engine *se);
 
+/* What FUNCTION LIST shows, for callers that print it otherwise (lode-
+ * inspect). Every pointer is borrowed until the libraries next change. */
+struct script_lib_view {
+    const char *name; /* NUL-terminated */
+    const char *code; /* code_len bytes, the text given to FUNCTION LOAD */
+    size_t code_len;
+    int nfuncs;
+};
+struct script_func_view {
+    const char *name; /* NUL-terminated */
+    const char *desc; /* desc_len bytes; NULL = no description */
+    size_t desc_len;
+    const char *flags[8]; /* nflags of Redis's flag names ("no-writes", ...) */
+    int nflags;
+};
+/* Library i, 0 <= i < script_library_count, in load order. */
+void script_library_at(const struct script_engine *se, int i, struct script_lib_view *out);
+/* Function j, 0 <= j < nfuncs, of library i, in registration order. */
+void script_library_function_at(const struct script_engine *se, int i, int j,
+                                struct script_func_view *out);
+
 /* ---- the running script ---- */
 
 /* What runs now (SCRIPT_NONE when nothing). */
