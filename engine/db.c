@@ -227,11 +227,14 @@ struct kv *db_lookup(struct engine *eng, struct db *db, const char *key, size_t 
             kv = NULL;
         }
     }
-    if (!(flags & LOOKUP_WRITE)) {
-        if (kv)
+    if (!(flags & (LOOKUP_WRITE | LOOKUP_NOSTATS))) {
+        if (kv) {
             eng->stats.keyspace_hits++;
-        else
+        } else {
             eng->stats.keyspace_misses++;
+            if (!(flags & LOOKUP_NONOTIFY))
+                notify_keyspace_event(eng, NOTIFY_KEY_MISS, "keymiss", db, key, klen);
+        }
     }
     if (kv && !(flags & LOOKUP_NOTOUCH)) touch_access(eng, kv);
     return kv;

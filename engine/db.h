@@ -97,12 +97,20 @@ void engine_release(struct engine *eng);
 
 /* db_lookup flags */
 enum {
-    LOOKUP_WRITE = 1 << 0,   /* for a write: no hit/miss stats */
-    LOOKUP_NOTOUCH = 1 << 1, /* do not update the access time */
+    LOOKUP_WRITE = 1 << 0,    /* for a write: no hit/miss stats, no keymiss event */
+    LOOKUP_NOTOUCH = 1 << 1,  /* do not update the access time */
+    LOOKUP_NONOTIFY = 1 << 2, /* a read without the keymiss event (OBJECT) */
+    LOOKUP_NOSTATS = 1 << 3,  /* a read Redis makes without stats or keymiss
+                                 (MEMORY USAGE, DEBUG OBJECT / DIGEST-VALUE) */
 };
 
 /* The live entry for key, NULL when absent or expired (an expired key is
- * deleted on the way, unless the engine is a read-only replica). */
+ * deleted on the way, unless the engine is a read-only replica). A read
+ * (none of WRITE, NOSTATS) counts a keyspace hit or miss, and a miss
+ * raises the "keymiss" event (class m) unless NONOTIFY, as Redis 7.0's
+ * read lookups do: after "expired" when the key had just expired. So a
+ * read lookup's key must not point into the entry it may expire (which is
+ * freed before the event): pass a copy. */
 struct kv *db_lookup(struct engine *eng, struct db *db, const char *key, size_t klen, int flags);
 /* The entry without expiry checks or stats (internal tools, tests). */
 struct kv *db_find(struct db *db, const char *key, size_t klen);

@@ -343,7 +343,16 @@ static bool scan_keep(struct cmd_ctx *ctx, struct kv *kv, const struct slice *pa
 {
     if (pat && !util_glob_match(pat->ptr, pat->len, kv_key(kv), kv->klen, false)) return false;
     if (type) {
-        /* Redis checks the type through a read lookup, which also expires */
+        /* Redis checks the type through a read lookup, which also expires;
+         * that lookup frees an expired kv, then reports keymiss with the
+         * key: it gets a copy */
+        if (db_is_expired(ctx->eng, ctx->db, kv)) {
+            char *k = lode_malloc(kv->klen + 1);
+            memcpy(k, kv_key(kv), kv->klen);
+            db_lookup(ctx->eng, ctx->db, k, kv->klen, LOOKUP_NOTOUCH);
+            lode_free(k);
+            return false;
+        }
         struct kv *live = db_lookup(ctx->eng, ctx->db, kv_key(kv), kv->klen, LOOKUP_NOTOUCH);
         return live && util_eq_nocase(type->ptr, type->len, obj_type_name(live->type));
     }
@@ -582,11 +591,12 @@ void cmd_persist(struct cmd_ctx *ctx)
  * their reference count as INT_MAX; we report the same for those values. */
 #define SHARED_INTEGERS 10000
 
-/* The entry OBJECT inspects: not touched, so IDLETIME stays meaningful. */
+/* The entry OBJECT inspects: not touched, so IDLETIME stays meaningful; a
+ * miss counts but raises no keymiss event, as Redis. */
 static struct kv *object_lookup(struct cmd_ctx *ctx)
 {
     const struct slice *k = &ctx->argv[2];
-    struct kv *kv = db_lookup(ctx->eng, ctx->db, k->ptr, k->len, LOOKUP_NOTOUCH);
+    struct kv *kv = db_lookup(ctx->eng, ctx->db, k->ptr, k->len, LOOKUP_NOTOUCH | LOOKUP_NONOTIFY);
     if (!kv) reply_null(ctx->r);
     return kv;
 }

@@ -1189,12 +1189,13 @@ void cmd_srandmember(struct cmd_ctx *ctx)
 
 /* Looks up n sets at argv[first...]: sets[i] NULL when missing. Replies
  * WRONGTYPE and returns false when a key holds another type (every key
- * is checked, missing ones included, as Redis 7.0 does). */
-static bool lookup_sets(struct cmd_ctx *ctx, int first, int n, bool write, struct kv **sets)
+ * is checked, missing ones included, as Redis 7.0 does). The sources are
+ * read, also for the STORE forms (stats, keymiss), as in Redis. */
+static bool lookup_sets(struct cmd_ctx *ctx, int first, int n, struct kv **sets)
 {
     for (int i = 0; i < n; i++) {
         bool bad;
-        sets[i] = lookup_set(ctx, first + i, write, &bad);
+        sets[i] = lookup_set(ctx, first + i, false, &bad);
         if (bad) return false;
     }
     return true;
@@ -1240,7 +1241,7 @@ static void sinter_generic(struct cmd_ctx *ctx, int first, int n, int dst_i, boo
                            long long limit)
 {
     struct kv **sets = lode_malloc((size_t)n * sizeof(*sets));
-    if (!lookup_sets(ctx, first, n, dst_i > 0, sets)) goto out;
+    if (!lookup_sets(ctx, first, n, sets)) goto out;
     struct kv *result = NULL;
     if (dst_i > 0) result = set_new_kv(ctx->argv[dst_i].ptr, ctx->argv[dst_i].len, NULL, 0);
     bool empty = false;
@@ -1382,7 +1383,7 @@ static void diff_into(const struct engine_limits *lim, struct kv **sets, int n, 
 static void sunion_diff_generic(struct cmd_ctx *ctx, int first, int n, int dst_i, bool diff)
 {
     struct kv **sets = lode_malloc((size_t)n * sizeof(*sets));
-    if (!lookup_sets(ctx, first, n, dst_i > 0, sets)) goto out;
+    if (!lookup_sets(ctx, first, n, sets)) goto out;
     struct kv *result = dst_i > 0 ? set_new_kv(ctx->argv[dst_i].ptr, ctx->argv[dst_i].len, NULL, 0)
                                   : set_new_kv("", 0, NULL, 0);
     if (diff) {

@@ -196,7 +196,8 @@ void cmd_set(struct cmd_ctx *ctx)
     long long when = 0;
     if (!parse_set_options(ctx, 3, FOR_SET, &flags, &exp_arg)) return;
     if (exp_arg && !expire_arg_to_abs(ctx, flags, exp_arg, &when)) return;
-    struct kv *old = ctx_lookup_write(ctx, 1);
+    /* SET ... GET reads the old value as GET does (stats, keymiss) */
+    struct kv *old = (flags & SET_GET) ? ctx_lookup_read(ctx, 1) : ctx_lookup_write(ctx, 1);
     if (flags & SET_GET) {
         /* GET replies with the old value first (and refuses other types) */
         if (!reply_string_of(ctx, old)) return;

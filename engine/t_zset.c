@@ -2217,7 +2217,7 @@ static void zsetop_generic(struct cmd_ctx *ctx, int dsti, int nki, int op, bool 
     struct kv *dst = NULL;
     int j = nki + 1;
     for (int i = 0; i < setnum; i++, j++) {
-        struct kv *kv = dsti ? ctx_lookup_write(ctx, j) : ctx_lookup_read(ctx, j);
+        struct kv *kv = ctx_lookup_read(ctx, j); /* also for STORE, as Redis */
         src[i].weight = 1.0;
         src[i].idx = i;
         if (!kv) continue;

@@ -49,8 +49,13 @@
 /* EVAL shebang flags (Redis 7.0's names) */
 static const char *const flag_names[] = {"no-writes", "allow-oom", "allow-stale", "no-cluster",
                                          "allow-cross-slot-keys"};
-#define NFLAGS          5
+#define NFLAGS 5
+_Static_assert(NFLAGS <= 8, "struct script_func_view holds 8 flag names");
 #define FFLAG_NO_WRITES 1u /* bit k = flag_names[k] */
+
+/* EVAL_RO / EVALSHA_RO / FCALL_RO of a script that declares writes */
+static const char ERR_RO_WRITE_FLAG[] =
+    "ERR Can not execute a script with write flag using *_ro command.";
 
 /* A registered function; owned by its library. */
 struct ffunc {
@@ -1067,13 +1072,17 @@ static int compile(struct script_engine *se, const char *body, size_t len, const
     lua_rawseti(L, -2, 1);
     lua_pushboolean(L, ro);
     lua_rawseti(L, -2, 2);
+    lua_pushboolean(L, shebang);
+    lua_rawseti(L, -2, 3);
     lua_setfield(L, -2, sha);
     lua_pop(L, 1);
     se->ncached++;
     return 0;
 }
 
-/* Pushes the cached entry {fn, ro} for sha, or nothing (returns false). */
+/* Pushes the cached entry {fn, ro, declared} for sha (ro: the shebang
+ * declares no-writes; declared: the script has a shebang, so its flags
+ * replace the command's), or nothing (returns false). */
 static bool cached(struct script_engine *se, const char *sha)
 {
     lua_State *L = se->L;
@@ -1102,7 +1111,15 @@ static void run_cached(struct script_engine *se, const char *sha, const struct s
     lua_State *L = se->L;
     lua_rawgeti(L, -1, 2);
     bool ro = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    lua_rawgeti(L, -2, 3);
+    bool declared = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    if (call->readonly && declared && !ro) {
+        /* EVAL_RO / EVALSHA_RO of a script whose shebang allows writes */
+        lua_pop(L, 1);
+        reply_error(r, ERR_RO_WRITE_FLAG);
+        return;
+    }
     lua_rawgeti(L, -1, 1);
     lua_remove(L, -2);
     set_keys_argv(se, call);
@@ -1169,6 +1186,38 @@ bool script_exists(struct script_engine *se, const char *s, size_t len)
     return true;
 }
 
+/* The declaration of the cached entry at the top, which is popped. */
+static enum script_decl pop_declared(lua_State *L)
+{
+    lua_rawgeti(L, -1, 2);
+    bool ro = lua_toboolean(L, -1);
+    lua_rawgeti(L, -2, 3);
+    bool declared = lua_toboolean(L, -1);
+    lua_pop(L, 3);
+    if (!declared) return SCRIPT_DECL_NONE;
+    return ro ? SCRIPT_DECL_NO_WRITES : SCRIPT_DECL_WRITES;
+}
+
+enum script_decl script_eval_declared(struct script_engine *se, const char *body, size_t len)
+{
+    char sha[DIGEST_HEX_SIZE];
+    sha_of(body, len, sha);
+    if (cached(se, sha)) return pop_declared(se->L);
+    bool ro, shebang;
+    struct buf err = BUF_INIT;
+    int rc = parse_shebang(body, len, &ro, &shebang, &err);
+    buf_release(&err);
+    if (rc != 0 || !shebang) return SCRIPT_DECL_NONE;
+    return ro ? SCRIPT_DECL_NO_WRITES : SCRIPT_DECL_WRITES;
+}
+
+enum script_decl script_evalsha_declared(struct script_engine *se, const char *s, size_t len)
+{
+    char sha[DIGEST_HEX_SIZE];
+    if (!norm_sha(s, len, sha) || !cached(se, sha)) return SCRIPT_DECL_NONE;
+    return pop_declared(se->L);
+}
+
 void script_flush(struct script_engine *se)
 {
     lua_newtable(se->L);
@@ -1218,10 +1267,11 @@ static struct ffunc *func_find(struct script_engine *se, const char *name, size_
     return f;
 }
 
-bool script_function_no_writes(struct script_engine *se, const char *name, size_t len)
+enum script_decl script_function_declared(struct script_engine *se, const char *name, size_t len)
 {
     struct ffunc *f = func_find(se, name, len);
-    return f && (f->flags & FFLAG_NO_WRITES);
+    if (!f) return SCRIPT_DECL_NONE;
+    return (f->flags & FFLAG_NO_WRITES) ? SCRIPT_DECL_NO_WRITES : SCRIPT_DECL_WRITES;
 }
 
 static int lib_index(struct script_engine *se, const char *name, size_t len)
@@ -1533,6 +1583,23 @@ long long script_function_count(const struct script_engine *se)
     return se->nfuncs;
 }
 
+void script_library_at(const struct script_engine *se, int i, struct script_lib_view *out)
+{
+    lode_assert(i >= 0 && i < se->nlibs);
+    const struct flib *lib = se->libs[i];
+    *out = (struct script_lib_view){lib->name, lib->code, lib->code_len, lib->nfuncs};
+}
+
+void script_library_function_at(const struct script_engine *se, int i, int j,
+                                struct script_func_view *out)
+{
+    lode_assert(i >= 0 && i < se->nlibs && j >= 0 && j < se->libs[i]->nfuncs);
+    const struct ffunc *f = se->libs[i]->funcs[j];
+    *out = (struct script_func_view){f->name, f->desc, f->desc_len, {NULL}, 0};
+    for (int k = 0; k < NFLAGS; k++)
+        if (f->flags & (1u << k)) out->flags[out->nflags++] = flag_names[k];
+}
+
 static void reply_lib(const struct flib *lib, bool withcode, struct reply *r)
 {
     reply_map(r, withcode ? 4 : 3);
@@ -1674,7 +1741,7 @@ void script_fcall(struct script_engine *se, const char *name, size_t len,
     }
     bool ro = (f->flags & FFLAG_NO_WRITES) != 0;
     if (call->readonly && !ro) {
-        reply_error(r, "ERR Can not execute a script with write flag using *_ro command.");
+        reply_error(r, ERR_RO_WRITE_FLAG);
         return;
     }
     lua_State *L = se->L;

@@ -80,7 +80,9 @@ struct script_call {
 };
 
 /* EVAL: compiles (and caches) body unless cached, runs it and writes its
- * result or Redis's error to r. */
+ * result or Redis's error to r. EVAL_RO / EVALSHA_RO (call->readonly) of a
+ * script whose shebang does not declare no-writes answers Redis's "Can not
+ * execute a script with write flag using *_ro command." */
 void script_eval(struct script_engine *se, const char *body, size_t len,
                  const struct script_call *call, struct reply *r);
 /* EVALSHA: sha is 40 hex digits in any case (other lengths answer
@@ -92,6 +94,17 @@ void script_evalsha(struct script_engine *se, const char *sha, size_t len,
 int script_load(struct script_engine *se, const char *body, size_t len, char *sha, struct buf *err);
 /* SCRIPT EXISTS for one sha. */
 bool script_exists(struct script_engine *se, const char *sha, size_t len);
+/* The flags a script declares, which replace its command's write /
+ * may-replicate flags when Redis 7.0 decides how to treat the call (CLIENT
+ * PAUSE WRITE, a transaction's flags, MISCONF). NONE: nothing is declared
+ * (an EVAL script without a shebang, or one whose shebang does not parse,
+ * an unknown sha or function): the command's own flags apply. */
+enum script_decl { SCRIPT_DECL_NONE = 0, SCRIPT_DECL_WRITES, SCRIPT_DECL_NO_WRITES };
+/* What the EVAL script body declares: its cache entry's flags, else its
+ * shebang's. Caches nothing. */
+enum script_decl script_eval_declared(struct script_engine *se, const char *body, size_t len);
+/* What the cached script sha (EVALSHA's argument) declares. */
+enum script_decl script_evalsha_declared(struct script_engine *se, const char *sha, size_t len);
 /* SCRIPT FLUSH: forgets every cached script. */
 void script_flush(struct script_engine *se);
 
@@ -131,12 +144,34 @@ int script_function_restore(struct script_engine *se, const char *p, size_t n,
  * result or Redis's error to r. */
 void script_fcall(struct script_engine *se, const char *name, size_t len,
                   const struct script_call *call, struct reply *r);
-/* Whether the function named <name, len> exists and declares the
- * no-writes flag (CLIENT PAUSE WRITE lets FCALL run it, as Redis). */
-bool script_function_no_writes(struct script_engine *se, const char *name, size_t len);
+/* What the function named <name, len> declares: NONE when there is no
+ * such function, else NO_WRITES or WRITES by its no-writes flag (every
+ * function declares its flags, even none). */
+enum script_decl script_function_declared(struct script_engine *se, const char *name, size_t len);
 /* Loaded libraries and functions (FUNCTION STATS). */
 long long script_library_count(const struct script_engine *se);
 long long script_function_count(const struct script_engine *se);
+
+/* What FUNCTION LIST shows, for callers that print it otherwise (lode-
+ * inspect). Every pointer is borrowed until the libraries next change. */
+struct script_lib_view {
+    const char *name; /* NUL-terminated */
+    const char *code; /* code_len bytes, the text given to FUNCTION LOAD */
+    size_t code_len;
+    int nfuncs;
+};
+struct script_func_view {
+    const char *name; /* NUL-terminated */
+    const char *desc; /* desc_len bytes; NULL = no description */
+    size_t desc_len;
+    const char *flags[8]; /* nflags of Redis's flag names ("no-writes", ...) */
+    int nflags;
+};
+/* Library i, 0 <= i < script_library_count, in load order. */
+void script_library_at(const struct script_engine *se, int i, struct script_lib_view *out);
+/* Function j, 0 <= j < nfuncs, of library i, in registration order. */
+void script_library_function_at(const struct script_engine *se, int i, int j,
+                                struct script_func_view *out);
 
 /* ---- the running script ---- */
 

@@ -261,13 +261,12 @@ static bool pause_holds(struct client *c)
         if (sub) cmd = sub;
     }
     /* PAUSE WRITE also holds commands that may replicate (EVAL, FCALL,
-     * PUBLISH, PFCOUNT; FCALL of a no-writes function runs, as Redis), and
-     * EXEC of a transaction holding one */
+     * PUBLISH, PFCOUNT), and EXEC of a transaction holding one. A script
+     * that declares its flags is held unless they say no-writes, whatever
+     * the command (EVAL_RO of a "#!lua" script is held too, as Redis). */
     if (cmd->id == CMD_EXEC && c->argc == 1) return multi_may_replicate(c);
-    if (cmd->id == CMD_FCALL && c->argc > 1 &&
-        scripting_function_no_writes(c->argv[1].ptr, c->argv[1].len))
-        return false;
-    return (cmd->flags & (CMDF_WRITE | CMDF_MAY_REPLICATE)) != 0;
+    return (scripting_command_flags(cmd, c->argc, c->argv) & (CMDF_WRITE | CMDF_MAY_REPLICATE)) !=
+           0;
 }
 
 void client_process_input(struct client *c)

@@ -129,7 +129,7 @@ static size_t serialized_length(const struct kv *kv)
 static void debug_object(struct cmd_ctx *ctx)
 {
     const struct slice *k = &ctx->argv[2];
-    struct kv *kv = db_lookup(ctx->eng, ctx->db, k->ptr, k->len, LOOKUP_NOTOUCH);
+    struct kv *kv = db_lookup(ctx->eng, ctx->db, k->ptr, k->len, LOOKUP_NOTOUCH | LOOKUP_NOSTATS);
     if (!kv) {
         reply_error(ctx->r, ERR_NOKEY);
         return;
@@ -183,7 +183,8 @@ static void debug_digest_value(struct cmd_ctx *ctx)
     reply_array(ctx->r, ctx->argc - 2);
     for (int i = 2; i < ctx->argc; i++) {
         const struct slice *k = &ctx->argv[i];
-        struct kv *kv = db_lookup(ctx->eng, ctx->db, k->ptr, k->len, LOOKUP_NOTOUCH);
+        struct kv *kv =
+            db_lookup(ctx->eng, ctx->db, k->ptr, k->len, LOOKUP_NOTOUCH | LOOKUP_NOSTATS);
         uint8_t d[DIGEST_LEN] = {0};
         if (kv) digest_value(kv, d);
         reply_digest(ctx->r, d);

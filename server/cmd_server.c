@@ -80,8 +80,9 @@ void cmd_memory_usage(struct cmd_ctx *ctx)
             return;
         }
     }
-    struct kv *kv =
-        db_lookup(ctx->eng, ctx->db, ctx->argv[2].ptr, ctx->argv[2].len, LOOKUP_NOTOUCH);
+    /* no hit/miss stats and no keymiss, as Redis */
+    struct kv *kv = db_lookup(ctx->eng, ctx->db, ctx->argv[2].ptr, ctx->argv[2].len,
+                              LOOKUP_NOTOUCH | LOOKUP_NOSTATS);
     if (!kv) {
         reply_null(ctx->r);
         return;

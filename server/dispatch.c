@@ -206,9 +206,10 @@ void dispatch_command(struct client *c)
         reject(c, cmd, &r, "ERR Command not allowed inside a transaction");
         goto done;
     }
-    /* EXEC counts as a write when it would run one */
-    bool writes = (cmd->flags & CMDF_WRITE) || (cmd->id == CMD_EXEC && multi_has_writes(c));
-    if (writes && persist_failed()) {
+    /* EXEC counts as a write when it would run one; a script that declares
+     * writes counts too (its flags are computed only when they matter) */
+    if (persist_failed() && ((scripting_command_flags(cmd, c->argc, c->argv) & CMDF_WRITE) ||
+                             (cmd->id == CMD_EXEC && multi_has_writes(c)))) {
         reject(c, cmd, &r, persist_error_reply());
         goto done;
     }

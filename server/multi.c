@@ -149,8 +149,11 @@ bool multi_queue(struct client *c, const struct cmd_def *cmd, int argc, const st
     }
     m->cmds[m->n++] = (struct mcmd){cmd, argc, copy};
     m->mem += bytes;
-    if (cmd->flags & CMDF_WRITE) m->writes = true;
-    if (cmd->flags & (CMDF_WRITE | CMDF_MAY_REPLICATE)) m->may_replicate = true;
+    /* a script's declared flags count, as Redis 7.0 keeps each queued
+     * call's computed flags */
+    uint64_t flags = scripting_command_flags(cmd, argc, argv);
+    if (flags & CMDF_WRITE) m->writes = true;
+    if (flags & (CMDF_WRITE | CMDF_MAY_REPLICATE)) m->may_replicate = true;
     return true;
 }
 

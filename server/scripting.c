@@ -241,9 +241,34 @@ long long scripting_cached(void)
     return engine ? script_cached(engine) : 0;
 }
 
-bool scripting_function_no_writes(const char *name, size_t len)
+/* What the script of an EVAL* / FCALL* call declares. Before the engine
+ * exists no sha is cached and no function loaded. */
+static enum script_decl declared_by(const struct cmd_def *cmd, const struct slice *script)
 {
-    return engine && script_function_no_writes(engine, name, len);
+    switch (cmd->id) {
+    case CMD_EVAL:
+    case CMD_EVAL_RO: return script_eval_declared(get_engine(NULL), script->ptr, script->len);
+    case CMD_EVALSHA:
+    case CMD_EVALSHA_RO:
+        return engine ? script_evalsha_declared(engine, script->ptr, script->len)
+                      : SCRIPT_DECL_NONE;
+    case CMD_FCALL:
+    case CMD_FCALL_RO:
+        return engine ? script_function_declared(engine, script->ptr, script->len)
+                      : SCRIPT_DECL_NONE;
+    default: return SCRIPT_DECL_NONE;
+    }
+}
+
+uint64_t scripting_command_flags(const struct cmd_def *cmd, int argc, const struct slice *argv)
+{
+    if (argc < 2) return cmd->flags;
+    enum script_decl d = declared_by(cmd, &argv[1]);
+    if (d == SCRIPT_DECL_NONE) return cmd->flags;
+    /* declared flags replace the command's: it writes unless no-writes,
+     * and whether it may replicate is then known */
+    uint64_t f = cmd->flags & ~(uint64_t)(CMDF_WRITE | CMDF_MAY_REPLICATE);
+    return d == SCRIPT_DECL_WRITES ? f | CMDF_WRITE : f;
 }
 
 bool scripting_running(void)

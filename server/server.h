@@ -222,8 +222,12 @@ void monitor_feed(struct client *c, int argc, const struct slice *argv);
 bool scripting_busy(void);
 /* Whether a script is running (cron and data housekeeping wait). */
 bool scripting_running(void);
-/* Whether the function named <name, len> exists and is flagged no-writes. */
-bool scripting_function_no_writes(const char *name, size_t len);
+/* cmd's flags for a call with argv, as Redis 7.0 computes them: for
+ * EVAL*, EVALSHA* and FCALL* whose script declares flags (an EVAL shebang,
+ * any function), write and may-replicate come from the declaration (write
+ * unless no-writes); otherwise cmd->flags. CLIENT PAUSE WRITE, MULTI and
+ * MISCONF decide by these. */
+uint64_t scripting_command_flags(const struct cmd_def *cmd, int argc, const struct slice *argv);
 /* Serves other clients once while a script runs (from the Lua hook). */
 void scripting_serve_while_busy(void);
 /* Bytes the Lua state uses; cached EVAL scripts. */

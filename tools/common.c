@@ -21,6 +21,30 @@ void tool_repr(struct buf *b, const char *s, size_t n)
 int tool_load(const char *dir, struct engine *eng, uint64_t to_lsn, bool verbose,
               struct wal_reader_status *out)
 {
+    return tool_load_with(dir, eng, to_lsn, verbose, out, NULL);
+}
+
+/* Hands the checkpoint's libraries to fn->load. 0, or -1 (printed). */
+static int load_functions(struct ckpt *ck, const struct tool_functions *fn)
+{
+    struct buf payload = BUF_INIT, err = BUF_INIT;
+    int rc = ckpt_get_meta(ck, CKPT_META_FUNCTIONS, &payload);
+    if (rc < 0) {
+        fprintf(stderr, "checkpoint: functions record unreadable: %s\n", lode_strerror(rc));
+    } else if (rc == 1 && fn->load(payload.ptr, payload.len, &err) != 0) {
+        fprintf(stderr, "checkpoint: functions: %s\n", err.ptr ? err.ptr : "?");
+        rc = -1;
+    } else {
+        rc = 0;
+    }
+    buf_release(&payload);
+    buf_release(&err);
+    return rc;
+}
+
+int tool_load_with(const char *dir, struct engine *eng, uint64_t to_lsn, bool verbose,
+                   struct wal_reader_status *out, const struct tool_functions *fn)
+{
     char waldir[4096], ckdir[4096];
     snprintf(waldir, sizeof(waldir), "%s/wal", dir);
     snprintf(ckdir, sizeof(ckdir), "%s/checkpoint", dir);
@@ -45,6 +69,7 @@ int tool_load(const char *dir, struct engine *eng, uint64_t to_lsn, bool verbose
             crc = -1;
         } else if (crc == 0) {
             crc = ckpt_load(ck, eng, NULL);
+            if (crc == 0 && fn && fn->load && m.lsn) crc = load_functions(ck, fn);
         }
         if (crc == LODE_ECORRUPT || crc == LODE_EVERSION)
             fprintf(stderr, "checkpoint: %s\n", ckpt_last_error(ck));
@@ -67,6 +92,7 @@ int tool_load(const char *dir, struct engine *eng, uint64_t to_lsn, bool verbose
     cmd_table_init();
     struct replay_stats st;
     replay_stats_init(&st);
+    if (fn) st.server_cmd = fn->replay;
     struct wal_record rec;
     int rc = 0;
     wal_reader_set_base(r, base);

@@ -14,6 +14,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+struct cmd_def;
+struct reply;
+
 /* Appends s quoted like redis-cli shows strings ("a\x00b"). */
 void tool_repr(struct buf *b, const char *s, size_t n);
 /* Loads DIR/checkpoint (when present) and replays the records of DIR/wal
@@ -23,6 +26,21 @@ void tool_repr(struct buf *b, const char *s, size_t n);
  * read at all (message printed). */
 int tool_load(const char *dir, struct engine *eng, uint64_t to_lsn, bool verbose,
               struct wal_reader_status *out);
+/* How tool_load_with hands over the FUNCTION libraries (the engine does
+ * not hold them). */
+struct tool_functions {
+    /* The checkpoint's "functions" payload (docs/functions-format.md);
+     * not called when the checkpoint has none. Returns 0, or -1 with the
+     * reason in err: the load then fails. */
+    int (*load)(const char *p, size_t n, struct buf *err);
+    /* A logged FUNCTION LOAD / DELETE / FLUSH / RESTORE above the
+     * checkpoint, its reply (or error) written to r. Returns 0. */
+    int (*replay)(const struct cmd_def *cmd, int argc, const struct slice *argv, struct reply *r);
+};
+/* tool_load, also giving the libraries to fn (NULL: they are skipped, as
+ * tool_load does). */
+int tool_load_with(const char *dir, struct engine *eng, uint64_t to_lsn, bool verbose,
+                   struct wal_reader_status *out, const struct tool_functions *fn);
 /* Point lookup without loading the dataset: answers from the checkpoint
  * when no WAL record above it can have touched (db, key). Returns 1 with
  * *out (owned, kv_free) and *expire_ms, 0 when absent, -1 when it can't

@@ -8,14 +8,21 @@
  *   lode-inspect DIR get KEY [--db N]
  *   lode-inspect DIR dump [--format json|resp] [--db N]
  *   lode-inspect DIR wal [--from LSN] [--to LSN]
+ *   lode-inspect DIR functions [--code]
  *   lode-inspect DIR verify
  *
- * Until checkpoints exist the state is rebuilt by replaying the WAL into
- * an in-memory engine (the same replay the server does at start-up).
+ * The state is rebuilt as the server does at start-up: the checkpoint,
+ * then the WAL records above it replayed into an in-memory engine. The
+ * FUNCTION libraries (the checkpoint's "functions" record, then the WAL's
+ * FUNCTION LOAD / DELETE / FLUSH / RESTORE) are loaded by lua/ exactly as
+ * the server loads them: a library's code runs in the load sandbox, where
+ * it can only register functions (no command, no data), which is how
+ * their names and flags are known.
  */
 #include "engine/cmd.h"
 #include "engine/lode.h"
 #include "engine/util.h"
+#include "lua/script.h"
 #include "tools/common.h"
 #include "wal/ckpt.h"
 #include "wal/reader.h"
@@ -25,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_DBS 16
 
@@ -38,6 +46,8 @@ static void usage(void)
             "  dump [--format json|resp] [--db N] every key (resp output replays with "
             "redis-cli --pipe)\n"
             "  wal [--from LSN] [--to LSN]        WAL records as commands, with LSN and time\n"
+            "  functions [--code]                 FUNCTION libraries: engine, functions and "
+            "their flags (and code)\n"
             "  verify                             check every record; exit 0 clean, 1 torn "
             "tail, 2 corrupt\n");
     exit(2);
@@ -324,12 +334,127 @@ static int print_one(int db, struct kv *kv, long long exp)
     return 0;
 }
 
+/* ---- FUNCTION libraries ---- */
+
+static struct script_engine *fengine; /* created at the first library */
+
+static struct script_engine *functions_engine(void)
+{
+    if (!fengine) {
+        struct script_host none = {0}; /* the load sandbox calls no command */
+        fengine = script_new(&none);
+    }
+    return fengine;
+}
+
+static int functions_load(const char *p, size_t n, struct buf *err)
+{
+    return script_function_restore(functions_engine(), p, n, SCRIPT_RESTORE_FLUSH, err);
+}
+
+static bool arg_eq(const struct slice *a, const char *s)
+{
+    return a->len == strlen(s) && strncasecmp(a->ptr, s, a->len) == 0;
+}
+
+/* A logged FUNCTION command. The server logged it because it succeeded,
+ * so its options are valid: LOAD [REPLACE] code, DELETE name, FLUSH
+ * [ASYNC|SYNC], RESTORE payload [FLUSH|APPEND|REPLACE]. */
+static int functions_replay(const struct cmd_def *cmd, int argc, const struct slice *argv,
+                            struct reply *r)
+{
+    struct script_engine *se = functions_engine();
+    struct buf name = BUF_INIT, err = BUF_INIT;
+    int rc = 0;
+    const struct slice *last = &argv[argc - 1];
+    switch (cmd->id) {
+    case CMD_FUNCTION_LOAD:
+        rc = script_function_load(se, last->ptr, last->len, argc > 3, &name, &err);
+        break;
+    case CMD_FUNCTION_DELETE:
+        rc = script_function_delete(se, argv[2].ptr, argv[2].len);
+        if (rc != 0) buf_printf(&err, "ERR Library not found");
+        break;
+    case CMD_FUNCTION_FLUSH: script_function_flush(se); break;
+    case CMD_FUNCTION_RESTORE: {
+        enum script_restore_policy policy = SCRIPT_RESTORE_APPEND;
+        if (argc > 3 && arg_eq(&argv[3], "flush")) policy = SCRIPT_RESTORE_FLUSH;
+        if (argc > 3 && arg_eq(&argv[3], "replace")) policy = SCRIPT_RESTORE_REPLACE;
+        rc = script_function_restore(se, argv[2].ptr, argv[2].len, policy, &err);
+        break;
+    }
+    default: buf_printf(&err, "ERR not a FUNCTION write"); rc = -1;
+    }
+    if (rc != 0)
+        reply_error(r, err.ptr);
+    else
+        reply_ok(r);
+    buf_release(&name);
+    buf_release(&err);
+    return 0;
+}
+
+static const struct tool_functions with_functions = {functions_load, functions_replay};
+
+static long long library_count(void)
+{
+    return fengine ? script_library_count(fengine) : 0;
+}
+
+static int cmd_functions(const char *dir, bool code)
+{
+    struct engine eng;
+    engine_init(&eng, MAX_DBS);
+    int end = tool_load_with(dir, &eng, 0, true, NULL, &with_functions);
+    engine_release(&eng);
+    if (end < 0) return 2;
+    struct buf b = BUF_INIT;
+    long long n = library_count();
+    for (int i = 0; i < n; i++) {
+        struct script_lib_view lib;
+        script_library_at(fengine, i, &lib);
+        b.len = 0;
+        tool_repr(&b, lib.name, strlen(lib.name));
+        printf("library %s engine LUA functions %d\n", b.ptr, lib.nfuncs);
+        for (int j = 0; j < lib.nfuncs; j++) {
+            struct script_func_view f;
+            script_library_function_at(fengine, i, j, &f);
+            b.len = 0;
+            buf_append(&b, "  function ", 11);
+            tool_repr(&b, f.name, strlen(f.name));
+            buf_append(&b, " flags ", 7);
+            for (int k = 0; k < f.nflags; k++) {
+                if (k) buf_putc(&b, ',');
+                buf_append(&b, f.flags[k], strlen(f.flags[k]));
+            }
+            if (!f.nflags) buf_putc(&b, '-');
+            if (f.desc) {
+                buf_append(&b, " description ", 13);
+                tool_repr(&b, f.desc, f.desc_len);
+            }
+            printf("%s\n", b.ptr);
+        }
+        if (code) {
+            /* the code as loaded, between two marker lines */
+            printf("  code:\n");
+            fwrite(lib.code, 1, lib.code_len, stdout);
+            if (!lib.code_len || lib.code[lib.code_len - 1] != '\n') putchar('\n');
+            printf("  end of code\n");
+        }
+    }
+    fprintf(stderr, "%lld libraries\n", n);
+    buf_release(&b);
+    script_free(fengine);
+    fengine = NULL;
+    return 0;
+}
+
 static int cmd_info(const char *dir)
 {
     struct engine eng;
     engine_init(&eng, MAX_DBS);
     struct wal_reader_status st;
-    int end = tool_load(dir, &eng, 0, false, &st);
+    int end = tool_load_with(dir, &eng, 0, false, &st, &with_functions);
     if (end < 0) return 2;
     printf("data directory: %s\n", dir);
     printf("wal format: 1\n");
@@ -380,6 +505,10 @@ static int cmd_info(const char *dir)
             if (per_type[t]) printf(" %s=%lld", obj_type_name(t), per_type[t]);
         printf("\n");
     }
+    printf("function libraries: %lld (functions: %lld)\n", library_count(),
+           fengine ? script_function_count(fengine) : 0);
+    script_free(fengine);
+    fengine = NULL;
     engine_release(&eng);
     return 0;
 }
@@ -452,6 +581,10 @@ int main(int argc, char **argv)
     struct opts o;
     if (!strcmp(cmd, "info")) return cmd_info(dir);
     if (!strcmp(cmd, "verify")) return cmd_verify(dir);
+    if (!strcmp(cmd, "functions")) {
+        if (argc > 4 || (argc == 4 && strcmp(argv[3], "--code") != 0)) usage();
+        return cmd_functions(dir, argc == 4);
+    }
     if (!strcmp(cmd, "wal")) {
         parse_opts(argc, argv, 3, &o);
         return cmd_wal(dir, &o);

@@ -52,7 +52,10 @@ int wal_replay_record(struct engine *eng, const struct wal_record *rec, struct r
         reply_init(&r, &sink, 2);
         eng->now_ms = (long long)rec->time_ms;
         const struct cmd_def *c = cmd_resolve(argc, args, &r);
-        if (!c || !c->fn || (c->layer != LAYER_ENGINE && c->wal == WAL_NONE)) {
+        /* a server-layer write has no handler outside the server (tools):
+         * it goes to st->server_cmd, or is skipped */
+        if (!c || (c->layer == LAYER_ENGINE && !c->fn) ||
+            (c->layer != LAYER_ENGINE && c->wal == WAL_NONE)) {
             rc = LODE_ECORRUPT;
             break;
         }

@@ -371,3 +371,179 @@ def test_events_inside_multi(r, events):
         p.set("a", "1").incr("a").delete("a")
         p.execute()
     assert events.keyevents() == [(0, "set", "a"), (0, "incrby", "a"), (0, "del", "a")]
+
+
+# ---- key misses (class m, not in A) ----
+
+# (command, keys that raise "keymiss", in order), recorded from redis-server
+# 7.0.15 on an empty db: every read lookup of a missing key raises it, the
+# same lookups that count keyspace_misses; OBJECT counts a miss without the
+# event; writes, MEMORY USAGE and key-less commands raise nothing.
+KEYMISS = [
+    (['GET', 'm'], ['m']),
+    (['MGET', 'm', 'n'], ['m', 'n']),
+    (['STRLEN', 'm'], ['m']),
+    (['GETRANGE', 'm', '0', '1'], ['m']),
+    (['GETBIT', 'm', '1'], ['m']),
+    (['BITCOUNT', 'm'], ['m']),
+    (['BITPOS', 'm', '1'], ['m']),
+    (['BITFIELD_RO', 'm', 'GET', 'u8', '0'], ['m']),
+    (['BITFIELD', 'm', 'GET', 'u8', '0'], ['m']),
+    (['LCS', 'm', 'n'], ['m', 'n']),
+    (['EXISTS', 'm', 'n'], ['m', 'n']),
+    (['TYPE', 'm'], ['m']),
+    (['TTL', 'm'], ['m']),
+    (['PEXPIRETIME', 'm'], ['m']),
+    (['TOUCH', 'm'], ['m']),
+    (['OBJECT', 'ENCODING', 'm'], []),
+    (['OBJECT', 'IDLETIME', 'm'], []),
+    (['MEMORY', 'USAGE', 'm'], []),
+    (['LRANGE', 'm', '0', '-1'], ['m']),
+    (['LLEN', 'm'], ['m']),
+    (['LPOS', 'm', 'a'], ['m']),
+    (['HGET', 'm', 'f'], ['m']),
+    (['HGETALL', 'm'], ['m']),
+    (['HEXISTS', 'm', 'f'], ['m']),
+    (['HRANDFIELD', 'm'], ['m']),
+    (['HSCAN', 'm', '0'], ['m']),
+    (['SMEMBERS', 'm'], ['m']),
+    (['SISMEMBER', 'm', 'a'], ['m']),
+    (['SINTERCARD', '2', 'm', 'n'], ['m', 'n']),
+    (['SUNION', 'm', 'n'], ['m', 'n']),
+    (['SINTERSTORE', 'd', 'm', 'n'], ['m', 'n']),
+    (['SUNIONSTORE', 'd', 'm', 'n'], ['m', 'n']),
+    (['SDIFFSTORE', 'd', 'm', 'n'], ['m', 'n']),
+    (['SMOVE', 'm', 'n', 'a'], []),
+    (['ZRANGE', 'm', '0', '-1'], ['m']),
+    (['ZSCORE', 'm', 'a'], ['m']),
+    (['ZCARD', 'm'], ['m']),
+    (['ZRANDMEMBER', 'm'], ['m']),
+    (['ZINTER', '2', 'm', 'n'], ['m', 'n']),
+    (['ZUNIONSTORE', 'd', '2', 'm', 'n'], ['m', 'n']),
+    (['ZINTERSTORE', 'd', '2', 'm', 'n'], ['m', 'n']),
+    (['ZDIFFSTORE', 'd', '2', 'm', 'n'], ['m', 'n']),
+    (['ZRANGESTORE', 'd', 'm', '0', '-1'], ['m']),
+    (['PFCOUNT', 'm', 'n'], ['m', 'n']),
+    (['PFMERGE', 'd', 'm'], ['d', 'm']),
+    (['SORT', 'm'], ['m']),
+    (['SORT_RO', 'm'], ['m']),
+    (['GETDEL', 'm'], ['m']),
+    (['GETEX', 'm', 'PERSIST'], ['m']),
+    (['GETSET', 'm', 'v'], ['m']),
+    (['SET', 'm', 'v', 'GET'], ['m']),
+    (['COPY', 'm', 'n'], ['m']),
+    (['BITOP', 'AND', 'd', 'm', 'n'], ['m', 'n']),
+    (['EVAL', "return redis.call('get', KEYS[1])", '1', 'm'], ['m']),
+    (['SET', 'm', 'v'], []),
+    (['SETNX', 'm', 'v'], []),
+    (['APPEND', 'm', 'v'], []),
+    (['INCR', 'm'], []),
+    (['LPOP', 'm'], []),
+    (['RPOPLPUSH', 'm', 'n'], []),
+    (['LPUSHX', 'm', 'a'], []),
+    (['HDEL', 'm', 'f'], []),
+    (['SPOP', 'm'], []),
+    (['ZPOPMIN', 'm'], []),
+    (['DEL', 'm'], []),
+    (['EXPIRE', 'm', '10'], []),
+    (['RENAME', 'm', 'n'], []),
+    (['MOVE', 'm', '1'], []),
+    (['BLPOP', 'm', '0.01'], []),
+    (['RANDOMKEY'], []),
+    (['KEYS', '*'], []),
+]
+
+
+def misses(r):
+    return r.info("stats")["keyspace_misses"]
+
+
+def run(r, cmd):
+    # redis-py's OBJECT reply callback wants the subcommand as infotype
+    return r.execute_command(*cmd, **({"infotype": cmd[1]} if cmd[0] == "OBJECT" else {}))
+
+
+@pytest.mark.parametrize("cmd,keys", KEYMISS, ids=[" ".join(c[0][:2]) for c in KEYMISS])
+def test_keymiss_events(r, events, cmd, keys):
+    r.config_set("notify-keyspace-events", "KEm")
+    m0 = misses(r)
+    try:
+        run(r, cmd)
+    except redis.ResponseError:
+        pass
+    assert events.keyevents() == [(0, "keymiss", k) for k in keys]
+    # the same lookups count keyspace_misses (OBJECT counts one silently)
+    assert misses(r) - m0 == len(keys) + (cmd[0] == "OBJECT")
+
+
+def test_keymiss_classes(server, r, events):
+    r.set("x", "1")
+    r.config_set("notify-keyspace-events", "KEA")  # m is not in A
+    r.get("nokey")
+    assert events.drain() == []
+    r.config_set("notify-keyspace-events", "m")  # neither K nor E
+    r.get("nokey")
+    assert events.drain() == []
+    r.config_set("notify-keyspace-events", "Km")
+    r.get("nokey")
+    r.get("x")  # a hit raises nothing
+    assert events.drain() == [("__keyspace@0__:nokey", "keymiss")]
+    c = server.client(db=5)
+    c.config_set("notify-keyspace-events", "Em")
+    c.hget("nokey", "f")
+    assert events.drain() == [("__keyevent@5__:keymiss", "nokey")]
+    c.close()
+
+
+def test_keymiss_inside_multi(r, events):
+    r.config_set("notify-keyspace-events", "KEm")
+    with r.pipeline(transaction=True) as p:
+        p.get("a").hget("b", "f").set("a", "1").get("a")
+        p.execute()
+    assert events.keyevents() == [(0, "keymiss", "a"), (0, "keymiss", "b")]
+
+
+def test_keymiss_after_lazy_expiry(server_factory):
+    import os
+    args = ["--enable-debug-command", "yes"] if os.environ.get("LODE_TARGET") == "redis" else []
+    s = server_factory(args=args)
+    r = s.client()
+    events = Events(s, r)
+    r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    try:
+        r.config_set("notify-keyspace-events", "KExm")
+        for cmd in (("GET", "k"), ("EXISTS", "k"), ("SCAN", "0", "TYPE", "string")):
+            r.set("k", "v", px=1)
+            t0 = time.monotonic()
+            wait_until(lambda: time.monotonic() - t0 > 0.01, what="the TTL to pass")
+            r.execute_command(*cmd)  # the read lookup expires it, then misses
+            assert events.keyevents() == [(0, "expired", "k"), (0, "keymiss", "k")], cmd
+        # a write lookup expires without a miss
+        r.set("k", "v", px=1)
+        t0 = time.monotonic()
+        wait_until(lambda: time.monotonic() - t0 > 0.01, what="the TTL to pass")
+        r.append("k", "x")
+        assert events.keyevents() == [(0, "expired", "k")]
+    finally:
+        events.close()
+        r.close()
+
+
+@pytest.mark.parametrize("cmd,hits", [
+    (["SINTERSTORE", "d", "s1", "s2"], 2),
+    (["ZUNIONSTORE", "d", "2", "z1", "z2"], 2),
+    (["SET", "k", "v", "GET"], 1),
+    (["OBJECT", "ENCODING", "k"], 1),
+    (["MEMORY", "USAGE", "k"], 0),
+])
+def test_keyspace_hits_of_read_lookups(r, cmd, hits):
+    """The lookups that raise keymiss count hits on present keys (recorded
+    from redis-server 7.0.15)."""
+    r.sadd("s1", "a")
+    r.sadd("s2", "a")
+    r.zadd("z1", {"a": 1})
+    r.zadd("z2", {"a": 1})
+    r.set("k", "v")
+    h0 = r.info("stats")["keyspace_hits"]
+    run(r, cmd)
+    assert r.info("stats")["keyspace_hits"] - h0 == hits

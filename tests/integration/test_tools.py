@@ -279,3 +279,102 @@ def test_restore_across_a_checkpoint(tmp_path, archive):
         c.close()
     finally:
         t.stop()
+
+
+LIB_A = ("#!lua name=liba\n"
+         "redis.register_function('plain', function(k, a) return 1 end)\n"
+         "redis.register_function{function_name='ro', callback=function() return 2 end, "
+         "flags={'no-writes', 'allow-stale'}, description='reads only'}")
+LIB_B = "#!lua name=libb\nredis.register_function('fb', function() return 3 end)"
+LIB_C = "#!lua name=libc\nredis.register_function('fc', function() return 4 end)"
+
+
+def listed_libraries(c):
+    """FUNCTION LIST as [(library, [(function, sorted flags)])] (RESP2 pairs)."""
+    out = []
+    for lib in c.function_list():
+        lib = dict(zip(lib[::2], lib[1::2]))
+        funcs = [dict(zip(f[::2], f[1::2])) for f in lib[b"functions"]]
+        out.append((lib[b"library_name"].decode(),
+                    [(f[b"name"].decode(), sorted(x.decode() for x in f[b"flags"]))
+                     for f in funcs]))
+    return out
+
+
+def test_inspect_functions_from_the_checkpoint(tmp_path):
+    """FUNCTION LOAD, SAVE, stop: `functions` lists each library of the
+    checkpoint with its functions and flags (and code with --code), in load
+    order, as FUNCTION LIST shows them; `info` counts them."""
+    s = Server("lode", dir=str(tmp_path)).start()
+    try:
+        c = s.client()
+        assert c.function_load(LIB_A) == b"liba"
+        assert c.function_load(LIB_B) == b"libb"
+        assert c.save()
+        listed = listed_libraries(c)
+        c.close()
+    finally:
+        s.stop()
+    data = str(tmp_path / "data")
+    r = run(INSPECT, data, "functions")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == (
+        'library "liba" engine LUA functions 2\n'
+        '  function "plain" flags -\n'
+        '  function "ro" flags no-writes,allow-stale description "reads only"\n'
+        'library "libb" engine LUA functions 1\n'
+        '  function "fb" flags -\n')
+    assert r.stderr.decode().endswith("2 libraries\n")
+    # the same libraries, functions and flags as the server listed
+    assert listed == [("liba", [("plain", []), ("ro", ["allow-stale", "no-writes"])]),
+                      ("libb", [("fb", [])])]
+    r = run(INSPECT, data, "functions", "--code")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    assert ("  code:\n" + LIB_A + "\n  end of code\n") in out
+    assert out.endswith("  code:\n" + LIB_B + "\n  end of code\n")
+    info = run(INSPECT, data, "info")
+    assert info.returncode == 0, info.stderr
+    assert b"function libraries: 2 (functions: 3)\n" in info.stdout
+    assert run(INSPECT, data, "functions", "--bogus").returncode == 2
+    s.cleanup()
+
+
+def test_inspect_functions_while_server_runs(tmp_path):
+    """While the server runs, with FUNCTION writes in the WAL after the
+    checkpoint (LOAD, DELETE, RESTORE): `functions` and `info` show the
+    libraries the server has, and change nothing on disk. Tools that only
+    read keys skip the FUNCTION records."""
+    s = Server("lode", dir=str(tmp_path)).start()
+    try:
+        c = s.client()
+        c.function_load(LIB_A)
+        c.set("k", "v")
+        assert c.save()
+        c.function_load(LIB_B)  # WAL only from here on
+        payload = c.function_dump()
+        c.function_delete("liba")
+        c.function_load(LIB_C)
+        c.function_restore(payload, "REPLACE")  # brings liba back after libc
+        data = str(tmp_path / "data")
+        before = tree_digest(os.path.join(data, "wal"))
+        r = run(INSPECT, data, "functions")
+        assert r.returncode == 0, r.stderr
+        libs = re.findall(r'^library "(\w+)"', r.stdout.decode(), re.M)
+        assert libs == [lib for lib, _ in listed_libraries(c)]
+        assert sorted(libs) == ["liba", "libb", "libc"]
+        info = run(INSPECT, data, "info")
+        assert info.returncode == 0, info.stderr
+        assert b"function libraries: 3 (functions: 4)\n" in info.stdout
+        assert b"db0: keys=1 " in info.stdout
+        for args in (["keys"], ["dump"], ["verify"], ["get", "k"]):
+            assert run(INSPECT, data, *args).returncode == 0, args
+        c.function_flush()
+        r = run(INSPECT, data, "functions")
+        assert r.returncode == 0 and r.stdout == b""
+        assert r.stderr.decode().endswith("0 libraries\n")
+        assert tree_digest(os.path.join(data, "wal")) != before  # the FLUSH was logged
+        c.close()
+    finally:
+        s.stop()
+        s.cleanup()
