@@ -1,6 +1,6 @@
 /*
  * fuzz_function_restore.c - libFuzzer target for FUNCTION RESTORE: the
- * payload decoder (lua/fdump.h) and the restore that loads each library's
+ * payload decoder (engine/fdump.h) and the restore that loads each library's
  * code again (lua/script.h).
  *
  * The input is restored with each policy into an engine holding one
@@ -11,7 +11,7 @@
  * and a successful FLUSH restore dumps back to the same libraries.
  */
 #include "engine/lode.h"
-#include "lua/fdump.h"
+#include "engine/fdump.h"
 #include "lua/script.h"
 
 #include <stdint.h>

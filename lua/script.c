@@ -22,7 +22,7 @@
 #include "engine/digest.h"
 #include "engine/lode.h"
 #include "engine/util.h"
-#include "lua/fdump.h"
+#include "engine/fdump.h"
 #include "lua/script_conv.h"
 
 #include <ctype.h>
@@ -50,7 +50,6 @@
 static const char *const flag_names[] = {"no-writes", "allow-oom", "allow-stale", "no-cluster",
                                          "allow-cross-slot-keys"};
 #define NFLAGS 5
-_Static_assert(NFLAGS <= 8, "struct script_func_view holds 8 flag names");
 #define FFLAG_NO_WRITES 1u /* bit k = flag_names[k] */
 
 /* EVAL_RO / EVALSHA_RO / FCALL_RO of a script that declares writes */
@@ -1581,23 +1580,6 @@ long long script_library_count(const struct script_engine *se)
 long long script_function_count(const struct script_engine *se)
 {
     return se->nfuncs;
-}
-
-void script_library_at(const struct script_engine *se, int i, struct script_lib_view *out)
-{
-    lode_assert(i >= 0 && i < se->nlibs);
-    const struct flib *lib = se->libs[i];
-    *out = (struct script_lib_view){lib->name, lib->code, lib->code_len, lib->nfuncs};
-}
-
-void script_library_function_at(const struct script_engine *se, int i, int j,
-                                struct script_func_view *out)
-{
-    lode_assert(i >= 0 && i < se->nlibs && j >= 0 && j < se->libs[i]->nfuncs);
-    const struct ffunc *f = se->libs[i]->funcs[j];
-    *out = (struct script_func_view){f->name, f->desc, f->desc_len, {NULL}, 0};
-    for (int k = 0; k < NFLAGS; k++)
-        if (f->flags & (1u << k)) out->flags[out->nflags++] = flag_names[k];
 }
 
 static void reply_lib(const struct flib *lib, bool withcode, struct reply *r)

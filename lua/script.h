@@ -11,7 +11,7 @@
  * at FUNCTION LOAD in Redis 7.0's load sandbox (only redis.register_function,
  * redis.log and constants; 500 ms at most), and the functions it registers
  * are what FCALL runs. A library is kept with its code, which is what
- * FUNCTION DUMP writes (lua/fdump.h) and what a restore loads again.
+ * FUNCTION DUMP writes (engine/fdump.h) and what a restore loads again.
  *
  * Commands a script calls go through the host (the server): this module
  * resolves them in the command table, applies the scripting rules (unknown
@@ -125,7 +125,7 @@ void script_function_flush(struct script_engine *se);
  * (NULL: all), in load order, with their code when withcode. */
 void script_function_list(struct script_engine *se, const char *pat, size_t plen, bool withcode,
                           struct reply *r);
-/* FUNCTION DUMP: appends the payload of every library (lua/fdump.h). */
+/* FUNCTION DUMP: appends the payload of every library (engine/fdump.h). */
 void script_function_dump(const struct script_engine *se, struct buf *out);
 
 enum script_restore_policy {
@@ -151,27 +151,6 @@ enum script_decl script_function_declared(struct script_engine *se, const char *
 /* Loaded libraries and functions (FUNCTION STATS). */
 long long script_library_count(const struct script_engine *se);
 long long script_function_count(const struct script_engine *se);
-
-/* What FUNCTION LIST shows, for callers that print it otherwise (lode-
- * inspect). Every pointer is borrowed until the libraries next change. */
-struct script_lib_view {
-    const char *name; /* NUL-terminated */
-    const char *code; /* code_len bytes, the text given to FUNCTION LOAD */
-    size_t code_len;
-    int nfuncs;
-};
-struct script_func_view {
-    const char *name; /* NUL-terminated */
-    const char *desc; /* desc_len bytes; NULL = no description */
-    size_t desc_len;
-    const char *flags[8]; /* nflags of Redis's flag names ("no-writes", ...) */
-    int nflags;
-};
-/* Library i, 0 <= i < script_library_count, in load order. */
-void script_library_at(const struct script_engine *se, int i, struct script_lib_view *out);
-/* Function j, 0 <= j < nfuncs, of library i, in registration order. */
-void script_library_function_at(const struct script_engine *se, int i, int j,
-                                struct script_func_view *out);
 
 /* ---- the running script ---- */
 

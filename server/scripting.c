@@ -20,7 +20,7 @@
  */
 #include "engine/lode.h"
 #include "engine/util.h"
-#include "lua/fdump.h"
+#include "engine/fdump.h"
 #include "lua/script.h"
 #include "server/server.h"
 

@@ -235,7 +235,7 @@ size_t scripting_memory(void);
 long long scripting_cached(void);
 /* The BUSY error other clients get while a script or function runs long. */
 const char *scripting_busy_reply(void);
-/* The FUNCTION libraries as a DUMP payload (lua/fdump.h), appended to out
+/* The FUNCTION libraries as a DUMP payload (engine/fdump.h), appended to out
  * (the checkpoint child writes it). */
 void scripting_dump_functions(struct buf *out);
 /* Start-up: replaces the libraries with those of a DUMP payload. 0, or -1

@@ -14,15 +14,14 @@
  * The state is rebuilt as the server does at start-up: the checkpoint,
  * then the WAL records above it replayed into an in-memory engine. The
  * FUNCTION libraries (the checkpoint's "functions" record, then the WAL's
- * FUNCTION LOAD / DELETE / FLUSH / RESTORE) are loaded by lua/ exactly as
- * the server loads them: a library's code runs in the load sandbox, where
- * it can only register functions (no command, no data), which is how
- * their names and flags are known.
+ * FUNCTION LOAD / DELETE / FLUSH / RESTORE) are kept as name and code;
+ * their functions and flags are not listed, since only running the code
+ * (lua/, which tools/ do not use) tells them.
  */
 #include "engine/cmd.h"
 #include "engine/lode.h"
 #include "engine/util.h"
-#include "lua/script.h"
+#include "engine/fdump.h"
 #include "tools/common.h"
 #include "wal/ckpt.h"
 #include "wal/reader.h"
@@ -46,8 +45,8 @@ static void usage(void)
             "  dump [--format json|resp] [--db N] every key (resp output replays with "
             "redis-cli --pipe)\n"
             "  wal [--from LSN] [--to LSN]        WAL records as commands, with LSN and time\n"
-            "  functions [--code]                 FUNCTION libraries: engine, functions and "
-            "their flags (and code)\n"
+            "  functions [--code]                 FUNCTION libraries: name, engine (and "
+            "code)\n"
             "  verify                             check every record; exit 0 clean, 1 torn "
             "tail, 2 corrupt\n");
     exit(2);
@@ -336,20 +335,111 @@ static int print_one(int db, struct kv *kv, long long exp)
 
 /* ---- FUNCTION libraries ---- */
 
-static struct script_engine *fengine; /* created at the first library */
+/* The libraries as stored: each one's name and code (the checkpoint's
+ * "functions" payload, engine/fdump.h, then the WAL's FUNCTION LOAD /
+ * DELETE / FLUSH / RESTORE applied in order). Which functions a library
+ * registers, and their flags, only running its code tells (lua/), which
+ * this tool does not link: tools/ use engine/ and wal/ only. */
+struct flib {
+    char *name;
+    char *code;
+    size_t code_len;
+};
+static struct flib *flibs;
+static int nflibs, cap_flibs;
 
-static struct script_engine *functions_engine(void)
+static void flib_clear(void)
 {
-    if (!fengine) {
-        struct script_host none = {0}; /* the load sandbox calls no command */
-        fengine = script_new(&none);
+    for (int i = 0; i < nflibs; i++) {
+        lode_free(flibs[i].name);
+        lode_free(flibs[i].code);
     }
-    return fengine;
+    nflibs = 0;
+}
+
+static void flib_free_all(void)
+{
+    flib_clear();
+    lode_free(flibs);
+    flibs = NULL;
+    cap_flibs = 0;
+}
+
+static int flib_find(const char *name, size_t len)
+{
+    for (int i = 0; i < nflibs; i++)
+        if (strlen(flibs[i].name) == len && memcmp(flibs[i].name, name, len) == 0) return i;
+    return -1;
+}
+
+static void flib_delete(int i)
+{
+    lode_free(flibs[i].name);
+    lode_free(flibs[i].code);
+    memmove(&flibs[i], &flibs[i + 1], sizeof(*flibs) * (size_t)(nflibs - i - 1));
+    nflibs--;
+}
+
+/* Adds the library at the end, dropping one of the same name first (the
+ * server's order after a LOAD REPLACE or a RESTORE REPLACE). */
+static void flib_put(const char *name, size_t nlen, const char *code, size_t clen)
+{
+    int i = flib_find(name, nlen);
+    if (i >= 0) flib_delete(i);
+    if (nflibs == cap_flibs) {
+        cap_flibs = cap_flibs ? 2 * cap_flibs : 8;
+        flibs = lode_realloc(flibs, sizeof(*flibs) * (size_t)cap_flibs);
+    }
+    struct flib *l = &flibs[nflibs++];
+    l->name = lode_malloc(nlen + 1);
+    memcpy(l->name, name, nlen);
+    l->name[nlen] = 0;
+    l->code = lode_malloc(clen ? clen : 1);
+    memcpy(l->code, code, clen);
+    l->code_len = clen;
+}
+
+/* The name= of the shebang line "#!lua name=<name> ..." that starts a
+ * library's code (the server checked it before logging the load). */
+static bool shebang_name(const char *code, size_t len, const char **name, size_t *nlen)
+{
+    const char *end = memchr(code, '\n', len);
+    if (!end) end = code + len;
+    if (end - code < 2 || code[0] != '#' || code[1] != '!') return false;
+    for (const char *p = code + 2; p < end;) {
+        while (p < end && *p == ' ') p++;
+        const char *t = p;
+        while (p < end && *p != ' ') p++;
+        if (p - t > 5 && memcmp(t, "name=", 5) == 0) {
+            *name = t + 5;
+            *nlen = (size_t)(p - t - 5);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A FUNCTION RESTORE payload: flush first, or add its libraries (APPEND,
+ * the default: the server refused clashes before logging), or replace
+ * those of the same names. */
+static int flib_restore(const char *p, size_t n, bool flush, struct buf *err)
+{
+    struct fdump_lib *libs;
+    int nlibs;
+    if (fdump_decode(p, n, &libs, &nlibs) != 0) {
+        buf_printf(err, "the functions payload does not decode");
+        return -1;
+    }
+    if (flush) flib_clear();
+    for (int i = 0; i < nlibs; i++)
+        flib_put(libs[i].name, libs[i].name_len, libs[i].code, libs[i].code_len);
+    lode_free(libs);
+    return 0;
 }
 
 static int functions_load(const char *p, size_t n, struct buf *err)
 {
-    return script_function_restore(functions_engine(), p, n, SCRIPT_RESTORE_FLUSH, err);
+    return flib_restore(p, n, true, err);
 }
 
 static bool arg_eq(const struct slice *a, const char *s)
@@ -363,43 +453,44 @@ static bool arg_eq(const struct slice *a, const char *s)
 static int functions_replay(const struct cmd_def *cmd, int argc, const struct slice *argv,
                             struct reply *r)
 {
-    struct script_engine *se = functions_engine();
-    struct buf name = BUF_INIT, err = BUF_INIT;
+    struct buf err = BUF_INIT;
     int rc = 0;
     const struct slice *last = &argv[argc - 1];
+    const char *name;
+    size_t nlen;
     switch (cmd->id) {
     case CMD_FUNCTION_LOAD:
-        rc = script_function_load(se, last->ptr, last->len, argc > 3, &name, &err);
+        if (shebang_name(last->ptr, last->len, &name, &nlen)) {
+            flib_put(name, nlen, last->ptr, last->len);
+        } else {
+            buf_printf(&err, "ERR a logged library without a name in its shebang");
+            rc = -1;
+        }
         break;
     case CMD_FUNCTION_DELETE:
-        rc = script_function_delete(se, argv[2].ptr, argv[2].len);
-        if (rc != 0) buf_printf(&err, "ERR Library not found");
+        rc = flib_find(argv[2].ptr, argv[2].len);
+        if (rc >= 0) {
+            flib_delete(rc);
+            rc = 0;
+        } else {
+            buf_printf(&err, "ERR Library not found");
+        }
         break;
-    case CMD_FUNCTION_FLUSH: script_function_flush(se); break;
-    case CMD_FUNCTION_RESTORE: {
-        enum script_restore_policy policy = SCRIPT_RESTORE_APPEND;
-        if (argc > 3 && arg_eq(&argv[3], "flush")) policy = SCRIPT_RESTORE_FLUSH;
-        if (argc > 3 && arg_eq(&argv[3], "replace")) policy = SCRIPT_RESTORE_REPLACE;
-        rc = script_function_restore(se, argv[2].ptr, argv[2].len, policy, &err);
+    case CMD_FUNCTION_FLUSH: flib_clear(); break;
+    case CMD_FUNCTION_RESTORE:
+        rc = flib_restore(argv[2].ptr, argv[2].len, argc > 3 && arg_eq(&argv[3], "flush"), &err);
         break;
-    }
     default: buf_printf(&err, "ERR not a FUNCTION write"); rc = -1;
     }
     if (rc != 0)
         reply_error(r, err.ptr);
     else
         reply_ok(r);
-    buf_release(&name);
     buf_release(&err);
     return 0;
 }
 
 static const struct tool_functions with_functions = {functions_load, functions_replay};
-
-static long long library_count(void)
-{
-    return fengine ? script_library_count(fengine) : 0;
-}
 
 static int cmd_functions(const char *dir, bool code)
 {
@@ -407,45 +498,26 @@ static int cmd_functions(const char *dir, bool code)
     engine_init(&eng, MAX_DBS);
     int end = tool_load_with(dir, &eng, 0, true, NULL, &with_functions);
     engine_release(&eng);
-    if (end < 0) return 2;
+    if (end < 0) {
+        flib_free_all();
+        return 2;
+    }
     struct buf b = BUF_INIT;
-    long long n = library_count();
-    for (int i = 0; i < n; i++) {
-        struct script_lib_view lib;
-        script_library_at(fengine, i, &lib);
+    for (int i = 0; i < nflibs; i++) {
         b.len = 0;
-        tool_repr(&b, lib.name, strlen(lib.name));
-        printf("library %s engine LUA functions %d\n", b.ptr, lib.nfuncs);
-        for (int j = 0; j < lib.nfuncs; j++) {
-            struct script_func_view f;
-            script_library_function_at(fengine, i, j, &f);
-            b.len = 0;
-            buf_append(&b, "  function ", 11);
-            tool_repr(&b, f.name, strlen(f.name));
-            buf_append(&b, " flags ", 7);
-            for (int k = 0; k < f.nflags; k++) {
-                if (k) buf_putc(&b, ',');
-                buf_append(&b, f.flags[k], strlen(f.flags[k]));
-            }
-            if (!f.nflags) buf_putc(&b, '-');
-            if (f.desc) {
-                buf_append(&b, " description ", 13);
-                tool_repr(&b, f.desc, f.desc_len);
-            }
-            printf("%s\n", b.ptr);
-        }
+        tool_repr(&b, flibs[i].name, strlen(flibs[i].name));
+        printf("library %s engine LUA\n", b.ptr);
         if (code) {
             /* the code as loaded, between two marker lines */
             printf("  code:\n");
-            fwrite(lib.code, 1, lib.code_len, stdout);
-            if (!lib.code_len || lib.code[lib.code_len - 1] != '\n') putchar('\n');
+            fwrite(flibs[i].code, 1, flibs[i].code_len, stdout);
+            if (!flibs[i].code_len || flibs[i].code[flibs[i].code_len - 1] != '\n') putchar('\n');
             printf("  end of code\n");
         }
     }
-    fprintf(stderr, "%lld libraries\n", n);
+    fprintf(stderr, "%d libraries\n", nflibs);
     buf_release(&b);
-    script_free(fengine);
-    fengine = NULL;
+    flib_free_all();
     return 0;
 }
 
@@ -505,10 +577,8 @@ static int cmd_info(const char *dir)
             if (per_type[t]) printf(" %s=%lld", obj_type_name(t), per_type[t]);
         printf("\n");
     }
-    printf("function libraries: %lld (functions: %lld)\n", library_count(),
-           fengine ? script_function_count(fengine) : 0);
-    script_free(fengine);
-    fengine = NULL;
+    printf("function libraries: %d\n", nflibs);
+    flib_free_all();
     engine_release(&eng);
     return 0;
 }

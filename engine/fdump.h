@@ -12,8 +12,8 @@
  *
  * Thread: any. Allocates (the decoder's array); never blocks.
  */
-#ifndef LODE_LUA_FDUMP_H
-#define LODE_LUA_FDUMP_H
+#ifndef LODE_ENGINE_FDUMP_H
+#define LODE_ENGINE_FDUMP_H
 
 #include "engine/buf.h"
 

@@ -9,14 +9,14 @@
  *   16  .. N times: u32 name length, name, u32 code length, code
  *   end-4 4 u32 CRC-32C (Castagnoli) of every byte before it
  */
-#include "lua/fdump.h"
+#include "engine/fdump.h"
 #include "engine/lode.h"
 
 #include <string.h>
 
 /* Bitwise CRC-32C: payloads are small and rare (DUMP, RESTORE, one per
  * checkpoint), so no table or hardware path; the same function the WAL
- * uses (wal/crc32c.h), which this layer may not include. */
+ * uses (wal/crc32c.h), which the engine may not include. */
 static uint32_t crc32c_bitwise(const void *p, size_t n)
 {
     const uint8_t *b = p;
