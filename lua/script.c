@@ -49,7 +49,7 @@
 /* EVAL shebang flags (Redis 7.0's names) */
 static const char *const flag_names[] = {"no-writes", "allow-oom", "allow-stale", "no-cluster",
                                          "allow-cross-slot-keys"};
-#define NFLAGS 5
+#define NFLAGS          5
 #define FFLAG_NO_WRITES 1u /* bit k = flag_names[k] */
 
 /* EVAL_RO / EVALSHA_RO / FCALL_RO of a script that declares writes */
@@ -1007,7 +1007,9 @@ static int parse_shebang(const char *body, size_t len, bool *readonly, bool *she
     if (!*shebang) return 0;
     const char *nl = memchr(body, '\n', len);
     size_t l = nl ? (size_t)(nl - body) : len;
-    char *line = strndup(body + 2, l - 2);
+    char *line = lode_malloc(l - 1); /* body need not end in a NUL */
+    memcpy(line, body + 2, l - 2);
+    line[l - 2] = 0;
     int rc = 0;
     char *save = NULL;
     char *tok = strtok_r(line, " ", &save);
@@ -1036,7 +1038,7 @@ static int parse_shebang(const char *body, size_t len, bool *readonly, bool *she
         }
     }
 out:
-    free(line);
+    lode_free(line);
     return rc;
 }
 

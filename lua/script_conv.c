@@ -7,6 +7,7 @@
  * before each push, so the fuzz target can feed it anything.
  */
 #include "lua/script_conv.h"
+#include "engine/lode.h"
 
 #include <lauxlib.h>
 #include <limits.h>
@@ -249,12 +250,14 @@ static void conv_table(lua_State *L, int idx, int sresp, struct reply *r, int de
     if (get_field(L, idx, "ok", LUA_TSTRING)) {
         s = lua_tolstring(L, -1, &n);
         /* a status line cannot hold CR or LF: Redis turns them into spaces */
-        char *copy = strndup(s, n);
+        char *copy = lode_malloc(n + 1);
+        memcpy(copy, s, n);
+        copy[n] = 0;
         for (size_t i = 0; i < n; i++)
             if (copy[i] == '\r' || copy[i] == '\n') copy[i] = ' ';
         lua_pop(L, 1);
-        reply_status(r, copy);
-        free(copy);
+        reply_status(r, copy); /* up to an embedded NUL */
+        lode_free(copy);
         return;
     }
     if (get_field(L, idx, "double", LUA_TNUMBER)) {

@@ -92,6 +92,8 @@ def test_lua_to_resp2(raw):
     assert raw.call("EVAL", "return {err='My Error'}", "0") == b"-My Error\r\n"
     assert raw.call("EVAL", "return redis.error_reply('xx yy')", "0") == b"-xx yy\r\n"
     assert raw.call("EVAL", "return redis.status_reply('A\\r\\nB')", "0") == b"+A  B\r\n"
+    # a status ends at an embedded NUL, as in Redis (and nothing past it is touched)
+    assert raw.call("EVAL", "return {ok='a\\0b\\rc'}", "0") == b"+a\r\n"
     assert raw.call("EVAL", "return {double=3.5}", "0") == b"$3\r\n3.5\r\n"
 
 
