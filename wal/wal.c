@@ -38,6 +38,9 @@
 #include <unistd.h>
 
 #define WAL_VERSION 1
+/* Inline mode: the writer syncs in the background once this much is
+ * unsynced, whatever the mode (see unsynced_bytes). */
+#define WAL_WRITEBACK_BYTES ((uint64_t)8 << 20)
 static const char magic[8] = {'L', 'O', 'D', 'E', 'W', 'A', 'L', 0};
 
 /* ---- the I/O table ---- */
@@ -108,6 +111,11 @@ struct wal {
      * the writer's in `always` mode; under mu in inline mode */
     uint64_t unsynced;
     long long last_sync_ms;
+    /* inline mode (mu): bytes written since the last sync; past
+     * WAL_WRITEBACK_BYTES the writer syncs them in the background, in
+     * every mode, so that a segment change (which syncs the full segment
+     * on the main thread) finds little left to sync */
+    uint64_t unsynced_bytes;
     pthread_t thread;
     /* published */
     _Atomic uint64_t last_lsn, written_lsn, durable_lsn;
@@ -230,21 +238,26 @@ static int do_sync(struct wal *w)
     if (w->inline_io) pthread_mutex_lock(&w->mu);
     store_max(&w->durable_lsn, w->unsynced);
     w->unsynced = 0;
+    w->unsynced_bytes = 0;
     w->last_sync_ms = util_ms_now();
     if (w->inline_io) pthread_mutex_unlock(&w->mu);
     return 0;
 }
 
-/* Records up to lsn are in the file (not synced yet). */
-static void note_written(struct wal *w, uint64_t lsn)
+/* Records up to lsn are in the file (not synced yet), bytes more of them
+ * than noted so far. */
+static void note_written(struct wal *w, uint64_t lsn, uint64_t bytes)
 {
     if (w->inline_io) {
         pthread_mutex_lock(&w->mu);
         /* the writer sleeps without a deadline while nothing is pending:
          * wake it when something becomes pending (once per sync, not per
-         * batch) */
-        if (!w->unsynced) pthread_cond_signal(&w->cv);
+         * batch) and when enough is written for a background sync */
+        bool over = w->unsynced_bytes < WAL_WRITEBACK_BYTES &&
+                    w->unsynced_bytes + bytes >= WAL_WRITEBACK_BYTES;
+        if (!w->unsynced || over) pthread_cond_signal(&w->cv);
         w->unsynced = lsn;
+        w->unsynced_bytes += bytes;
         pthread_mutex_unlock(&w->mu);
     } else {
         w->unsynced = lsn;
@@ -298,7 +311,7 @@ static int write_batch(struct wal *w, struct batch *b)
              * rollover must cover them, even when the batch goes on in
              * the next segment (else a crash could lose records that the
              * next sync, of the new segment, reports durable) */
-            note_written(w, le_get64((const uint8_t *)last + 8));
+            note_written(w, le_get64((const uint8_t *)last + 8), n);
             p = q;
             continue;
         }
@@ -317,7 +330,7 @@ static int write_batch(struct wal *w, struct batch *b)
 static void inline_sync(struct wal *w)
 {
     int fd = w->fd;
-    uint64_t lsn = w->unsynced;
+    uint64_t lsn = w->unsynced, bytes = w->unsynced_bytes;
     w->sync_busy = true;
     pthread_mutex_unlock(&w->mu);
     long long t0 = util_mono_us();
@@ -331,6 +344,8 @@ static void inline_sync(struct wal *w)
     } else {
         store_max(&w->durable_lsn, lsn);
         if (w->unsynced == lsn) w->unsynced = 0;
+        /* a segment change meanwhile synced (and zeroed) them all */
+        w->unsynced_bytes = w->unsynced_bytes >= bytes ? w->unsynced_bytes - bytes : 0;
     }
     w->last_sync_ms = util_ms_now();
     pthread_cond_broadcast(&w->idle);
@@ -347,6 +362,7 @@ static void *writer_main(void *arg)
             bool pending = w->unsynced && !atomic_load(&w->error) && !w->rolling;
             int m = atomic_load(&w->sync);
             if (pending && m == WAL_SYNC_ALWAYS) break; /* switched to always */
+            if (pending && w->inline_io && w->unsynced_bytes >= WAL_WRITEBACK_BYTES) break;
             if (pending && m == WAL_SYNC_EVERYSEC) {
                 long long due = w->last_sync_ms + 1000 - util_ms_now();
                 if (due <= 0) break;
@@ -367,8 +383,9 @@ static void *writer_main(void *arg)
             /* the main thread wrote everything; sync when due, and once
              * more at the end unless the mode is `no` */
             int m = atomic_load(&w->sync);
-            if (w->unsynced && !atomic_load(&w->error) && !w->rolling && m != WAL_SYNC_NO &&
-                (w->stop || util_ms_now() - w->last_sync_ms >= 1000))
+            bool due = m != WAL_SYNC_NO && (w->stop || util_ms_now() - w->last_sync_ms >= 1000);
+            if (w->unsynced && !atomic_load(&w->error) && !w->rolling &&
+                (due || w->unsynced_bytes >= WAL_WRITEBACK_BYTES))
                 inline_sync(w);
             if (w->stop) break;
             continue;
@@ -388,7 +405,7 @@ static void *writer_main(void *arg)
                 fail(w, rc);
                 break;
             }
-            note_written(w, b->last_lsn);
+            note_written(w, b->last_lsn, 0);
             atomic_fetch_add(&w->batches, 1);
             atomic_fetch_add(&w->records, b->records);
         }
@@ -463,7 +480,7 @@ void wal_seal(struct wal *w)
                 fail(w, rc);
                 if (w->notify) w->notify(w->priv);
             } else {
-                note_written(w, b->last_lsn);
+                note_written(w, b->last_lsn, 0);
                 atomic_fetch_add(&w->batches, 1);
                 atomic_fetch_add(&w->records, b->records);
             }

@@ -11,10 +11,14 @@
  * wal_seal writes the batch itself (a write to the page cache, no sync), so
  * a reply leaves only after its records reached the kernel and survives a
  * crash of the process, as with Redis's appendfsync everysec; the writer
- * thread then only syncs: at most once a second in `everysec`, never in
- * `no`. Every mode syncs a segment before starting the next (and a new
- * segment's header), so that only the last segment can have a torn tail;
- * in `everysec` / `no` that happens on the main thread, once per segment.
+ * thread then only syncs: at most once a second in `everysec`, never for
+ * durability in `no` — but in both, whenever 8 MiB are written and not
+ * synced, in the background. Every mode syncs a segment before starting
+ * the next (and a new segment's header), so that only the last segment can
+ * have a torn tail; in `everysec` / `no` that happens on the main thread,
+ * once per segment, and the background syncs keep it short (at most about
+ * 8 MiB to sync instead of a whole segment: 85 ms measured here at 800k
+ * INCR/s, 19 ms after).
  *
  * A failed write or sync is sticky (wal_failed): nothing after it is
  * written or reported durable; the caller refuses further writes.

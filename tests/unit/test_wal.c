@@ -696,6 +696,41 @@ static void test_sync_no(void **state)
     tdir_free(&t);
 }
 
+/* `no` never syncs for durability, but once 8 MiB are unsynced the writer
+ * syncs them in the background, so that a segment change, which syncs on
+ * the event loop, finds little left to sync. */
+static void test_sync_no_writeback(void **state)
+{
+    (void)state;
+    struct tdir t;
+    tdir_new(&t);
+    struct buf err = BUF_INIT;
+    struct recs model = {0};
+    faults_reset();
+    wal_set_io(&fault_io);
+    struct wal *w = open_ok(&t, WAL_SYNC_NO, WAL_DEFAULT_SEGMENT, NULL, &err);
+    int pw0, sy0, pw1, sy1;
+    f_counts(&pw0, &sy0);
+    struct wal_stats st;
+    uint64_t last = 0, at_threshold = 0;
+    do {
+        for (int i = 0; i < 10; i++) last = append_rec(w, &model, 5, 0, 65536);
+        wal_seal(w);
+        wal_get_stats(w, &st);
+        if (!at_threshold && st.bytes >= (8u << 20)) at_threshold = last;
+    } while (st.bytes < (9u << 20));
+    /* a sync covering the records up to the threshold happens by itself */
+    assert_true(wait_until(w, UNTIL_DURABLE, at_threshold, 5000));
+    f_counts(&pw1, &sy1);
+    assert_true(sy1 > sy0);
+    close_wal(w);
+    wal_set_io(NULL);
+    assert_int_equal(reopen_check(&t, WAL_DEFAULT_SEGMENT, &model, &err), last);
+    recs_free(&model);
+    buf_release(&err);
+    tdir_free(&t);
+}
+
 static void test_sync_everysec(void **state)
 {
     (void)state;
@@ -1617,6 +1652,7 @@ int main(void)
         cmocka_unit_test(test_segment_filled_to_the_byte),
         cmocka_unit_test(test_sync_always),
         cmocka_unit_test(test_sync_no),
+        cmocka_unit_test(test_sync_no_writeback),
         cmocka_unit_test(test_sync_everysec),
         cmocka_unit_test(test_fault_pwrite_eio),
         cmocka_unit_test(test_fault_short_write),
