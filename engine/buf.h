@@ -33,8 +33,15 @@ struct slice {
 void buf_init(struct buf *b);
 /* Frees the contents; b is left empty and reusable. */
 void buf_release(struct buf *b);
+/* Grows b to hold n more bytes (and the NUL); buf_reserve's slow path.
+ * Returns the write position ptr+len. */
+char *buf_grow(struct buf *b, size_t n);
 /* Makes room for n more bytes. Returns the write position ptr+len. */
-char *buf_reserve(struct buf *b, size_t n);
+static inline char *buf_reserve(struct buf *b, size_t n)
+{
+    if (b->len + n + 1 > b->cap) return buf_grow(b, n);
+    return b->ptr + b->len;
+}
 void buf_append(struct buf *b, const void *p, size_t n);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

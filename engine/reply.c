@@ -73,12 +73,20 @@ void reply_int(struct reply *r, long long v)
 
 void reply_bulk(struct reply *r, const char *p, size_t n)
 {
-    header(r, '$', (long long)n);
-    char *w = buf_reserve(r->out, n + 2);
+    /* one reservation for "$<n>\r\n<bytes>\r\n" */
+    char *start = buf_reserve(r->out, n + UTIL_LLSTR_SIZE + 5), *w = start;
+    *w++ = '$';
+    if (n < 10)
+        *w++ = (char)('0' + n);
+    else
+        w += util_ull2str(w, n);
+    *w++ = '\r';
+    *w++ = '\n';
     if (n) memcpy(w, p, n);
-    w[n] = '\r';
-    w[n + 1] = '\n';
-    r->out->len += n + 2;
+    w += n;
+    *w++ = '\r';
+    *w++ = '\n';
+    r->out->len += (size_t)(w - start);
     r->out->ptr[r->out->len] = '\0';
 }
 

@@ -49,16 +49,31 @@ bool util_str2ll(const char *s, size_t n, long long *out)
     return true;
 }
 
+/* "00" "01" ... "99": two digits per step. */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
 int util_ull2str(char *dst, unsigned long long v)
 {
-    char tmp[UTIL_LLSTR_SIZE];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (int i = 0; i < n; i++) dst[i] = tmp[n - 1 - i];
+    int n = 1;
+    for (unsigned long long t = v; t >= 10; t /= 10) n++;
     dst[n] = '\0';
+    char *w = dst + n;
+    while (v >= 100) {
+        unsigned i = (unsigned)(v % 100) * 2;
+        v /= 100;
+        *--w = digit_pairs[i + 1];
+        *--w = digit_pairs[i];
+    }
+    if (v >= 10) {
+        unsigned i = (unsigned)v * 2;
+        *--w = digit_pairs[i + 1];
+        *--w = digit_pairs[i];
+    } else {
+        *--w = (char)('0' + v);
+    }
     return n;
 }
 

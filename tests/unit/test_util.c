@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "engine/util.h"
@@ -50,6 +51,26 @@ static void test_ll2str(void **state)
     assert_string_equal(b, "9223372036854775807");
     util_ll2str(b, -42);
     assert_string_equal(b, "-42");
+    /* every length, at both ends of it, against snprintf */
+    unsigned long long p10 = 1;
+    for (int d = 1; d <= 20; d++) {
+        unsigned long long cases[] = {p10, p10 + 1, p10 * 10 - 1, p10 * 5 + 7};
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            unsigned long long v = d == 20 && i >= 2 ? ULLONG_MAX - i : cases[i];
+            char want[32];
+            int wl = snprintf(want, sizeof(want), "%llu", v);
+            assert_int_equal(util_ull2str(b, v), wl);
+            assert_string_equal(b, want);
+            if (v <= (unsigned long long)LLONG_MAX) {
+                wl = snprintf(want, sizeof(want), "%lld", -(long long)v);
+                assert_int_equal(util_ll2str(b, -(long long)v), wl);
+                assert_string_equal(b, want);
+            }
+        }
+        if (d < 20) p10 *= 10;
+    }
+    assert_int_equal(util_ull2str(b, ULLONG_MAX), 20);
+    assert_string_equal(b, "18446744073709551615");
 }
 
 static void test_long_double(void **state)
