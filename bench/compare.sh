@@ -23,6 +23,8 @@
 #   LODE_SERVER  lode-server binary [build/lode-server, built if needed]
 #   REDIS_SERVER redis-server binary [/usr/bin/redis-server]
 #   LODE_DURABILITY  lode-server --durability [no]: always | everysec | no
+#   LODE_ARGS    more lode-server arguments, space-separated [none], e.g.
+#                "--checkpoint-wal-bytes 100gb" (no automatic checkpoints)
 #   REDIS_FSYNC      redis-server persistence to compare with: [off] (no RDB, no
 #                    AOF), always or everysec (appendonly yes + appendfsync)
 #   RUN_TIMEOUT  seconds before one redis-benchmark run is abandoned [600]
@@ -51,6 +53,7 @@ SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
 REDIS_SERVER=${REDIS_SERVER:-/usr/bin/redis-server}
 LODE_DURABILITY=${LODE_DURABILITY:-no}
+read -r -a LODE_EXTRA <<<"${LODE_ARGS:-}"
 REDIS_FSYNC=${REDIS_FSYNC:-off}
 if [ "$REDIS_FSYNC" = off ]; then
     REDIS_PERSIST=(--appendonly no)
@@ -138,7 +141,8 @@ start_server() { # name
     port=$("$PY" "$HELPER" free-port)
     if [[ $name == lode ]]; then
         "${pin_server[@]}" "$LODE_SERVER" --port "$port" --bind 127.0.0.1 \
-            --dir "$dir/data" --durability "$LODE_DURABILITY" >"$dir/server.log" 2>&1 &
+            --dir "$dir/data" --durability "$LODE_DURABILITY" ${LODE_EXTRA[@]+"${LODE_EXTRA[@]}"} \
+            >"$dir/server.log" 2>&1 &
     else
         "${pin_server[@]}" "$REDIS_SERVER" --port "$port" --bind 127.0.0.1 \
             --dir "$dir/data" --save "" "${REDIS_PERSIST[@]}" >"$dir/server.log" 2>&1 &
@@ -176,7 +180,7 @@ git_rev=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
     echo "redis-server=$redis_version"
     echo "host=$(uname -srm), $ncpu CPU(s), load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "pinning=servers on CPU $SERVER_CPU, redis-benchmark on CPU $CLIENT_CPU"
-    echo "durability=lode-server --durability $LODE_DURABILITY; redis-server $REDIS_PERSIST_TEXT"
+    echo "durability=lode-server --durability $LODE_DURABILITY ${LODE_ARGS:-}; redis-server $REDIS_PERSIST_TEXT"
     echo "benchmark=redis-benchmark -c $CLIENTS -r $KEYSPACE, -n $N_P1 at -P 1, $N_P16 at -P >1 (MSET: n / $MSET_DIV), $R round(s), alternating lode/redis per row"
     if [[ "${QUICK:-0}" == 1 ]]; then
         echo "warning=QUICK=1 smoke run: these figures mean nothing"
