@@ -41,6 +41,9 @@
 /* Inline mode: the writer syncs in the background once this much is
  * unsynced, whatever the mode (see unsynced_bytes). */
 #define WAL_WRITEBACK_BYTES ((uint64_t)8 << 20)
+/* `always`: the longest the writer waits for a group to gather (see
+ * group_wait). */
+#define WAL_GROUP_WAIT_MAX_US 200
 static const char magic[8] = {'L', 'O', 'D', 'E', 'W', 'A', 'L', 0};
 
 /* ---- the I/O table ---- */
@@ -116,6 +119,9 @@ struct wal {
      * every mode, so that a segment change (which syncs the full segment
      * on the main thread) finds little left to sync */
     uint64_t unsynced_bytes;
+    /* `always` group commit (mu): records queued since the writer last took
+     * the queue, and how many that last list held */
+    uint64_t queued_records, last_group;
     pthread_t thread;
     /* published */
     _Atomic uint64_t last_lsn, written_lsn, durable_lsn;
@@ -351,6 +357,31 @@ static void inline_sync(struct wal *w)
     pthread_cond_broadcast(&w->idle);
 }
 
+/* `always` group commit, called with mu held and something queued: the
+ * clients the last sync released are sending their next writes, so wait
+ * (at most half the average sync time, and WAL_GROUP_WAIT_MAX_US) until as
+ * many records are queued as the last list held. One sync then covers them
+ * all instead of a part, as Redis's fsync per loop turn does, while the
+ * loop goes on serving. Without a group (one client, or all of them at
+ * once) nothing waits. */
+static void group_wait(struct wal *w)
+{
+    if (w->last_group < 2 || w->queued_records >= w->last_group) return;
+    uint64_t syncs = atomic_load(&w->syncs);
+    long long us = syncs ? (long long)(atomic_load(&w->sync_us_total) / syncs) / 2 : 0;
+    if (us > WAL_GROUP_WAIT_MAX_US) us = WAL_GROUP_WAIT_MAX_US;
+    if (us <= 0) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += us * 1000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    while (w->queued_records < w->last_group && !w->stop)
+        if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) != 0) break;
+}
+
 static void *writer_main(void *arg)
 {
     struct wal *w = arg;
@@ -390,8 +421,11 @@ static void *writer_main(void *arg)
             if (w->stop) break;
             continue;
         }
+        if (atomic_load(&w->sync) == WAL_SYNC_ALWAYS) group_wait(w);
         struct batch *list = w->queue;
         w->queue = w->queue_tail = NULL;
+        w->last_group = w->queued_records;
+        w->queued_records = 0;
         w->writer_busy = true;
         bool stopping = w->stop;
         pthread_mutex_unlock(&w->mu);
@@ -497,6 +531,7 @@ void wal_seal(struct wal *w)
     else
         w->queue = b;
     w->queue_tail = b;
+    w->queued_records += b->records;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
 }

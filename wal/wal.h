@@ -7,7 +7,11 @@
  * replies are written. In `always` mode a writer thread writes sealed
  * batches to the current segment and fdatasyncs after each write, then
  * publishes the durable LSN and calls opt.notify (which wakes the loop), so
- * the main thread never waits for disk. In `everysec` and `no` mode
+ * the main thread never waits for disk. Before taking the next batches it
+ * waits, at most half its average sync time and 200 us, until as many
+ * records are queued as its last sync carried (the clients that sync
+ * released coming back), so that one sync serves a whole group. In
+ * `everysec` and `no` mode
  * wal_seal writes the batch itself (a write to the page cache, no sync), so
  * a reply leaves only after its records reached the kernel and survives a
  * crash of the process, as with Redis's appendfsync everysec; the writer

@@ -696,6 +696,35 @@ static void test_sync_no(void **state)
     tdir_free(&t);
 }
 
+/* `always` group commit: after a sync of a group of 10 records the writer
+ * waits a little for as many again, but a lone record after it is still
+ * synced (the wait has a deadline), and nothing is reported durable before
+ * its sync. */
+static void test_sync_always_group_wait(void **state)
+{
+    (void)state;
+    struct tdir t;
+    tdir_new(&t);
+    struct buf err = BUF_INIT;
+    struct recs model = {0};
+    struct wal *w = open_ok(&t, WAL_SYNC_ALWAYS, WAL_DEFAULT_SEGMENT, NULL, &err);
+    uint64_t last = 0;
+    for (int round = 0; round < 20; round++) {
+        for (int i = 0; i < 10; i++) last = append_rec(w, &model, 6, 0, 100);
+        wal_seal(w);
+        assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+        last = append_rec(w, &model, 6, 0, 100); /* fewer than the last group */
+        wal_seal(w);
+        assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+        assert_int_equal(wal_durable_lsn(w), last);
+    }
+    close_wal(w);
+    assert_int_equal(reopen_check(&t, WAL_DEFAULT_SEGMENT, &model, &err), last);
+    recs_free(&model);
+    buf_release(&err);
+    tdir_free(&t);
+}
+
 /* `no` never syncs for durability, but once 8 MiB are unsynced the writer
  * syncs them in the background, so that a segment change, which syncs on
  * the event loop, finds little left to sync. */
@@ -1653,6 +1682,7 @@ int main(void)
         cmocka_unit_test(test_sync_always),
         cmocka_unit_test(test_sync_no),
         cmocka_unit_test(test_sync_no_writeback),
+        cmocka_unit_test(test_sync_always_group_wait),
         cmocka_unit_test(test_sync_everysec),
         cmocka_unit_test(test_fault_pwrite_eio),
         cmocka_unit_test(test_fault_short_write),
