@@ -235,6 +235,11 @@ void ckpt_key_head(const char *key, size_t klen, uint8_t head[CKPT_KEY_HEAD])
 
 int ckpt_key_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
+    if (alen <= CKPT_SHORT_KEY_MAX && blen <= CKPT_SHORT_KEY_MAX) {
+        /* both stored as themselves after the same db prefix */
+        int r = memcmp(a, b, alen < blen ? alen : blen);
+        return r ? r : alen < blen ? -1 : alen > blen;
+    }
     uint8_t ka[CKPT_LMDB_KEY_MAX], kb[CKPT_LMDB_KEY_MAX];
     size_t la = make_key(ka, 0, a, alen), lb = make_key(kb, 0, b, blen);
     int r = memcmp(ka, kb, la < lb ? la : lb); /* LMDB's default order */
