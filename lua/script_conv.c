@@ -236,6 +236,22 @@ static bool get_field(lua_State *L, int idx, const char *field, int want)
 
 static void conv(lua_State *L, int idx, int sresp, struct reply *r, int depth);
 
+/* Converts every entry of the table at stack slot t (depth + 1): its keys
+ * and values (a map's) or its keys alone (a set's). Returns how many. */
+static long long conv_entries(lua_State *L, int t, int sresp, struct reply *r, int depth,
+                              bool values)
+{
+    long long cnt = 0;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        conv(L, t + 1, sresp, r, depth + 1);
+        if (values) conv(L, t + 2, sresp, r, depth + 1);
+        lua_pop(L, 1);
+        cnt++;
+    }
+    return cnt;
+}
+
 static void conv_table(lua_State *L, int idx, int sresp, struct reply *r, int depth)
 {
     size_t n;
@@ -279,31 +295,14 @@ static void conv_table(lua_State *L, int idx, int sresp, struct reply *r, int de
         return;
     }
     if (get_field(L, idx, "map", LUA_TTABLE)) {
-        int t = lua_gettop(L);
         size_t tok = reply_defer(r);
-        long long cnt = 0;
-        lua_pushnil(L);
-        while (lua_next(L, t)) {
-            conv(L, t + 1, sresp, r, depth + 1);
-            conv(L, t + 2, sresp, r, depth + 1);
-            lua_pop(L, 1);
-            cnt++;
-        }
-        reply_defer_map(r, tok, cnt);
+        reply_defer_map(r, tok, conv_entries(L, lua_gettop(L), sresp, r, depth, true));
         lua_pop(L, 1);
         return;
     }
     if (get_field(L, idx, "set", LUA_TTABLE)) {
-        int t = lua_gettop(L);
         size_t tok = reply_defer(r);
-        long long cnt = 0;
-        lua_pushnil(L);
-        while (lua_next(L, t)) {
-            conv(L, t + 1, sresp, r, depth + 1);
-            lua_pop(L, 1);
-            cnt++;
-        }
-        reply_defer_set(r, tok, cnt);
+        reply_defer_set(r, tok, conv_entries(L, lua_gettop(L), sresp, r, depth, false));
         lua_pop(L, 1);
         return;
     }
