@@ -26,8 +26,8 @@ import threading
 import pytest
 
 from conftest import Server
-from crash.rounds import kill_under_load
-from resp_client import RawConn, encode
+from crash.rounds import BatchWriter, kill_under_load
+from resp_client import encode
 
 pytestmark = pytest.mark.lode_only
 
@@ -57,7 +57,7 @@ class TxState:
         tag = b"w%d:tx%d:" % (self.cid, n)
         return tag + b"x" * (BIG - len(tag))
 
-    def transaction(self):
+    def request(self):
         """The bytes of the next transaction (number sent + 1)."""
         n = self.sent + 1
         cmds = [("MULTI",)]
@@ -66,49 +66,18 @@ class TxState:
                  ("SET", "w%d:big" % self.cid, self.big(n)),
                  ("SET", "w%d:ttl" % self.cid, str(n), "EX", str(TTL_S)),
                  ("SELECT", "0"), ("EXEC",)]
-        return b"".join(encode(*c) for c in cmds), len(cmds)
+        self.ncmds = len(cmds)
+        return b"".join(encode(*c) for c in cmds)
 
-    def check_exec(self, reply, n):
+    def read_ack(self, conn, n):
+        """MULTI's +OK and the +QUEUED of each command, then EXEC's array."""
+        for _ in range(self.ncmds - 1):
+            r = conn.read_reply()
+            assert r == b"+OK\r\n" or r == b"+QUEUED\r\n", r
+        reply = conn.read_reply()
         want = b"*%d\r\n" % (NCOUNTERS + 5) + b"".join(
             b":%d\r\n" % n for _ in range(NCOUNTERS))
         assert reply.startswith(want), (self.cid, n, reply[:80])
-
-
-class TxWriter(threading.Thread):
-    def __init__(self, st, port, stop, depth):
-        super().__init__(daemon=True)
-        self.st, self.port, self.stop, self.depth = st, port, stop, depth
-        self.error = None
-
-    def run(self):
-        try:
-            conn = RawConn(self.port, timeout=30)
-        except OSError as e:
-            self.error = "connect: %r" % e
-            return
-        try:
-            while not self.stop.is_set():
-                batch = []
-                for _ in range(self.depth):
-                    data, ncmds = self.st.transaction()
-                    batch.append(data)
-                    self.st.sent += 1  # counted before it leaves: it may be applied
-                    nreplies = ncmds
-                try:
-                    conn.send_raw(b"".join(batch))
-                    for i in range(len(batch)):
-                        for _ in range(nreplies - 1):
-                            r = conn.read_reply()
-                            assert r == b"+OK\r\n" or r == b"+QUEUED\r\n", r
-                        n = self.st.acked + 1
-                        self.st.check_exec(conn.read_reply(), n)
-                        self.st.acked = n
-                except (ConnectionError, OSError):
-                    return  # the kill
-        except AssertionError as e:
-            self.error = str(e)
-        finally:
-            conn.close()
 
 
 def verify(c, c1, states):
@@ -152,7 +121,7 @@ def test_kill9_transactions(tmp_path, capsys, mode):
         srv.start()
         for rnd in range(rounds):
             stop = threading.Event()
-            writers = [TxWriter(st, srv.port, stop, 20 if st.cid == 0 else 1) for st in states]
+            writers = [BatchWriter(st, srv.port, stop, 20 if st.cid == 0 else 1) for st in states]
             base = sum(st.acked for st in states)
             target = base + rng.randint(50 * nclients, 200 * nclients)
             kill_under_load(srv, writers, stop, lambda: sum(st.acked for st in states), target,

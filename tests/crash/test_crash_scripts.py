@@ -22,8 +22,8 @@ import threading
 import pytest
 
 from conftest import Server
-from crash.rounds import kill_under_load
-from resp_client import RawConn, encode
+from crash.rounds import BatchWriter, kill_under_load
+from resp_client import encode
 
 pytestmark = pytest.mark.lode_only
 
@@ -52,45 +52,17 @@ class ScriptState:
         tag = b"w%d:call%d:" % (self.cid, n)
         return tag + b"x" * (BIG - len(tag))
 
-    def call(self):
+    def request(self):
+        """The next call (number sent + 1)."""
         n = self.sent + 1
         keys = self.counters() + ["w%d:big" % self.cid]
         if self.cid % 2 == 0:
             return encode("EVALSHA", self.sha, str(len(keys)), *keys, self.big(n))
         return encode("FCALL", "bump", str(len(keys)), *keys, self.big(n))
 
-
-class ScriptWriter(threading.Thread):
-    def __init__(self, st, port, stop, depth):
-        super().__init__(daemon=True)
-        self.st, self.port, self.stop, self.depth = st, port, stop, depth
-        self.error = None
-
-    def run(self):
-        try:
-            conn = RawConn(self.port, timeout=30)
-        except OSError as e:
-            self.error = "connect: %r" % e
-            return
-        try:
-            while not self.stop.is_set():
-                batch = []
-                for _ in range(self.depth):
-                    batch.append(self.st.call())
-                    self.st.sent += 1  # counted before it leaves: it may be applied
-                try:
-                    conn.send_raw(b"".join(batch))
-                    for _ in batch:
-                        n = self.st.acked + 1
-                        reply = conn.read_reply()
-                        assert reply == b":%d\r\n" % n, (self.st.cid, n, reply[:80])
-                        self.st.acked = n
-                except (ConnectionError, OSError):
-                    return  # the kill
-        except AssertionError as e:
-            self.error = str(e)
-        finally:
-            conn.close()
+    def read_ack(self, conn, n):
+        reply = conn.read_reply()
+        assert reply == b":%d\r\n" % n, (self.cid, n, reply[:80])
 
 
 def verify(c, states):
@@ -134,7 +106,7 @@ def test_kill9_scripts(tmp_path, capsys):
             for st in states:
                 st.sha = sha
             stop = threading.Event()
-            writers = [ScriptWriter(st, srv.port, stop, 20 if st.cid == 0 else 1)
+            writers = [BatchWriter(st, srv.port, stop, 20 if st.cid == 0 else 1)
                        for st in states]
             base = sum(st.acked for st in states)
             target = base + rng.randint(50 * nclients, 200 * nclients)
