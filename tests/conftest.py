@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pytest
@@ -54,6 +55,35 @@ def wait_until(pred, timeout=10.0, interval=0.01, what="condition"):
             return v
         time.sleep(interval)
     raise AssertionError("timed out waiting for " + what)
+
+
+def background_command(server, *args):
+    """Sends one command on a fresh connection to server from a thread.
+    Returns (thread, result): result gets "reply", or "error" (the error
+    reply's text) or "conn" (the connection error's text)."""
+    res = {}
+
+    def go():
+        c = server.client()
+        try:
+            res["reply"] = c.execute_command(*args)
+        except redis.ResponseError as e:
+            res["error"] = str(e)
+        except redis.ConnectionError as e:
+            res["conn"] = str(e)
+        finally:
+            c.close()
+    t = threading.Thread(target=go)
+    t.start()
+    return t, res
+
+
+def wait_busy(raw):
+    """Polls PING on raw until it answers BUSY; returns that reply."""
+    def busy():
+        rep = raw.call("PING")
+        return rep if rep.startswith(b"-BUSY") else None
+    return wait_until(busy, timeout=10, what="BUSY reply")
 
 
 class Server:

@@ -13,7 +13,7 @@ import threading
 import pytest
 import redis
 
-from conftest import wait_until
+from conftest import background_command, wait_busy
 
 LIB = "#!lua name=mylib\nredis.register_function('myfunc', function(keys, args) return args[1] end)"
 
@@ -354,31 +354,6 @@ def test_stats_kill_help(runlib):
     assert err(r, "FUNCTION", "FOO") == "unknown subcommand 'FOO'. Try FUNCTION HELP."
 
 
-def _bg_fcall(server, name, *args):
-    res = {}
-
-    def go():
-        c = server.client()
-        try:
-            res["reply"] = c.execute_command("FCALL", name, *args)
-        except redis.ResponseError as e:
-            res["error"] = str(e)
-        except redis.ConnectionError as e:
-            res["conn"] = str(e)
-        finally:
-            c.close()
-    t = threading.Thread(target=go)
-    t.start()
-    return t, res
-
-
-def _wait_busy(raw):
-    def busy():
-        rep = raw.call("PING")
-        return rep if rep.startswith(b"-BUSY") else None
-    return wait_until(busy, timeout=10, what="BUSY reply")
-
-
 SPIN = lib("slow", 'redis.register_function("spin", function() local i = 0 while true do i = i + 1 end end)\n'
                    'redis.register_function("wspin", function(k) redis.call("set", k[1], "1") while true do end end)')
 
@@ -386,9 +361,9 @@ SPIN = lib("slow", 'redis.register_function("spin", function() local i = 0 while
 def test_busy_function_and_function_kill(server, r):
     r.config_set("busy-reply-threshold", 100)
     load(r, SPIN)
-    t, res = _bg_fcall(server, "spin", 0)
+    t, res = background_command(server, "FCALL", "spin", 0)
     raw = server.raw()
-    assert _wait_busy(raw) == (b"-BUSY Redis is busy running a script. You can only call "
+    assert wait_busy(raw) == (b"-BUSY Redis is busy running a script. You can only call "
                                b"FUNCTION KILL or SHUTDOWN NOSAVE.\r\n")
     stats = raw.call("FUNCTION", "STATS")
     assert stats.startswith(b"*4\r\n$14\r\nrunning_script\r\n*6\r\n$4\r\nname\r\n$4\r\nspin\r\n"
@@ -418,7 +393,7 @@ def test_function_kill_of_eval(server, r):
     t = threading.Thread(target=go)
     t.start()
     raw = server.raw()
-    _wait_busy(raw)
+    wait_busy(raw)
     assert raw.call("FUNCTION", "KILL") == (b"-BUSY Redis is busy running a script. You can only "
                                             b"call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n")
     assert raw.call("SCRIPT", "KILL") == b"+OK\r\n"

@@ -7,14 +7,10 @@ UNKILLABLE, SHUTDOWN NOSAVE) and (lode only) that a script's writes are one
 WAL record replayed whole. Tests without the lode_only mark also pass
 against redis-server (LODE_TARGET=redis)."""
 import hashlib
-import threading
-import time
 
 import pytest
-import redis
 
-from conftest import wait_until
-from resp_client import RawConn
+from conftest import background_command, wait_busy, wait_until
 
 
 def sha(body):
@@ -272,38 +268,12 @@ def test_lock_with_token(r):
 
 # ---- busy scripts ----
 
-def _busy_client(server, body):
-    """Runs body in a thread; returns (thread, result holder)."""
-    res = {}
-
-    def go():
-        c = server.client()
-        try:
-            res["reply"] = c.eval(body, 0)
-        except redis.ResponseError as e:
-            res["error"] = str(e)
-        except redis.ConnectionError as e:
-            res["conn"] = str(e)
-        finally:
-            c.close()
-    t = threading.Thread(target=go)
-    t.start()
-    return t, res
-
-
-def _wait_busy(raw):
-    def busy():
-        rep = raw.call("PING")
-        return rep if rep.startswith(b"-BUSY") else None
-    return wait_until(busy, timeout=10, what="BUSY reply")
-
-
 def test_busy_script_and_script_kill(server, r):
     r.config_set("busy-reply-threshold", 100)
     assert r.config_get("lua-time-limit") == {"lua-time-limit": "100"}
-    t, res = _busy_client(server, "local i = 0 while true do i = i + 1 end")
+    t, res = background_command(server, "EVAL", "local i = 0 while true do i = i + 1 end", 0)
     raw = server.raw()
-    assert _wait_busy(raw) == (b"-BUSY Redis is busy running a script. You can only call "
+    assert wait_busy(raw) == (b"-BUSY Redis is busy running a script. You can only call "
                                b"SCRIPT KILL or SHUTDOWN NOSAVE.\r\n")
     assert raw.call("GET", "x").startswith(b"-BUSY")
     assert raw.call("SCRIPT", "KILL") == b"+OK\r\n"
@@ -320,9 +290,9 @@ def test_busy_script_ends_by_itself(server, r):
             "local n = 0 while true do n = n + 1 if n % 100000 == 0 then "
             "local u = redis.call('time') "
             "if u[1] * 1000 + u[2] / 1000 - start > 1000 then break end end end return 'done'")
-    t, res = _busy_client(server, body)
+    t, res = background_command(server, "EVAL", body, 0)
     raw = server.raw()
-    _wait_busy(raw)
+    wait_busy(raw)
     t.join(20)
     assert res.get("reply") == b"done"
     assert raw.call("PING") == b"+PONG\r\n"
@@ -332,9 +302,9 @@ def test_busy_script_ends_by_itself(server, r):
 @pytest.mark.lode_only
 def test_unkillable_script_and_shutdown_nosave(server, r):
     r.config_set("busy-reply-threshold", 100)
-    t, res = _busy_client(server, "redis.call('set','w','1') while true do end")
+    t, res = background_command(server, "EVAL", "redis.call('set','w','1') while true do end", 0)
     raw = server.raw()
-    _wait_busy(raw)
+    wait_busy(raw)
     assert raw.call("SCRIPT", "KILL") == (
         b"-UNKILLABLE Sorry the script already executed write commands against the dataset. "
         b"You can either wait the script termination or kill the server in a hard way using "
