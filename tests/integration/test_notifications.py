@@ -7,6 +7,7 @@ redis-server 7.0.15; every test also runs against it (LODE_TARGET=redis).
 Events are collected by a subscriber to __key*__:* that also subscribes to
 a sentinel channel: after the command under test, PUBLISH sentinel marks
 the end of its events (pub/sub preserves order), so no test sleeps."""
+import os
 import time
 
 import pytest
@@ -298,18 +299,30 @@ def test_new_key_events(r, events):
     assert events.keyevents() == [(0, "new", "k"), (0, "set", "k"), (0, "set", "k")]
 
 
-def test_expired_lazy(server_factory):
-    import os
+def lazy_expiry_server(server_factory):
+    """A server and a client with the active expiry cycle off (DEBUG
+    SET-ACTIVE-EXPIRE 0, which redis-server allows with
+    enable-debug-command), so only lookups expire keys."""
     args = ["--enable-debug-command", "yes"] if os.environ.get("LODE_TARGET") == "redis" else []
     s = server_factory(args=args)
     r = s.client()
-    events = Events(s, r)
     r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    return s, r
+
+
+def let_ttl_pass():
+    """Waits out a 1 ms TTL set just before."""
+    t0 = time.monotonic()
+    wait_until(lambda: time.monotonic() - t0 > 0.01, what="the TTL to pass")
+
+
+def test_expired_lazy(server_factory):
+    s, r = lazy_expiry_server(server_factory)
+    events = Events(s, r)
     try:
         r.config_set("notify-keyspace-events", "KEx")
         r.set("k", "v", px=1)
-        t0 = time.monotonic()
-        wait_until(lambda: time.monotonic() - t0 > 0.01, what="the TTL to pass")
+        let_ttl_pass()
         assert r.get("k") is None  # the lookup expires it
         assert events.keyevents() == [(0, "expired", "k")]
     finally:
@@ -504,24 +517,18 @@ def test_keymiss_inside_multi(r, events):
 
 
 def test_keymiss_after_lazy_expiry(server_factory):
-    import os
-    args = ["--enable-debug-command", "yes"] if os.environ.get("LODE_TARGET") == "redis" else []
-    s = server_factory(args=args)
-    r = s.client()
+    s, r = lazy_expiry_server(server_factory)
     events = Events(s, r)
-    r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
     try:
         r.config_set("notify-keyspace-events", "KExm")
         for cmd in (("GET", "k"), ("EXISTS", "k"), ("SCAN", "0", "TYPE", "string")):
             r.set("k", "v", px=1)
-            t0 = time.monotonic()
-            wait_until(lambda: time.monotonic() - t0 > 0.01, what="the TTL to pass")
+            let_ttl_pass()
             r.execute_command(*cmd)  # the read lookup expires it, then misses
             assert events.keyevents() == [(0, "expired", "k"), (0, "keymiss", "k")], cmd
         # a write lookup expires without a miss
         r.set("k", "v", px=1)
-        t0 = time.monotonic()
-        wait_until(lambda: time.monotonic() - t0 > 0.01, what="the TTL to pass")
+        let_ttl_pass()
         r.append("k", "x")
         assert events.keyevents() == [(0, "expired", "k")]
     finally:
