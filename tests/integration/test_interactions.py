@@ -4,12 +4,11 @@ changed by other features, timeouts of blocked clients while a script is
 busy, keyspace notifications from inside MULTI and scripts, and (lode
 only) the WAL order and restart digest of all that. No fixed sleeps:
 blocked clients are counted through INFO, busy scripts seen through BUSY."""
-import threading
 
 import pytest
 import redis
 
-from conftest import wait_until
+from conftest import background_command, wait_busy, wait_until
 from resp_client import RawConn, encode
 
 
@@ -23,31 +22,6 @@ def start_blocked(server, r, *args):
     c.send_raw(encode(*args))
     wait_until(lambda: blocked(r) == before + 1, what="client to block")
     return c
-
-
-def run_in_thread(server, fn):
-    res = {}
-
-    def go():
-        c = server.client()
-        try:
-            res["reply"] = fn(c)
-        except redis.ResponseError as e:
-            res["error"] = str(e)
-        finally:
-            c.close()
-    t = threading.Thread(target=go)
-    t.start()
-    return t, res
-
-
-def wait_busy(server):
-    raw = server.raw()
-
-    def busy():
-        return raw.call("PING").startswith(b"-BUSY")
-    wait_until(busy, what="BUSY reply")
-    raw.close()
 
 
 # a script that runs for about ms milliseconds of wall time
@@ -66,7 +40,7 @@ def test_timeout_during_busy_script_waits_for_it(server, r):
     a = start_blocked(server, r, "BLPOP", "q", "0")
     b = start_blocked(server, r, "BLPOP", "other", "0.2")
     body = "redis.call('rpush', 'q', 'x') " + (SPIN % 700) + "return redis.call('lpop', 'q')"
-    t, res = run_in_thread(server, lambda c: c.eval(body, 0))
+    t, res = background_command(server, "EVAL", body, 0)
     t.join(20)
     assert res == {"reply": b"x"}
     assert b.read_reply() == b"*-1\r\n"
@@ -83,8 +57,10 @@ def test_other_clients_during_busy_script_serve_nothing(server, r):
     r.config_set("busy-reply-threshold", 50)
     a = start_blocked(server, r, "BLPOP", "q", "0")
     body = "redis.call('rpush', 'q', 'x') " + (SPIN % 500) + "return redis.call('lpop', 'q')"
-    t, res = run_in_thread(server, lambda c: c.eval(body, 0))
-    wait_busy(server)
+    t, res = background_command(server, "EVAL", body, 0)
+    raw = server.raw()
+    wait_busy(raw)
+    raw.close()
     t.join(20)
     assert res == {"reply": b"x"}
     assert blocked(r) == 1
@@ -99,7 +75,7 @@ def test_timeout_during_busy_script_served_by_its_push(server, r):
     r.config_set("busy-reply-threshold", 50)
     b = start_blocked(server, r, "BLPOP", "q", "0.2")
     body = (SPIN % 600) + "return redis.call('rpush', 'q', 'x')"
-    t, res = run_in_thread(server, lambda c: c.eval(body, 0))
+    t, res = background_command(server, "EVAL", body, 0)
     t.join(20)
     assert res == {"reply": 1}
     assert b.read_reply() == b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n"
