@@ -10,23 +10,10 @@
  *   end-4 4 u32 CRC-32C (Castagnoli) of every byte before it
  */
 #include "engine/fdump.h"
+#include "engine/crc32c.h"
 #include "engine/lode.h"
 
 #include <string.h>
-
-/* Bitwise CRC-32C: payloads are small and rare (DUMP, RESTORE, one per
- * checkpoint), so no table or hardware path; the same function the WAL
- * uses (wal/crc32c.h), which the engine may not include. */
-static uint32_t crc32c_bitwise(const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        crc ^= b[i];
-        for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
-    }
-    return ~crc;
-}
 
 static void put_u32(struct buf *b, uint32_t v)
 {
@@ -53,7 +40,7 @@ void fdump_encode(struct buf *out, int n, const struct fdump_lib *libs)
         put_u32(out, (uint32_t)libs[i].code_len);
         buf_append(out, libs[i].code, libs[i].code_len);
     }
-    put_u32(out, crc32c_bitwise(out->ptr + start, out->len - start));
+    put_u32(out, crc32c(0, out->ptr + start, out->len - start));
 }
 
 /* Reads one length-prefixed field at *off, bounded by end. */
@@ -77,7 +64,7 @@ int fdump_decode(const char *p, size_t n, struct fdump_lib **libs, int *nlibs)
     const uint8_t *h = (const uint8_t *)p + FDUMP_MAGIC_LEN;
     if ((h[0] | h[1] << 8) != FDUMP_VERSION || (h[2] | h[3]) != 0) return -1;
     size_t end = n - 4;
-    if (crc32c_bitwise(p, end) != get_u32(p + end)) return -1;
+    if (crc32c(0, p, end) != get_u32(p + end)) return -1;
     uint32_t count = get_u32(p + FDUMP_MAGIC_LEN + 4);
     /* each library takes at least 8 bytes: bounds the allocation */
     if (count > (end - FDUMP_HEADER_LEN) / 8) return -1;

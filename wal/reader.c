@@ -4,7 +4,7 @@
  */
 #include "wal/reader.h"
 #include "engine/lode.h"
-#include "wal/crc32c.h"
+#include "engine/crc32c.h"
 #include "wal/endian.h"
 #include "wal/wal.h"
 

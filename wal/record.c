@@ -5,7 +5,7 @@
 #include "wal/record.h"
 #include "engine/lode.h"
 #include "engine/util.h"
-#include "wal/crc32c.h"
+#include "engine/crc32c.h"
 #include "wal/endian.h"
 
 #include <lz4.h>

@@ -20,7 +20,7 @@
 #include "wal/wal.h"
 #include "engine/lode.h"
 #include "engine/util.h"
-#include "wal/crc32c.h"
+#include "engine/crc32c.h"
 #include "wal/endian.h"
 
 #include <dirent.h>

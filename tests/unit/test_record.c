@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "wal/crc32c.h"
+#include "engine/crc32c.h"
 #include "wal/record.h"
 
 static void test_crc32c_known_values(void **state)

@@ -18,7 +18,7 @@
 #include "engine/buf.h"
 #include "engine/lode.h"
 #include "engine/util.h"
-#include "wal/crc32c.h"
+#include "engine/crc32c.h"
 #include "wal/record.h"
 #include "wal/wal.h"
 

@@ -1,7 +1,7 @@
 /*
  * crc32c.c - CRC-32C (see crc32c.h).
  */
-#include "wal/crc32c.h"
+#include "engine/crc32c.h"
 
 #include <string.h>
 

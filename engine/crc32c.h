@@ -1,6 +1,6 @@
 /*
  * crc32c.h - CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the
- * checksum of WAL records and segment headers.
+ * checksum of WAL records, segment headers and FUNCTION DUMP payloads.
  *
  * Uses the SSE4.2 crc32 instruction when the CPU has it (checked once at
  * run time), a slicing-by-8 table otherwise. Both give identical results.
