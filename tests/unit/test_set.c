@@ -570,7 +570,8 @@ static void test_corrupt(void **state)
 }
 
 /* MEMORY USAGE grows with the members and stays near one small allocation
- * per member plus its bucket. */
+ * per member plus its bucket: about 52 bytes a member with jemalloc's size
+ * classes, less with glibc's (Redis: about 57). */
 static void test_memory(void **state)
 {
     struct th *t = *state;
@@ -581,7 +582,7 @@ static void test_memory(void **state)
     }
     size_t used = kv_mem_usage(find(t, "h"));
     assert_true(used > 20000 * 16);
-    assert_true(used < 20000 * 48);
+    assert_true(used < 20000 * 56);
 }
 
 static int changes;
