@@ -244,6 +244,7 @@ void db_add(struct engine *eng, struct db *db, struct kv *kv)
 {
     touch_new(eng, kv);
     kv->flags &= (uint8_t)~KV_HAS_EXPIRE;
+    kv->epoch = 0; /* a new (db, key): not recorded yet */
     dict_add(&db->keys, &kv->node, util_hash(kv->data, kv->klen));
     notify_changed(eng, db, kv->data, kv->klen);
     notify_keyspace_event(eng, NOTIFY_NEW, "new", db, kv->data, kv->klen);
@@ -254,6 +255,7 @@ void db_replace(struct db *db, struct kv *old, struct kv *nkv)
 {
     uint64_t h = util_hash(old->data, old->klen);
     nkv->flags = (uint8_t)((nkv->flags & ~KV_HAS_EXPIRE) | (old->flags & KV_HAS_EXPIRE));
+    nkv->epoch = old->epoch; /* the same (db, key) */
     if (old->flags & KV_HAS_EXPIRE) {
         struct xnode *x = (struct xnode *)dict_find(&db->expires, old->data, old->klen, h);
         lode_assert(x != NULL);
@@ -270,6 +272,7 @@ void db_set(struct engine *eng, struct db *db, struct kv *kv, bool keepttl)
     touch_new(eng, kv);
     if (!old) {
         kv->flags &= (uint8_t)~KV_HAS_EXPIRE;
+        kv->epoch = 0;
         dict_add(&db->keys, &kv->node, h);
         notify_keyspace_event(eng, NOTIFY_NEW, "new", db, kv->data, kv->klen);
     } else {

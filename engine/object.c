@@ -34,6 +34,7 @@ static struct kv *kv_alloc(const char *key, size_t klen, size_t extra)
     kv->node.next = NULL;
     kv->klen = (uint32_t)klen;
     kv->lru = 0;
+    kv->epoch = 0;
     kv->flags = 0;
     memcpy(kv->data, key, klen);
     return kv;

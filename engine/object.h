@@ -45,7 +45,11 @@ struct kv {
         long long i;
     } v;
     uint32_t klen;
-    uint32_t lru;  /* seconds clock of the last access (OBJECT IDLETIME) */
+    uint32_t lru; /* seconds clock of the last access (OBJECT IDLETIME) */
+    /* the change-tracking epoch in which the server last recorded this key as
+     * changed (server/persist.c); 0 on an entry newly linked under a key, kept
+     * by db_replace (same db, same key) */
+    uint16_t epoch;
     uint8_t type;  /* enum obj_type */
     uint8_t enc;   /* enum obj_enc */
     uint8_t flags; /* enum kv_flags */

@@ -1,6 +1,6 @@
 /*
  * cmd_debug.c - DEBUG: SLEEP, OBJECT, DIGEST, DIGEST-VALUE,
- * SET-ACTIVE-EXPIRE, HELP.
+ * SET-ACTIVE-EXPIRE, WAL-FAULT, CHECKPOINT-EPOCH, HELP.
  *
  * DEBUG is one command (arity -2) that parses its own subcommand, as in
  * Redis, so a wrong subcommand or argument count gets Redis's
@@ -79,6 +79,9 @@ static void debug_help(struct cmd_ctx *ctx)
 {
     /* Redis's text for the subcommands this server implements */
     static const char *const lines[] = {
+        "CHECKPOINT-EPOCH [<n>]",
+        "    Show the checkpoint change-tracking epoch, or raise it to <n> (1-65535;",
+        "    tests of its wrap-around).",
         "DIGEST",
         "    Output a hex signature representing the current DB content.",
         "DIGEST-VALUE <key> [<key> ...]",
@@ -218,6 +221,21 @@ static void debug_set_active_expire(struct cmd_ctx *ctx)
     reply_ok(ctx->r);
 }
 
+static void debug_checkpoint_epoch(struct cmd_ctx *ctx)
+{
+    long long set = -1;
+    if (ctx->argc == 3 && (!util_str2ll(ctx->argv[2].ptr, ctx->argv[2].len, &set) || set < 1)) {
+        reply_error(ctx->r, "ERR the epoch must be an integer from 1 to 65535");
+        return;
+    }
+    long now = persist_debug_epoch(set > UINT16_MAX ? UINT16_MAX + 1L : (long)set);
+    if (now < 0) {
+        reply_error(ctx->r, "ERR the epoch can only be raised, up to 65535");
+        return;
+    }
+    reply_int(ctx->r, now);
+}
+
 void cmd_debug(struct cmd_ctx *ctx)
 {
     int argc = ctx->argc;
@@ -235,6 +253,8 @@ void cmd_debug(struct cmd_ctx *ctx)
         debug_set_active_expire(ctx);
     } else if (argc == 3 && arg_is(ctx, 1, "wal-fault")) {
         debug_wal_fault(ctx);
+    } else if ((argc == 2 || argc == 3) && arg_is(ctx, 1, "checkpoint-epoch")) {
+        debug_checkpoint_epoch(ctx);
     } else {
         reply_errorf(ctx->r,
                      "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try DEBUG "

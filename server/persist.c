@@ -124,16 +124,20 @@ static void dirty_release(struct dirty *d)
     d->n = 0;
 }
 
-static void dirty_add(struct dirty *d, int db, const char *key, size_t klen)
+static void dirty_add_hashed(struct dirty *d, int db, const char *key, size_t klen, uint64_t h)
 {
     if (d->full[db]) return;
-    uint64_t h = db_hash(key, klen);
     if (dict_find(&d->keys[db], key, klen, h)) return;
     struct dkey *k = dkey_alloc(d, klen);
     k->klen = (uint32_t)klen;
     memcpy(k->key, key, klen);
     dict_add(&d->keys[db], &k->node, h);
     d->n++;
+}
+
+static void dirty_add(struct dirty *d, int db, const char *key, size_t klen)
+{
+    dirty_add_hashed(d, db, key, klen, db_hash(key, klen));
 }
 
 static void dirty_mark_full(struct dirty *d, int db)
@@ -148,10 +152,37 @@ static void dirty_mark_full(struct dirty *d, int db)
 static struct dirty dirty;  /* changes since the running (or last) checkpoint */
 static struct dirty saving; /* what the running child writes */
 
+/* The epoch of `dirty`: a present key whose kv carries it is in `dirty`
+ * (or its db is marked full). A key written again and again between two
+ * checkpoints then costs a look at its own entry, which the write just
+ * touched, instead of a search of the dirty set. kvs start at 0 (never an
+ * epoch), db_add and db_set reset it when an entry takes a new (db, key),
+ * and a new dirty set takes the next epoch. */
+static uint16_t dirty_epoch = 1;
+
 static void on_key_changed(struct engine *eng, struct db *db, const char *key, size_t klen)
 {
     (void)eng;
-    dirty_add(&dirty, db->id, key, klen);
+    uint64_t h = db_hash(key, klen);
+    struct kv *kv = (struct kv *)dict_find(&db->keys, key, klen, h);
+    if (kv && kv->epoch == dirty_epoch) return;
+    dirty_add_hashed(&dirty, db->id, key, klen, h);
+    if (kv) kv->epoch = dirty_epoch;
+}
+
+/* `dirty` was replaced by an empty set: no kv's epoch may claim it. After
+ * 65,535 checkpoints the epochs wrap and every kv is reset to 0 first
+ * (called before the fork: no child shares the pages written). */
+static void dirty_next_epoch(void)
+{
+    if (++dirty_epoch != 0) return;
+    for (int i = 0; i < srv.eng.ndbs; i++) {
+        struct dict_iter it;
+        dict_iter_init(&it, &srv.eng.dbs[i].keys);
+        for (struct dnode *n; (n = dict_iter_next(&it));) ((struct kv *)n)->epoch = 0;
+        dict_iter_release(&it);
+    }
+    dirty_epoch = 1;
 }
 
 static void on_db_reset(struct engine *eng, struct db *db)
@@ -655,6 +686,7 @@ static pid_t checkpoint_fork(void)
     uint64_t lsn = wal_last_lsn(wal);
     saving = dirty;
     dirty_init(&dirty);
+    dirty_next_epoch();
     ck.child_keys = dirty_count_keys(&saving);
     ck.child_lsn = lsn;
     ck.child_start_ms = util_ms_now();
@@ -873,6 +905,15 @@ void persist_info(struct buf *b)
         (unsigned long long)replay.records, (unsigned long long)ck.lsn, ck.time_ms / 1000,
         ck.last_duration, ck.last_ok ? "ok" : "err", ck.child >= 0,
         ck.child >= 0 ? (int)ck.child : -1, (unsigned long long)ck.keys_written);
+}
+
+long persist_debug_epoch(long set)
+{
+    if (set >= 0) {
+        if (set > UINT16_MAX || set < dirty_epoch) return -1;
+        dirty_epoch = (uint16_t)set;
+    }
+    return dirty_epoch;
 }
 
 uint64_t persist_changes_since_save(void)

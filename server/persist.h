@@ -74,4 +74,9 @@ void persist_info(struct buf *b);
 /* A client is going away: forget its held replies. */
 void persist_client_gone(struct client *c);
 
+/* DEBUG CHECKPOINT-EPOCH: the change-tracking epoch now, after setting it to
+ * `set` when set > the current one (tests of the 16-bit wrap; a lower value
+ * could make a kv claim a dirty set it is not in, so it is refused: -1). */
+long persist_debug_epoch(long set);
+
 #endif
