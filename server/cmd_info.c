@@ -275,8 +275,8 @@ static void section_stats(struct buf *b)
                "pubsub_channels:%lld\r\n"
                "pubsub_patterns:%lld\r\n"
                "pubsubshard_channels:%lld\r\n"
-               "latest_fork_usec:0\r\n"
-               "total_forks:0\r\n"
+               "latest_fork_usec:%lld\r\n"
+               "total_forks:%lld\r\n"
                "unexpected_error_replies:%lld\r\n"
                "total_error_replies:%lld\r\n"
                "client_query_buffer_limit_disconnections:%lld\r\n"
@@ -285,8 +285,8 @@ static void section_stats(struct buf *b)
                srv.stat_net_input_bytes, srv.stat_net_output_bytes, srv.stat_rejected_conn,
                es->expired_keys, es->expired_time_cap_reached, es->expire_cycle_us / 1000,
                srv.stat_evictedclients, es->keyspace_hits, es->keyspace_misses, nchan, npat, nshard,
-               srv.stat_unexpected_error_replies, srv.stat_total_error_replies,
-               srv.stat_client_qbuf_limit_disconnections,
+               srv.stat_fork_us, srv.stat_total_forks, srv.stat_unexpected_error_replies,
+               srv.stat_total_error_replies, srv.stat_client_qbuf_limit_disconnections,
                srv.stat_client_outbuf_limit_disconnections);
 }
 

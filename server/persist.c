@@ -26,6 +26,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -691,11 +692,16 @@ static pid_t checkpoint_fork(void)
     ck.child_lsn = lsn;
     ck.child_start_ms = util_ms_now();
     ck.child_wal_bytes = ck.wal_bytes;
+    long long fork_start = util_mono_us();
     pid_t pid = fork();
     if (pid == 0) {
         /* the child: a copy-on-write snapshot at LSN lsn */
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
+        /* background work: the event loop keeps the CPU when they share one */
+        if (srv.cfg.checkpoint_nice > 0 &&
+            setpriority(PRIO_PROCESS, 0, (int)srv.cfg.checkpoint_nice))
+            srv_log(LL_WARNING, "checkpoint child: setpriority: %s", strerror(errno));
         _exit(child_write(&saving, lsn));
     }
     if (pid < 0) {
@@ -705,6 +711,8 @@ static pid_t checkpoint_fork(void)
         ck.last_ok = false;
         return -e;
     }
+    srv.stat_fork_us = util_mono_us() - fork_start;
+    srv.stat_total_forks++;
     ck.child = pid;
     allow_resize(false);
     return pid;

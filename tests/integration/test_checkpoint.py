@@ -329,3 +329,47 @@ def test_checkpoint_epoch_wrap(make_server):
     c.set("old", "b")
     c = checkpoint_only(s, c, "pad")
     assert c.get("old") == b"b"
+
+
+def child_nice(pid):
+    """The nice value of process pid, or None when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[16])
+
+
+def test_checkpoint_child_nice(make_server):
+    """The checkpoint child runs at checkpoint-nice (CONFIG SET takes effect
+    at the next checkpoint); INFO stats counts the forks."""
+    s = make_server()
+    c = s.client()
+    assert c.config_get("checkpoint-nice") == {"checkpoint-nice": "19"}
+    with pytest.raises(Exception, match="argument must be between 0 and 19|out of range|invalid"):
+        c.config_set("checkpoint-nice", 20)
+    c.config_set("checkpoint-nice", 7)
+    p = c.pipeline(transaction=False)
+    for i in range(100000):
+        p.set("k%d" % i, i)
+    p.execute()
+    forks = c.info("stats")["total_forks"]
+    seen = None
+    for _ in range(20):
+        c.execute_command("BGSAVE")
+        pid = pinfo(c)["lode_checkpoint_child_pid"]
+        # the child sets its priority first thing: poll until it has, or ends
+        while pid > 0:
+            n = child_nice(pid)
+            if n is None or n == 7:
+                seen = n
+                break
+        wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, what="checkpoint to end")
+        if seen == 7:
+            break
+        c.set("k0", "again")  # something to write next time
+    assert seen == 7
+    st = c.info("stats")
+    assert st["total_forks"] > forks
+    assert st["latest_fork_usec"] > 0
