@@ -149,6 +149,27 @@ struct dnode *dict_find(struct dict *d, const void *key, size_t len, uint64_t ha
     return NULL;
 }
 
+/* The slot of hash in the table that holds it now. */
+static inline struct dnode *const *slot_of(const struct dict *d, uint64_t hash)
+{
+    uint64_t i = hash & d->mask[0];
+    if (dict_is_rehashing(d) && (long long)i < d->rehash_idx) return &d->tab[1][hash & d->mask[1]];
+    return &d->tab[0][i];
+}
+
+void dict_prefetch_slot(const struct dict *d, uint64_t hash)
+{
+    if (dict_size(d) == 0) return;
+    __builtin_prefetch(slot_of(d, hash));
+}
+
+void dict_prefetch_node(const struct dict *d, uint64_t hash)
+{
+    if (dict_size(d) == 0) return;
+    const struct dnode *n = *slot_of(d, hash);
+    if (n) __builtin_prefetch(n);
+}
+
 void dict_add(struct dict *d, struct dnode *n, uint64_t hash)
 {
     rehash_step(d);

@@ -64,6 +64,11 @@ bool dict_is_rehashing(const struct dict *d);
 
 /* Finds the element with the key; hash must be the key's hash. NULL: absent. */
 struct dnode *dict_find(struct dict *d, const void *key, size_t len, uint64_t hash);
+/* Cache hints for a dict_find of hash soon after: dict_prefetch_slot starts
+ * loading the bucket slot; dict_prefetch_node, called later, the first
+ * element of the chain there. Neither changes anything (no rehash step). */
+void dict_prefetch_slot(const struct dict *d, uint64_t hash);
+void dict_prefetch_node(const struct dict *d, uint64_t hash);
 /* Adds n, whose key must not be present (callers dict_find first). */
 void dict_add(struct dict *d, struct dnode *n, uint64_t hash);
 /* Unlinks and returns the element with the key, NULL when absent. */

@@ -269,10 +269,74 @@ static bool pause_holds(struct client *c)
            0;
 }
 
+/* Pipelined commands (client pipelines, redis-benchmark -P): before running
+ * the complete commands already in the query buffer, start loading the
+ * keyspace slots, then the entries, of their first arguments, so that the
+ * cache misses of up to PREFETCH_MAX lookups overlap instead of coming one
+ * after another. Only a hint: it reads the buffer without consuming it, and
+ * stops at anything but a complete multibulk command. An argument that is
+ * not a key (PING's, say) costs one needless load. */
+#define PREFETCH_MAX 16
+
+/* A "<type><digits>\r\n" header at p (at most 18 digits); the byte after it,
+ * or NULL. */
+static const char *scan_header(const char *p, const char *end, char type, long long *out)
+{
+    if (p >= end || *p != type) return NULL;
+    p++;
+    long long v = 0;
+    int digits = 0;
+    while (p < end && *p >= '0' && *p <= '9') {
+        if (++digits > 18) return NULL;
+        v = v * 10 + (*p++ - '0');
+    }
+    if (!digits || end - p < 2 || p[0] != '\r' || p[1] != '\n') return NULL;
+    *out = v;
+    return p + 2;
+}
+
+static void prefetch_pipeline(struct client *c)
+{
+    if (c->parser.want != 0 || c->argc != 0) return;
+    const char *p = c->q.ptr + c->parser.pos, *end = c->q.ptr + c->q.len;
+    const char *key[PREFETCH_MAX];
+    size_t klen[PREFETCH_MAX];
+    int n = 0;
+    while (n < PREFETCH_MAX && p && p < end) {
+        long long argc, len;
+        p = scan_header(p, end, '*', &argc);
+        if (!p || argc < 2) break;
+        for (long long i = 0; i < argc && p; i++) {
+            p = scan_header(p, end, '$', &len);
+            if (p && len > end - p - 2) p = NULL; /* not all here yet */
+            if (!p) break;
+            if (i == 1) {
+                key[n] = p;
+                klen[n] = (size_t)len;
+            }
+            p += len + 2;
+        }
+        if (p) n++;
+    }
+    if (n < 2) return;
+    const struct dict *d = &srv.eng.dbs[c->sess.db].keys;
+    uint64_t h[PREFETCH_MAX];
+    for (int i = 0; i < n; i++) {
+        h[i] = db_hash(key[i], klen[i]);
+        dict_prefetch_slot(d, h[i]);
+    }
+    for (int i = 0; i < n; i++) dict_prefetch_node(d, h[i]);
+}
+
 void client_process_input(struct client *c)
 {
     struct resp_limits lim = {srv.cfg.proto_max_bulk_len, (c->flags & CL_AUTHENTICATED) != 0};
+    int ahead = 0; /* commands left of the last prefetch_pipeline */
     while (!(c->flags & (CL_CLOSE_AFTER_REPLY | CL_CLOSE_ASAP | CL_PAUSED | CL_BLOCKED))) {
+        if (ahead-- == 0) {
+            prefetch_pipeline(c);
+            ahead = PREFETCH_MAX - 1;
+        }
         const char *err = NULL;
         int rc = c->parser.want == 0 && c->argc > 0 ? RESP_COMMAND
                                                     : resp_parse(&c->parser, &c->q, &lim, &err);
