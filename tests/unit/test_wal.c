@@ -760,6 +760,49 @@ static void test_sync_no_writeback(void **state)
     tdir_free(&t);
 }
 
+/* `no`/`everysec`: with less than WAL_PREROLL_BYTES (1 MiB) left in the
+ * segment the writer syncs in the background, well below the 8 MiB
+ * write-back threshold, so the segment change finds little to sync. */
+static void test_sync_preroll(void **state)
+{
+    (void)state;
+    struct tdir t;
+    tdir_new(&t);
+    struct buf err = BUF_INIT;
+    struct recs model = {0};
+    faults_reset();
+    wal_set_io(&fault_io);
+    const uint64_t seg = 4u << 20;
+    struct wal *w = open_ok(&t, WAL_SYNC_NO, seg, NULL, &err);
+    int pw0, sy0, pw1, sy1;
+    f_counts(&pw0, &sy0);
+    struct wal_stats st;
+    uint64_t last = 0;
+    /* 2 MiB (records of up to 64 KiB): more than 1 MiB left, nothing synced */
+    do {
+        last = append_rec(w, &model, 5, 0, 65536);
+        wal_seal(w);
+        wal_get_stats(w, &st);
+    } while (st.bytes < (2u << 20));
+    assert_false(wait_until(w, UNTIL_DURABLE, last, 300));
+    /* past seg - 1 MiB, still in the first segment */
+    do {
+        last = append_rec(w, &model, 5, 0, 65536);
+        wal_seal(w);
+        wal_get_stats(w, &st);
+    } while (st.bytes < seg - (1u << 20) + 65536);
+    assert_int_equal(st.segments, 1);
+    assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+    f_counts(&pw1, &sy1);
+    assert_true(sy1 > sy0);
+    close_wal(w);
+    wal_set_io(NULL);
+    assert_int_equal(reopen_check(&t, seg, &model, &err), last);
+    recs_free(&model);
+    buf_release(&err);
+    tdir_free(&t);
+}
+
 static void test_sync_everysec(void **state)
 {
     (void)state;
@@ -1682,6 +1725,7 @@ int main(void)
         cmocka_unit_test(test_sync_always),
         cmocka_unit_test(test_sync_no),
         cmocka_unit_test(test_sync_no_writeback),
+        cmocka_unit_test(test_sync_preroll),
         cmocka_unit_test(test_sync_always_group_wait),
         cmocka_unit_test(test_sync_everysec),
         cmocka_unit_test(test_fault_pwrite_eio),
