@@ -60,6 +60,7 @@ static const struct param params[] = {
     {"checkpoint-wal-bytes", T_MEM, O(checkpoint_wal_bytes), 1, LLONG_MAX, 0, NULL, "256mb"},
     {"checkpoint-interval", T_INT, O(checkpoint_interval), 1, INT_MAX, 0, NULL, "3600"},
     {"checkpoint-nice", T_INT, O(checkpoint_nice), 0, 19, 0, NULL, "19"},
+    {"checkpoint-key-delay", T_INT, O(checkpoint_key_delay), 0, 10000000, 0, NULL, "0"},
     {"wal-archive", T_BOOL, O(wal_archive), 0, 0, 0, NULL, "no"},
     {"proto-max-bulk-len", T_MEM, O(proto_max_bulk_len), 1024 * 1024, LLONG_MAX, 0, NULL,
      "536870912"},

@@ -52,6 +52,7 @@ struct config {
     long long checkpoint_wal_bytes; /* WAL bytes since the last checkpoint that start one */
     long long checkpoint_interval;  /* seconds between checkpoints when keys changed */
     long long checkpoint_nice;      /* the checkpoint child's nice value (0-19) */
+    long long checkpoint_key_delay; /* tests: microseconds the child sleeps per key */
     bool wal_archive;               /* trimmed segments go to DIR/wal-archive */
     long long proto_max_bulk_len;
     long long client_query_buffer_limit;

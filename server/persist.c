@@ -413,9 +413,15 @@ int persist_open(void)
     return 0;
 }
 
+static void kill_child(void);
+
 void persist_close(void)
 {
     if (!wal) return;
+    /* a child left running would hold the directory's lock (and run on,
+     * at low priority) after this process is gone: a restart would wait */
+    if (ck.child >= 0) srv_log(LL_NOTICE, "Stopping the running checkpoint child");
+    kill_child();
     wal_close(wal);
     wal = NULL;
     /* every record is written (and synced unless durability is no): the
@@ -492,6 +498,7 @@ static int dkey_entry_cmp(const void *pa, const void *pb)
 static int child_put_entry(struct ckpt *c, int i, const void *p, bool whole)
 {
     struct db *db = &srv.eng.dbs[i];
+    if (srv.cfg.checkpoint_key_delay > 0) usleep((useconds_t)srv.cfg.checkpoint_key_delay);
     if (whole) {
         struct kv *kv = (struct kv *)p;
         return ckpt_append(c, (uint32_t)i, kv, db_expire_of(db, kv));
@@ -698,6 +705,12 @@ static pid_t checkpoint_fork(void)
         /* the child: a copy-on-write snapshot at LSN lsn */
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
+        /* the sockets are the parent's: a restart must be able to listen
+         * again, and a client the parent closes must see it closed, while
+         * this child still runs */
+        for (int i = 0; i < srv.nlisten; i++) close(srv.listen_fds[i]);
+        for (struct client *cl = srv.clients; cl; cl = cl->next)
+            if (cl->fd >= 0) close(cl->fd);
         /* background work: the event loop keeps the CPU when they share one */
         if (srv.cfg.checkpoint_nice > 0 &&
             setpriority(PRIO_PROCESS, 0, (int)srv.cfg.checkpoint_nice))
@@ -776,18 +789,23 @@ void persist_cron(void)
     if (due && srv.eng.eff.n == 0) persist_bgsave();
 }
 
+/* Kills a running checkpoint child and waits for it (its transaction is
+ * never committed: the checkpoint stays as it was). */
+static void kill_child(void)
+{
+    if (ck.child < 0) return;
+    ev_child_stop(srv.loop, &ck.watcher);
+    kill(ck.child, SIGKILL);
+    int st;
+    while (waitpid(ck.child, &st, 0) < 0 && errno == EINTR) {
+    }
+    checkpoint_done(st);
+}
+
 void persist_final_checkpoint(void)
 {
     if (!wal) return;
-    if (ck.child >= 0) {
-        /* a running child would not include the last writes: stop it */
-        ev_child_stop(srv.loop, &ck.watcher);
-        kill(ck.child, SIGKILL);
-        int st;
-        while (waitpid(ck.child, &st, 0) < 0 && errno == EINTR) {
-        }
-        checkpoint_done(st);
-    }
+    kill_child(); /* a running child would not include the last writes */
     if (!dirty.n && ck.lsn == wal_last_lsn(wal)) return;
     srv_log(LL_NOTICE, "Writing a final checkpoint before exiting");
     if (persist_save() != 0) srv_log(LL_WARNING, "The final checkpoint failed");

@@ -167,20 +167,18 @@ def test_killed_child_changes_nothing(make_server):
     fill(c, "a", 100)
     bgsave_done(c)
     L = pinfo(c)["lode_checkpoint_lsn"]
-    fill(c, "b", 20000)
+    fill(c, "b", 2000)
+    c.config_set("checkpoint-key-delay", 5000)  # ~10 s: it is killed midway
     c.execute_command("BGSAVE")
+    pid = pinfo(c)["lode_checkpoint_child_pid"]
+    assert pid > 0
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, what="child to end")
     info = pinfo(c)
-    pid = info["lode_checkpoint_child_pid"]
-    if info["lode_checkpoint_in_progress"] and pid > 0:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, what="child to end")
-        info = pinfo(c)
-        if info["lode_checkpoint_status"] == "err":
-            assert info["lode_checkpoint_lsn"] == L
-            assert info["rdb_changes_since_last_save"] > 0
+    assert info["lode_checkpoint_status"] == "err"
+    assert info["lode_checkpoint_lsn"] == L
+    assert info["rdb_changes_since_last_save"] >= 2000  # the keys went back to the set
+    c.config_set("checkpoint-key-delay", 0)
     bgsave_done(c)
     assert pinfo(c)["lode_checkpoint_lsn"] == pinfo(c)["lode_wal_last_lsn"]
     d = digest(c)
@@ -373,3 +371,54 @@ def test_checkpoint_child_nice(make_server):
     st = c.info("stats")
     assert st["total_forks"] > forks
     assert st["latest_fork_usec"] > 0
+
+
+def gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # a zombie until its parent (gone too) is reaped by init
+    return child_nice(pid) is None or open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_child_holds_no_sockets_and_stops_with_server(make_server):
+    """A checkpoint child (slowed down with checkpoint-key-delay, as Redis's
+    rdb-key-save-delay) keeps none of the server's sockets: a client the
+    server closes sees EOF at once, and after SIGTERM the child is gone and
+    the server restarts on the same port and directory at once."""
+    import socket
+    s = make_server()
+    c = s.client()
+    fill(c, "a", 50)
+    c.config_set("checkpoint-key-delay", 200000)  # 0.2 s a key: ~10 s
+    raw = socket.create_connection(("127.0.0.1", s.port), timeout=5)  # before the fork
+    c.execute_command("BGSAVE")
+    pid = pinfo(c)["lode_checkpoint_child_pid"]
+    assert pid > 0
+    socks = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:"):
+            socks.append(link)
+    assert socks == [], "the child holds sockets: %r" % socks
+    # a connection the server closes is closed for the client too
+    raw.sendall(b"QUIT\r\n")
+    got = b""
+    while True:
+        chunk = raw.recv(100)  # times out (5 s) if the child kept the socket
+        if not chunk:
+            break
+        got += chunk
+    assert got == b"+OK\r\n"
+    raw.close()
+    assert pinfo(c)["lode_checkpoint_in_progress"] == 1
+    s.stop()
+    wait_until(lambda: gone(pid), what="checkpoint child to end with the server")
+    s.start()
+    c = s.client()
+    assert c.get("a:7") == b"v7"
+    assert pinfo(c)["lode_checkpoint_in_progress"] == 0
