@@ -202,6 +202,7 @@ static void touch_new(struct engine *eng, struct kv *kv)
 
 static void touch_access(struct engine *eng, struct kv *kv)
 {
+    if (eng->shared_pages) return;
     if (!eng->lfu) {
         kv->lru = eng->lru_clock;
         return;

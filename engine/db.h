@@ -68,7 +68,11 @@ struct engine {
     uint32_t lru_clock;           /* seconds, updated by the caller's cron */
     long long proto_max_bulk_len; /* largest string a command may build */
     bool readonly_replica;        /* expired keys are hidden, not deleted */
-    bool lfu;                     /* an LFU maxmemory policy: kv->lru holds LFU data */
+    /* a forked child shares the pages (a checkpoint runs): reads leave the
+     * entries' access times alone rather than copy a page each (Redis does
+     * the same while it has a saving child) */
+    bool shared_pages;
+    bool lfu; /* an LFU maxmemory policy: kv->lru holds LFU data */
     struct engine_limits lim;
     struct engine_stats stats;
     long long dirty;    /* changes since start */

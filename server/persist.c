@@ -630,9 +630,11 @@ static void dirty_merge_back(void)
 }
 
 /* While a child shares our pages, resizing a hash table would copy every
- * bucket page: tables only grow when chains get long (dict.h). */
+ * bucket page: tables only grow when chains get long (dict.h); and reads
+ * leave access times alone (engine.shared_pages). */
 static void allow_resize(bool ok)
 {
+    srv.eng.shared_pages = !ok;
     for (int i = 0; i < srv.eng.ndbs; i++) {
         srv.eng.dbs[i].keys.resize_ok = ok;
         srv.eng.dbs[i].expires.resize_ok = ok;

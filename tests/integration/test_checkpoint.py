@@ -422,3 +422,24 @@ def test_child_holds_no_sockets_and_stops_with_server(make_server):
     c = s.client()
     assert c.get("a:7") == b"v7"
     assert pinfo(c)["lode_checkpoint_in_progress"] == 0
+
+
+def test_reads_leave_access_time_during_checkpoint(make_server):
+    """While a checkpoint child shares the pages a read does not write the
+    key's access time (a page copy for nothing), as Redis with a saving
+    child; after the checkpoint reads update it again."""
+    s = make_server()
+    c = s.client()
+    c.set("k", "v")
+    wait_until(lambda: c.object("idletime", "k") >= 1, what="key to idle a second")
+    fill(c, "a", 20)
+    c.config_set("checkpoint-key-delay", 100000)  # ~2 s
+    c.execute_command("BGSAVE")
+    assert pinfo(c)["lode_checkpoint_in_progress"] == 1
+    c.get("k")
+    assert c.object("idletime", "k") >= 1
+    pid = pinfo(c)["lode_checkpoint_child_pid"]
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, what="child to end")
+    c.get("k")
+    assert c.object("idletime", "k") == 0
