@@ -449,7 +449,19 @@ static void *writer_main(void *arg)
 
         int mode = atomic_load(&w->sync);
         bool progress = false;
+        /* one write for the whole list: the loop seals a batch per turn,
+         * often a few records each, and a write per batch kept the next
+         * sync waiting for a dozen system calls; the batches after the
+         * first are copied into it and left empty */
+        for (struct batch *b = list ? list->next : NULL; b; b = b->next) {
+            buf_append(&list->data, b->data.ptr, b->data.len);
+            list->last_lsn = b->last_lsn;
+            list->records += b->records;
+            b->data.len = 0;
+            b->records = 0;
+        }
         for (struct batch *b = list; b; b = b->next) {
+            if (!b->data.len) continue;
             if (atomic_load(&w->error)) break; /* sticky: nothing after a failure */
             int rc = write_batch(w, b);
             if (rc) {

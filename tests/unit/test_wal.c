@@ -342,7 +342,17 @@ static struct {
     int short_at; /* this pwrite call writes only half (0 = never) */
     int sync_fail_at, sync_errno;
     int falloc_fail_at, falloc_errno;
-} F = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    bool hold_syncs; /* fdatasync waits while set (cv) */
+    pthread_cond_t cv;
+} F = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void hold_syncs(bool on)
+{
+    pthread_mutex_lock(&F.mu);
+    F.hold_syncs = on;
+    pthread_cond_broadcast(&F.cv);
+    pthread_mutex_unlock(&F.mu);
+}
 
 static void faults_reset(void)
 {
@@ -387,6 +397,7 @@ static int f_fdatasync(int fd)
 {
     pthread_mutex_lock(&F.mu);
     int k = ++F.syncs;
+    while (F.hold_syncs) pthread_cond_wait(&F.cv, &F.mu);
     bool fail = F.sync_fail_at && k >= F.sync_fail_at;
     int e = F.sync_errno;
     pthread_mutex_unlock(&F.mu);
@@ -798,6 +809,48 @@ static void test_sync_preroll(void **state)
     close_wal(w);
     wal_set_io(NULL);
     assert_int_equal(reopen_check(&t, seg, &model, &err), last);
+    recs_free(&model);
+    buf_release(&err);
+    tdir_free(&t);
+}
+
+/* `always`: the batches sealed while the writer syncs go to the file in
+ * one write (copied into the first), not a write each. */
+static void test_always_one_write_per_list(void **state)
+{
+    (void)state;
+    struct tdir t;
+    tdir_new(&t);
+    struct buf err = BUF_INIT;
+    struct recs model = {0};
+    faults_reset();
+    wal_set_io(&fault_io);
+    struct wal *w = open_ok(&t, WAL_SYNC_ALWAYS, WAL_DEFAULT_SEGMENT, NULL, &err);
+    hold_syncs(true);
+    int pw0, sy0, pw1, sy1;
+    f_counts(&pw0, &sy0);
+    uint64_t first = append_rec(w, &model, 9, 0, 100);
+    wal_seal(w);
+    /* the writer is in the held sync once it wrote the first batch */
+    assert_true(wait_until(w, UNTIL_WRITTEN, first, 5000));
+    long long deadline = util_mono_us() + 5000000;
+    do {
+        f_counts(&pw1, &sy1);
+    } while (sy1 == sy0 && util_mono_us() < deadline);
+    assert_int_equal(sy1, sy0 + 1);
+    uint64_t last = 0;
+    for (int b = 0; b < 6; b++) {
+        last = append_rec(w, &model, 9, 0, 100);
+        wal_seal(w);
+    }
+    f_counts(&pw0, &sy0);
+    hold_syncs(false);
+    assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+    f_counts(&pw1, &sy1);
+    assert_int_equal(pw1 - pw0, 1);
+    close_wal(w);
+    wal_set_io(NULL);
+    assert_int_equal(reopen_check(&t, WAL_DEFAULT_SEGMENT, &model, &err), last);
     recs_free(&model);
     buf_release(&err);
     tdir_free(&t);
@@ -1726,6 +1779,7 @@ int main(void)
         cmocka_unit_test(test_sync_no),
         cmocka_unit_test(test_sync_no_writeback),
         cmocka_unit_test(test_sync_preroll),
+        cmocka_unit_test(test_always_one_write_per_list),
         cmocka_unit_test(test_sync_always_group_wait),
         cmocka_unit_test(test_sync_everysec),
         cmocka_unit_test(test_fault_pwrite_eio),
