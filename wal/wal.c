@@ -373,6 +373,21 @@ static void inline_sync(struct wal *w)
     pthread_cond_broadcast(&w->idle);
 }
 
+/* The CLOCK_REALTIME time us microseconds from now: a deadline for
+ * pthread_cond_timedwait. */
+static struct timespec deadline_after_us(long long us)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += us / 1000000;
+    ts.tv_nsec += (us % 1000000) * 1000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    return ts;
+}
+
 /* `always` group commit, called with mu held and something queued: the
  * clients the last sync released are sending their next writes, so wait
  * (at most half the average sync time, and WAL_GROUP_WAIT_MAX_US) until as
@@ -387,13 +402,7 @@ static void group_wait(struct wal *w)
     long long us = syncs ? (long long)(atomic_load(&w->sync_us_total) / syncs) / 2 : 0;
     if (us > WAL_GROUP_WAIT_MAX_US) us = WAL_GROUP_WAIT_MAX_US;
     if (us <= 0) return;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += us * 1000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    struct timespec ts = deadline_after_us(us);
     while (w->queued_records < w->last_group && !w->stop)
         if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) != 0) break;
 }
@@ -414,14 +423,7 @@ static void *writer_main(void *arg)
             if (pending && m == WAL_SYNC_EVERYSEC) {
                 long long due = w->last_sync_ms + 1000 - util_ms_now();
                 if (due <= 0) break;
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_sec += due / 1000;
-                ts.tv_nsec += (due % 1000) * 1000000;
-                if (ts.tv_nsec >= 1000000000) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000;
-                }
+                struct timespec ts = deadline_after_us(due * 1000);
                 pthread_cond_timedwait(&w->cv, &w->mu, &ts);
             } else {
                 pthread_cond_wait(&w->cv, &w->mu);

@@ -640,21 +640,49 @@ static void test_segment_rollover(void **state)
 
 /* ---- durability modes ---- */
 
+/* A WAL on the counting fault I/O table (faults off), in its own directory,
+ * with the records appended to it in model: the set-up and the closing check
+ * of the durability-mode tests. */
+struct faulted {
+    struct tdir t;
+    struct buf err;
+    struct recs model;
+    uint64_t seg;
+};
+
+static struct wal *faulted_open(struct faulted *f, int sync, uint64_t seg)
+{
+    tdir_new(&f->t);
+    f->err = (struct buf)BUF_INIT;
+    f->model = (struct recs){0};
+    f->seg = seg;
+    faults_reset();
+    wal_set_io(&fault_io);
+    return open_ok(&f->t, sync, seg, NULL, &f->err);
+}
+
+/* Closes w, reopens the directory with the real I/O and checks that it holds
+ * exactly the model's records, the last one being LSN last; frees f. */
+static void faulted_close_check(struct faulted *f, struct wal *w, uint64_t last)
+{
+    close_wal(w);
+    wal_set_io(NULL);
+    assert_int_equal(reopen_check(&f->t, f->seg, &f->model, &f->err), last);
+    recs_free(&f->model);
+    buf_release(&f->err);
+    tdir_free(&f->t);
+}
+
 static void test_sync_always(void **state)
 {
     (void)state;
-    struct tdir t;
-    tdir_new(&t);
-    struct buf err = BUF_INIT;
-    struct recs model = {0};
-    faults_reset();
-    wal_set_io(&fault_io);
-    struct wal *w = open_ok(&t, WAL_SYNC_ALWAYS, WAL_DEFAULT_SEGMENT, NULL, &err);
+    struct faulted f;
+    struct wal *w = faulted_open(&f, WAL_SYNC_ALWAYS, WAL_DEFAULT_SEGMENT);
     for (int b = 0; b < 10; b++) {
         int pw0, sy0, pw1, sy1;
         f_counts(&pw0, &sy0);
         uint64_t last = 0;
-        for (int i = 0; i <= b % 3; i++) last = append_rec(w, &model, 3, 0, 200);
+        for (int i = 0; i <= b % 3; i++) last = append_rec(w, &f.model, 3, 0, 200);
         wal_seal(w);
         assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
         /* published after the sync of the batch: durable == written */
@@ -667,13 +695,8 @@ static void test_sync_always(void **state)
     struct wal_stats st;
     wal_get_stats(w, &st);
     assert_true(st.syncs >= 10);
-    assert_int_equal(st.durable_lsn, model.n);
-    close_wal(w);
-    wal_set_io(NULL);
-    assert_int_equal(reopen_check(&t, WAL_DEFAULT_SEGMENT, &model, &err), model.n);
-    recs_free(&model);
-    buf_release(&err);
-    tdir_free(&t);
+    assert_int_equal(st.durable_lsn, f.model.n);
+    faulted_close_check(&f, w, f.model.n);
 }
 
 static void test_sync_no(void **state)
@@ -742,19 +765,14 @@ static void test_sync_always_group_wait(void **state)
 static void test_sync_no_writeback(void **state)
 {
     (void)state;
-    struct tdir t;
-    tdir_new(&t);
-    struct buf err = BUF_INIT;
-    struct recs model = {0};
-    faults_reset();
-    wal_set_io(&fault_io);
-    struct wal *w = open_ok(&t, WAL_SYNC_NO, WAL_DEFAULT_SEGMENT, NULL, &err);
+    struct faulted f;
+    struct wal *w = faulted_open(&f, WAL_SYNC_NO, WAL_DEFAULT_SEGMENT);
     int pw0, sy0, pw1, sy1;
     f_counts(&pw0, &sy0);
     struct wal_stats st;
     uint64_t last = 0, at_threshold = 0;
     do {
-        for (int i = 0; i < 10; i++) last = append_rec(w, &model, 5, 0, 65536);
+        for (int i = 0; i < 10; i++) last = append_rec(w, &f.model, 5, 0, 65536);
         wal_seal(w);
         wal_get_stats(w, &st);
         if (!at_threshold && st.bytes >= (8u << 20)) at_threshold = last;
@@ -763,12 +781,7 @@ static void test_sync_no_writeback(void **state)
     assert_true(wait_until(w, UNTIL_DURABLE, at_threshold, 5000));
     f_counts(&pw1, &sy1);
     assert_true(sy1 > sy0);
-    close_wal(w);
-    wal_set_io(NULL);
-    assert_int_equal(reopen_check(&t, WAL_DEFAULT_SEGMENT, &model, &err), last);
-    recs_free(&model);
-    buf_release(&err);
-    tdir_free(&t);
+    faulted_close_check(&f, w, last);
 }
 
 /* `no`/`everysec`: with less than WAL_PREROLL_BYTES (1 MiB) left in the
@@ -777,28 +790,23 @@ static void test_sync_no_writeback(void **state)
 static void test_sync_preroll(void **state)
 {
     (void)state;
-    struct tdir t;
-    tdir_new(&t);
-    struct buf err = BUF_INIT;
-    struct recs model = {0};
-    faults_reset();
-    wal_set_io(&fault_io);
     const uint64_t seg = 4u << 20;
-    struct wal *w = open_ok(&t, WAL_SYNC_NO, seg, NULL, &err);
+    struct faulted f;
+    struct wal *w = faulted_open(&f, WAL_SYNC_NO, seg);
     int pw0, sy0, pw1, sy1;
     f_counts(&pw0, &sy0);
     struct wal_stats st;
     uint64_t last = 0;
     /* 2 MiB (records of up to 64 KiB): more than 1 MiB left, nothing synced */
     do {
-        last = append_rec(w, &model, 5, 0, 65536);
+        last = append_rec(w, &f.model, 5, 0, 65536);
         wal_seal(w);
         wal_get_stats(w, &st);
     } while (st.bytes < (2u << 20));
     assert_false(wait_until(w, UNTIL_DURABLE, last, 300));
     /* past seg - 1 MiB, still in the first segment */
     do {
-        last = append_rec(w, &model, 5, 0, 65536);
+        last = append_rec(w, &f.model, 5, 0, 65536);
         wal_seal(w);
         wal_get_stats(w, &st);
     } while (st.bytes < seg - (1u << 20) + 65536);
@@ -806,12 +814,7 @@ static void test_sync_preroll(void **state)
     assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
     f_counts(&pw1, &sy1);
     assert_true(sy1 > sy0);
-    close_wal(w);
-    wal_set_io(NULL);
-    assert_int_equal(reopen_check(&t, seg, &model, &err), last);
-    recs_free(&model);
-    buf_release(&err);
-    tdir_free(&t);
+    faulted_close_check(&f, w, last);
 }
 
 /* `always`: the batches sealed while the writer syncs go to the file in
@@ -819,17 +822,12 @@ static void test_sync_preroll(void **state)
 static void test_always_one_write_per_list(void **state)
 {
     (void)state;
-    struct tdir t;
-    tdir_new(&t);
-    struct buf err = BUF_INIT;
-    struct recs model = {0};
-    faults_reset();
-    wal_set_io(&fault_io);
-    struct wal *w = open_ok(&t, WAL_SYNC_ALWAYS, WAL_DEFAULT_SEGMENT, NULL, &err);
+    struct faulted f;
+    struct wal *w = faulted_open(&f, WAL_SYNC_ALWAYS, WAL_DEFAULT_SEGMENT);
     hold_syncs(true);
     int pw0, sy0, pw1, sy1;
     f_counts(&pw0, &sy0);
-    uint64_t first = append_rec(w, &model, 9, 0, 100);
+    uint64_t first = append_rec(w, &f.model, 9, 0, 100);
     wal_seal(w);
     /* the writer is in the held sync once it wrote the first batch */
     assert_true(wait_until(w, UNTIL_WRITTEN, first, 5000));
@@ -840,7 +838,7 @@ static void test_always_one_write_per_list(void **state)
     assert_int_equal(sy1, sy0 + 1);
     uint64_t last = 0;
     for (int b = 0; b < 6; b++) {
-        last = append_rec(w, &model, 9, 0, 100);
+        last = append_rec(w, &f.model, 9, 0, 100);
         wal_seal(w);
     }
     f_counts(&pw0, &sy0);
@@ -848,31 +846,21 @@ static void test_always_one_write_per_list(void **state)
     assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
     f_counts(&pw1, &sy1);
     assert_int_equal(pw1 - pw0, 1);
-    close_wal(w);
-    wal_set_io(NULL);
-    assert_int_equal(reopen_check(&t, WAL_DEFAULT_SEGMENT, &model, &err), last);
-    recs_free(&model);
-    buf_release(&err);
-    tdir_free(&t);
+    faulted_close_check(&f, w, last);
 }
 
 static void test_sync_everysec(void **state)
 {
     (void)state;
-    struct tdir t;
-    tdir_new(&t);
-    struct buf err = BUF_INIT;
-    struct recs model = {0};
-    faults_reset();
-    wal_set_io(&fault_io);
-    struct wal *w = open_ok(&t, WAL_SYNC_EVERYSEC, WAL_DEFAULT_SEGMENT, NULL, &err);
+    struct faulted f;
+    struct wal *w = faulted_open(&f, WAL_SYNC_EVERYSEC, WAL_DEFAULT_SEGMENT);
     int pw0, sy0, pw1, sy1;
     f_counts(&pw0, &sy0);
     for (int round = 0; round < 2; round++) {
         long long t0 = util_mono_us();
         uint64_t last = 0;
         for (int b = 0; b < 20; b++) {
-            last = append_rec(w, &model, 5, 0, 100);
+            last = append_rec(w, &f.model, 5, 0, 100);
             wal_seal(w);
         }
         assert_true(wait_until(w, UNTIL_WRITTEN, last, 5000));
@@ -886,17 +874,12 @@ static void test_sync_everysec(void **state)
         sy0 = sy1;
     }
     /* switching to always syncs what is pending without another batch */
-    uint64_t last = append_rec(w, &model, 5, 0, 100);
+    uint64_t last = append_rec(w, &f.model, 5, 0, 100);
     wal_seal(w);
     assert_true(wait_until(w, UNTIL_WRITTEN, last, 5000));
     wal_set_sync(w, WAL_SYNC_ALWAYS);
     assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
-    close_wal(w);
-    wal_set_io(NULL);
-    assert_int_equal(reopen_check(&t, WAL_DEFAULT_SEGMENT, &model, &err), model.n);
-    recs_free(&model);
-    buf_release(&err);
-    tdir_free(&t);
+    faulted_close_check(&f, w, f.model.n);
 }
 
 /* ---- sticky failures ---- */
