@@ -162,6 +162,7 @@ static void remove_kv(struct db *db, struct kv *kv, uint64_t h)
  * they run, then freed). */
 static void expire_now(struct engine *eng, struct db *db, struct kv *kv, uint64_t h)
 {
+    db_will_change(eng, db, kv->data, kv->klen);
     eng->stats.expired_keys++;
     /* the deletion is part of the effects: replay must not depend on when
      * expiry happened to run */
@@ -238,11 +239,13 @@ struct kv *db_lookup(struct engine *eng, struct db *db, const char *key, size_t 
         }
     }
     if (kv && !(flags & LOOKUP_NOTOUCH)) touch_access(eng, kv);
+    if (kv && (flags & LOOKUP_WRITE)) db_will_change(eng, db, key, klen);
     return kv;
 }
 
 void db_add(struct engine *eng, struct db *db, struct kv *kv)
 {
+    db_will_change(eng, db, kv->data, kv->klen);
     touch_new(eng, kv);
     kv->flags &= (uint8_t)~KV_HAS_EXPIRE;
     kv->epoch = 0; /* a new (db, key): not recorded yet */
@@ -268,6 +271,7 @@ void db_replace(struct db *db, struct kv *old, struct kv *nkv)
 
 void db_set(struct engine *eng, struct db *db, struct kv *kv, bool keepttl)
 {
+    db_will_change(eng, db, kv->data, kv->klen);
     uint64_t h = util_hash(kv->data, kv->klen);
     struct kv *old = (struct kv *)dict_find(&db->keys, kv->data, kv->klen, h);
     touch_new(eng, kv);
@@ -289,6 +293,7 @@ bool db_delete(struct engine *eng, struct db *db, const char *key, size_t klen)
     uint64_t h = util_hash(key, klen);
     struct kv *kv = (struct kv *)dict_find(&db->keys, key, klen, h);
     if (!kv) return false;
+    db_will_change(eng, db, key, klen);
     notify_changed(eng, db, key, klen);
     remove_kv(db, kv, h);
     return true;
@@ -315,6 +320,7 @@ struct kv *db_move(struct engine *eng, struct db *src, const char *key, size_t k
 {
     lode_assert(src != dst || klen != nklen || memcmp(key, nkey, klen) != 0);
     long long when;
+    if (db_find(src, key, klen)) db_will_change(eng, src, key, klen);
     struct kv *kv = db_take(src, key, klen, &when);
     if (!kv) return NULL;
     notify_changed(eng, src, key, klen);
@@ -344,6 +350,7 @@ struct rawstr *db_str_make_raw(struct db *db, struct kv **kvp, size_t cap)
 long long db_flush(struct engine *eng, struct db *db)
 {
     long long n = (long long)dict_size(&db->keys);
+    if (eng && eng->before_db_change) eng->before_db_change(eng, db);
     if (eng && eng->on_db_reset) eng->on_db_reset(eng, db);
     dict_drain(&db->expires, free_x_node, NULL);
     dict_drain(&db->keys, free_kv_node, NULL);

@@ -78,6 +78,16 @@ struct engine {
     long long dirty;    /* changes since start */
     struct effects eff; /* deterministic form of the changes not yet logged */
     engine_key_hook on_key_changed;
+    /* Called before a key changes in any way on_key_changed reports
+     * (written, created, expired, deleted, moved), while the key is still
+     * as it was: a snapshot taken by the loop itself (a checkpoint written
+     * by a thread) saves it first. Write lookups, db_add, db_set,
+     * db_delete, db_move and expiry call it; code that changes a key
+     * reached another way calls db_will_change. NULL = none. */
+    engine_key_hook before_key_change;
+    /* The same for a whole db, before db_flush empties it or SWAPDB swaps
+     * it. NULL = none. */
+    void (*before_db_change)(struct engine *eng, struct db *db);
     /* Called when a whole db is emptied (db_flush) or swapped with another
      * (SWAPDB, once per db): changes on_key_changed does not report key by
      * key. NULL = none. */
@@ -142,6 +152,12 @@ struct kv *db_take(struct db *db, const char *key, size_t klen, long long *expir
  * key next changes), or NULL when key is absent from src (nothing changes). */
 struct kv *db_move(struct engine *eng, struct db *src, const char *key, size_t klen, struct db *dst,
                    const char *nkey, size_t nklen);
+/* Announces that key is about to change (before_key_change), for a
+ * change made to an entry that no write lookup returned. */
+static inline void db_will_change(struct engine *eng, struct db *db, const char *key, size_t klen)
+{
+    if (eng->before_key_change) eng->before_key_change(eng, db, key, klen);
+}
 /* Reports a change that no other db_* call reported to on_key_changed: TTL
  * changes (db_set_expire, db_persist) and in-place value edits. */
 void db_key_changed(struct engine *eng, struct db *db, const char *key, size_t klen);

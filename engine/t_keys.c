@@ -248,6 +248,10 @@ void cmd_swapdb(struct cmd_ctx *ctx)
     /* sessions hold db indexes, so a client's selected db now shows the
      * other db's contents, as in Redis */
     if (a != b) {
+        if (ctx->eng->before_db_change) {
+            ctx->eng->before_db_change(ctx->eng, &ctx->eng->dbs[a]);
+            ctx->eng->before_db_change(ctx->eng, &ctx->eng->dbs[b]);
+        }
         db_swap(&ctx->eng->dbs[a], &ctx->eng->dbs[b]);
         if (ctx->eng->on_db_reset) {
             ctx->eng->on_db_reset(ctx->eng, &ctx->eng->dbs[a]);

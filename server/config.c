@@ -20,6 +20,7 @@ enum cfg_type { T_BOOL, T_INT, T_OCTAL, T_MEM, T_STR, T_ENUM, T_BIND, T_OBUF, T_
 enum { F_IMMUTABLE = 1, F_NULLABLE = 2 };
 
 static const char *const durability_names[] = {"always", "everysec", "no", NULL};
+static const char *const checkpoint_method_names[] = {"thread", "fork", NULL};
 static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
 /* in Redis's order: its error text lists them so */
 static const char *const policy_names[] = {"volatile-lru",   "volatile-lfu", "volatile-random",
@@ -59,6 +60,7 @@ static const struct param params[] = {
     {"wal-segment-size", T_MEM, O(wal_segment_size), 65536, 1LL << 40, F_IMMUTABLE, NULL, "64mb"},
     {"checkpoint-wal-bytes", T_MEM, O(checkpoint_wal_bytes), 1, LLONG_MAX, 0, NULL, "256mb"},
     {"checkpoint-interval", T_INT, O(checkpoint_interval), 1, INT_MAX, 0, NULL, "3600"},
+    {"checkpoint-method", T_ENUM, O(checkpoint_method), 0, 0, 0, checkpoint_method_names, "thread"},
     {"checkpoint-nice", T_INT, O(checkpoint_nice), 0, 19, 0, NULL, "19"},
     {"checkpoint-key-delay", T_INT, O(checkpoint_key_delay), 0, 10000000, 0, NULL, "0"},
     {"wal-archive", T_BOOL, O(wal_archive), 0, 0, 0, NULL, "no"},

@@ -20,6 +20,8 @@
 #define CFG_MAX_BIND 16
 
 enum durability_mode { DUR_ALWAYS = 0, DUR_EVERYSEC, DUR_NO };
+/* how a checkpoint takes its snapshot (docs/architecture.md) */
+enum checkpoint_method { CKM_THREAD = 0, CKM_FORK };
 enum loglevel { LL_DEBUG = 0, LL_VERBOSE, LL_NOTICE, LL_WARNING };
 enum obuf_class { OBUF_NORMAL = 0, OBUF_REPLICA, OBUF_PUBSUB, OBUF_NCLASSES };
 
@@ -51,6 +53,7 @@ struct config {
     long long wal_segment_size;
     long long checkpoint_wal_bytes; /* WAL bytes since the last checkpoint that start one */
     long long checkpoint_interval;  /* seconds between checkpoints when keys changed */
+    int checkpoint_method;          /* CKM_THREAD or CKM_FORK */
     long long checkpoint_nice;      /* the checkpoint child's nice value (0-19) */
     long long checkpoint_key_delay; /* tests: microseconds the child sleeps per key */
     bool wal_archive;               /* trimmed segments go to DIR/wal-archive */

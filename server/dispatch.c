@@ -94,6 +94,20 @@ static void warn_missing_rewrite(const struct cmd_def *cmd)
 #endif
 }
 
+/* While a threaded checkpoint runs, every key a write command names is
+ * announced before the command runs (db.h before_key_change), so the
+ * snapshot saves it as it was whatever path the command takes to change
+ * it. */
+static void announce_writes(struct cmd_ctx *ctx)
+{
+    int local[64];
+    int *pos = ctx->argc <= 64 ? local : lode_malloc(sizeof(int) * (size_t)ctx->argc);
+    int n = cmd_key_positions(ctx->cmd, ctx->argc, ctx->argv, pos, NULL, ctx->argc);
+    for (int i = 0; i < n; i++)
+        db_will_change(ctx->eng, ctx->db, ctx->argv[pos[i]].ptr, ctx->argv[pos[i]].len);
+    if (pos != local) lode_free(pos);
+}
+
 /* Runs a resolved command for c: the handler, the single write path's rule
  * (its effects join the engine's buffer; the caller logs them), statistics,
  * the slow log and MONITOR. t0 is when the command began. */
@@ -117,6 +131,7 @@ static void call(struct client *c, const struct cmd_def *cmd, int argc, const st
     const struct cmd_def *outer_cmd = c->cur_cmd;
     srv.current = c;
     c->cur_cmd = cmd;
+    if (srv.eng.before_key_change && (cmd->flags & CMDF_WRITE)) announce_writes(&ctx);
     cmd->fn(&ctx);
     if (ctx.block.first_key) blocking_block(c, &ctx.block);
     struct timespec t1;
@@ -269,6 +284,7 @@ bool dispatch_serve(struct client *c, const struct cmd_def *cmd, const struct sl
     };
     struct client *prev = srv.current;
     srv.current = c;
+    if (srv.eng.before_key_change && (cmd->flags & CMDF_WRITE)) announce_writes(&ctx);
     cmd->fn(&ctx);
     srv.current = prev;
     if (ctx_log_effects(&ctx, db0)) warn_missing_rewrite(cmd);

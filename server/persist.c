@@ -16,10 +16,12 @@
 #include "server/server.h"
 #include "engine/digest.h"
 #include "wal/ckpt.h"
+#include "wal/ckwriter.h"
 #include "wal/replay.h"
 #include "wal/wal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +45,7 @@ static long long recovery_ms;
 struct dkey {
     struct dnode node;
     uint32_t klen;
+    bool done; /* a threaded checkpoint handed it to its writer */
     char key[];
 };
 
@@ -131,6 +134,7 @@ static void dirty_add_hashed(struct dirty *d, int db, const char *key, size_t kl
     if (dict_find(&d->keys[db], key, klen, h)) return;
     struct dkey *k = dkey_alloc(d, klen);
     k->klen = (uint32_t)klen;
+    k->done = false;
     memcpy(k->key, key, klen);
     dict_add(&d->keys[db], &k->node, h);
     d->n++;
@@ -161,12 +165,15 @@ static struct dirty saving; /* what the running child writes */
  * and a new dirty set takes the next epoch. */
 static uint16_t dirty_epoch = 1;
 
+static void snap_check_saved(struct db *db, const char *key, size_t klen, uint64_t h);
+
 static void on_key_changed(struct engine *eng, struct db *db, const char *key, size_t klen)
 {
     (void)eng;
     uint64_t h = db_hash(key, klen);
     struct kv *kv = (struct kv *)dict_find(&db->keys, key, klen, h);
     if (kv && kv->epoch == dirty_epoch) return;
+    if (eng->before_key_change) snap_check_saved(db, key, klen, h);
     dirty_add_hashed(&dirty, db->id, key, klen, h);
     if (kv) kv->epoch = dirty_epoch;
 }
@@ -212,6 +219,38 @@ static struct {
     uint64_t wal_bytes_at;    /* ... when the last successful checkpoint began */
     uint64_t child_wal_bytes;
 } ck = {.last_ok = true, .child = -1};
+
+/* the threaded checkpoint's state (see "the threaded checkpoint" below) */
+/* the loop stops handing over while this much waits for the writer */
+#define SNAP_QUEUE_HIGH ((size_t)8 << 20)
+/* a slice between two turns of a busy loop, and of an idle one */
+#define SNAP_SLICE_US      300
+#define SNAP_SLICE_IDLE_US 2000
+
+static struct {
+    struct ckwriter *w;
+    struct ckw_entry *order; /* the saved set's keys, sorted by the writer */
+    size_t norder, next;
+    bool *finished; /* ndbs */
+    int scan_db;    /* the db written whole being scanned (ndbs: none left) */
+    uint64_t cursor;
+    bool handed_all;       /* ckw_finish was called */
+    bool broken;           /* a change skipped the hook: abandon */
+    struct buf fns;        /* the FUNCTION libraries at L */
+    uint64_t room;         /* map room of the next writer (doubles after a full map) */
+    long long next_key_us; /* checkpoint-key-delay pacing */
+    ev_async async;
+    ev_idle idle;
+    ev_timer pace;
+} sn;
+
+static void snap_step(long long budget_us);
+static void snap_arm(void);
+
+static bool checkpoint_running(void)
+{
+    return ck.child >= 0 || sn.w != NULL;
+}
 
 /* ---- replay ---- */
 
@@ -370,6 +409,8 @@ static int load_checkpoint(uint64_t *lsn)
     return 0;
 }
 
+static void snap_init(void);
+
 int persist_open(void)
 {
     if (lock_dir() != 0) return -1;
@@ -383,6 +424,7 @@ int persist_open(void)
     /* the WAL tail's keys are newer than the checkpoint */
     srv.eng.on_key_changed = on_key_changed;
     srv.eng.on_db_reset = on_db_reset;
+    snap_init();
     ev_async_init(&wal_async, on_wal_progress);
     ev_async_start(srv.loop, &wal_async);
     struct wal_options opt = {.dir = "wal",
@@ -420,7 +462,7 @@ void persist_close(void)
     if (!wal) return;
     /* a child left running would hold the directory's lock (and run on,
      * at low priority) after this process is gone: a restart would wait */
-    if (ck.child >= 0) srv_log(LL_NOTICE, "Stopping the running checkpoint child");
+    if (checkpoint_running()) srv_log(LL_NOTICE, "Stopping the running checkpoint");
     kill_child();
     wal_close(wal);
     wal = NULL;
@@ -439,6 +481,7 @@ void persist_close(void)
     srv.eng.on_db_reset = NULL;
     dirty_release(&dirty);
     dirty_release(&saving);
+    buf_release(&sn.fns);
     if (lock_fd >= 0) {
         close(lock_fd); /* releases the flock */
         lock_fd = -1;
@@ -459,9 +502,13 @@ void persist_log_effects(void)
 
 void persist_before_sleep(void)
 {
-    if (ck.scheduled && ck.child < 0 && wal) {
+    if (ck.scheduled && !checkpoint_running() && wal) {
         ck.scheduled = false;
         persist_bgsave();
+    }
+    if (sn.w) {
+        snap_step(SNAP_SLICE_US);
+        snap_arm();
     }
     if (wal) wal_seal(wal);
 }
@@ -641,24 +688,13 @@ static void allow_resize(bool ok)
     }
 }
 
-/* The child ended with wait status st. */
-static void checkpoint_done(int st)
+/* The running checkpoint ended (ok: committed); the caller said why not. */
+static void checkpoint_finished(bool ok)
 {
-    allow_resize(true);
-    bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
     long long now = util_ms_now();
     ck.last_duration = now - ck.child_start_ms;
-    ck.child = -1;
     ck.last_ok = ok;
     if (!ok) {
-        if (WIFSIGNALED(st))
-            srv_log(LL_WARNING, "Checkpoint child terminated by signal %d%s", WTERMSIG(st),
-                    WTERMSIG(st) == SIGBUS ? " (SIGBUS: the disk under the checkpoint's "
-                                             "writable map is full or failed)"
-                                           : "");
-        else
-            srv_log(LL_WARNING, "Checkpoint failed (child exit status %d)",
-                    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
         dirty_merge_back();
         ck.retry_after_ms = now + 5000;
         return;
@@ -681,6 +717,25 @@ static void checkpoint_done(int st)
     }
 }
 
+/* The child ended with wait status st. */
+static void checkpoint_done(int st)
+{
+    allow_resize(true);
+    ck.child = -1;
+    bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (!ok) {
+        if (WIFSIGNALED(st))
+            srv_log(LL_WARNING, "Checkpoint child terminated by signal %d%s", WTERMSIG(st),
+                    WTERMSIG(st) == SIGBUS ? " (SIGBUS: the disk under the checkpoint's "
+                                             "writable map is full or failed)"
+                                           : "");
+        else
+            srv_log(LL_WARNING, "Checkpoint failed (child exit status %d)",
+                    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    }
+    checkpoint_finished(ok);
+}
+
 static void on_child(struct ev_loop *loop, ev_child *w, int revents)
 {
     (void)revents;
@@ -689,8 +744,9 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents)
     checkpoint_done(w->rstatus);
 }
 
-/* Forks the child; returns its pid or -errno. */
-static pid_t checkpoint_fork(void)
+/* Starts a checkpoint at the current LSN: the dirty set becomes the one
+ * being saved and a new one (with the next epoch) begins. */
+static uint64_t checkpoint_begin(void)
 {
     lode_assert(srv.eng.eff.n == 0); /* everything up to L is logged */
     uint64_t lsn = wal_last_lsn(wal);
@@ -701,6 +757,13 @@ static pid_t checkpoint_fork(void)
     ck.child_lsn = lsn;
     ck.child_start_ms = util_ms_now();
     ck.child_wal_bytes = ck.wal_bytes;
+    return lsn;
+}
+
+/* Forks the child; returns its pid or -errno. */
+static pid_t checkpoint_fork(void)
+{
+    uint64_t lsn = checkpoint_begin();
     long long fork_start = util_mono_us();
     pid_t pid = fork();
     if (pid == 0) {
@@ -733,13 +796,362 @@ static pid_t checkpoint_fork(void)
     return pid;
 }
 
+/* ---- the threaded checkpoint (checkpoint-method thread) ----
+ *
+ * No fork: the loop itself hands the snapshot at LSN L to a writer thread
+ * (wal/ckwriter.h), key by key, in slices between its turns. What makes the
+ * snapshot consistent is that every key of the set being saved is handed
+ * over as it was at L: a key the scanner has not reached yet is saved the
+ * moment before anything changes it (the engine's before_key_change hook,
+ * called by write lookups, db_add, db_set, db_delete, db_move and expiry,
+ * and by the dispatcher for the keys of every write command), and a whole
+ * db is saved before FLUSHDB, FLUSHALL or SWAPDB change it. So memory grows
+ * only by the queue (bounded) and by the keys saved early, and the loop
+ * never stops for a fork and its page copies.
+ *
+ * Which keys are still owed: in a db written key by key, the dkeys of the
+ * saved set not yet `done`; in a db written whole, every entry whose epoch
+ * is not the new dirty set's (an entry changed since L carries that epoch,
+ * and was saved before its first change). A db is `finished` once nothing
+ * of it is owed. A change reported after the fact for a key still owed
+ * (a path that skipped the hook) abandons the checkpoint: it could no
+ * longer be consistent. */
+
+
+static void snap_save_kv(int i, struct db *db, struct kv *kv)
+{
+    if (ckw_put_kv(sn.w, (uint32_t)i, kv, db_expire_of(db, kv)) != 0 && !sn.broken) {
+        srv_log(LL_WARNING, "Checkpoint: a value of type %s can't be checkpointed yet",
+                obj_type_name(kv->type));
+        sn.broken = true;
+    }
+}
+
+/* Hands over dkey k of db i as it is now (which must be as at L). */
+static void snap_save_dkey(int i, struct dkey *k)
+{
+    struct db *db = &srv.eng.dbs[i];
+    struct kv *kv = db_find(db, k->key, k->klen);
+    if (kv)
+        snap_save_kv(i, db, kv);
+    else
+        ckw_delete(sn.w, (uint32_t)i, k->key, k->klen);
+    k->done = true;
+}
+
+/* engine before_key_change: key is about to change. */
+static void snap_before_key(struct engine *eng, struct db *db, const char *key, size_t klen)
+{
+    (void)eng;
+    int i = db->id;
+    if (sn.finished[i]) return;
+    uint64_t h = db_hash(key, klen);
+    struct kv *kv = (struct kv *)dict_find(&db->keys, key, klen, h);
+    if (kv && kv->epoch == dirty_epoch) return; /* changed since L: saved then */
+    if (saving.full[i]) {
+        if (!kv) return; /* the db is written whole: an absent key needs nothing */
+        snap_save_kv(i, db, kv);
+        /* it is about to change: recorded now, so it is not saved again */
+        dirty_add_hashed(&dirty, i, key, klen, h);
+        kv->epoch = dirty_epoch;
+        return;
+    }
+    struct dkey *k = (struct dkey *)dict_find(&saving.keys[i], key, klen, h);
+    if (k && !k->done) snap_save_dkey(i, k);
+}
+
+/* on_key_changed while a threaded checkpoint runs: a key still owed
+ * changed without the hook before it (a bug): the snapshot is no longer
+ * the state at L. */
+static void snap_check_saved(struct db *db, const char *key, size_t klen, uint64_t h)
+{
+    int i = db->id;
+    if (sn.broken || sn.finished[i] || saving.full[i]) return;
+    struct dkey *k = (struct dkey *)dict_find(&saving.keys[i], key, klen, h);
+    if (!k || k->done) return;
+#ifndef NDEBUG
+    LODE_PANIC("a key changed without before_key_change during a threaded checkpoint");
+#endif
+    srv_log(LL_WARNING,
+            "Checkpoint abandoned: key '%.*s' changed before it was saved (please report "
+            "this); the next checkpoint retries",
+            (int)(klen > 64 ? 64 : klen), key);
+    sn.broken = true;
+}
+
+static void snap_scan_cb(struct kv *kv, void *priv)
+{
+    int i = *(int *)priv;
+    if (kv->epoch != dirty_epoch) snap_save_kv(i, &srv.eng.dbs[i], kv);
+}
+
+/* The next db written whole that is not finished, from sn.scan_db on. */
+static void snap_next_scan_db(void)
+{
+    for (; sn.scan_db < srv.eng.ndbs; sn.scan_db++, sn.cursor = 0) {
+        int i = sn.scan_db;
+        if (!saving.full[i] || sn.finished[i]) continue;
+        if (db_size(&srv.eng.dbs[i]) == 0) {
+            sn.finished[i] = true;
+            continue;
+        }
+        return;
+    }
+}
+
+/* engine before_db_change: db is about to be emptied or swapped: hand
+ * over all that is still owed of it now. */
+static void snap_before_db(struct engine *eng, struct db *db)
+{
+    (void)eng;
+    int i = db->id;
+    if (sn.finished[i]) return;
+    if (saving.full[i]) {
+        uint64_t cur = 0;
+        do cur = db_scan(db, cur, snap_scan_cb, &i);
+        while (cur);
+    } else {
+        struct dict_iter it;
+        dict_iter_init(&it, &saving.keys[i]);
+        for (struct dnode *n; (n = dict_iter_next(&it));) {
+            struct dkey *k = (struct dkey *)n;
+            if (!k->done) snap_save_dkey(i, k);
+        }
+        dict_iter_release(&it);
+    }
+    sn.finished[i] = true;
+    ckw_flush(sn.w);
+}
+
+static void snap_end(bool cancel);
+
+/* Hands over what is owed for about budget_us (at most one key when
+ * paced by checkpoint-key-delay), until the queue is full; then, when
+ * nothing is owed, tells the writer to commit. */
+static void snap_step(long long budget_us)
+{
+    if (!sn.w) return;
+    if (ckw_state(sn.w) != CKW_RUNNING || sn.broken) {
+        snap_end(sn.broken);
+        return;
+    }
+    if (sn.handed_all || !ckw_sorted(sn.w)) return;
+    long long delay = srv.cfg.checkpoint_key_delay;
+    long long t0 = util_mono_us();
+    if (delay > 0 && t0 < sn.next_key_us) return;
+    for (int n = 1;; n++) {
+        if (ckw_pending(sn.w) >= SNAP_QUEUE_HIGH) break;
+        if (sn.next < sn.norder) {
+            struct ckw_entry *e = &sn.order[sn.next++];
+            struct dkey *k = e->tag;
+            if (!k->done && !sn.finished[e->db]) snap_save_dkey((int)e->db, k);
+        } else {
+            snap_next_scan_db();
+            if (sn.scan_db >= srv.eng.ndbs) {
+                ckw_finish(sn.w, ck.child_lsn, sn.fns.ptr ? sn.fns.ptr : "", sn.fns.len);
+                sn.handed_all = true;
+                break;
+            }
+            int i = sn.scan_db;
+            sn.cursor = db_scan(&srv.eng.dbs[i], sn.cursor, snap_scan_cb, &i);
+            if (sn.cursor == 0) {
+                sn.finished[i] = true;
+                sn.scan_db++;
+            }
+            n += 15; /* a bucket: count it as several keys */
+        }
+        if (delay > 0) {
+            sn.next_key_us = t0 + delay;
+            break;
+        }
+        if ((n & 31) == 0 && util_mono_us() - t0 >= budget_us) break;
+    }
+    ckw_flush(sn.w);
+}
+
+/* Keeps the loop turning while keys are owed and the queue has room (a
+ * busy loop gets its slices before it sleeps). */
+static void snap_arm(void)
+{
+    if (!sn.w) return;
+    bool work = !sn.handed_all && ckw_sorted(sn.w) && ckw_pending(sn.w) < SNAP_QUEUE_HIGH;
+    if (srv.cfg.checkpoint_key_delay > 0) {
+        if (work && !ev_is_active(&sn.pace)) {
+            double d = (double)srv.cfg.checkpoint_key_delay / 1e6;
+            ev_timer_set(&sn.pace, d, d);
+            ev_timer_start(srv.loop, &sn.pace);
+        }
+        return;
+    }
+    if (work && !ev_is_active(&sn.idle)) ev_idle_start(srv.loop, &sn.idle);
+    if (!work && ev_is_active(&sn.idle)) ev_idle_stop(srv.loop, &sn.idle);
+}
+
+static void snap_on_idle(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    (void)loop, (void)w, (void)revents;
+    snap_step(SNAP_SLICE_IDLE_US);
+    snap_arm();
+}
+
+static void snap_on_pace(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    snap_step(SNAP_SLICE_US);
+    if (!sn.w || sn.handed_all) ev_timer_stop(loop, w);
+}
+
+static void snap_on_async(struct ev_loop *loop, ev_async *w, int revents)
+{
+    (void)loop, (void)w, (void)revents;
+    snap_step(SNAP_SLICE_US);
+    snap_arm();
+}
+
+static void snap_notify(void *priv)
+{
+    (void)priv;
+    ev_async_send(srv.loop, &sn.async);
+}
+
+static void snap_init(void)
+{
+    ev_async_init(&sn.async, snap_on_async);
+    ev_idle_init(&sn.idle, snap_on_idle);
+    ev_timer_init(&sn.pace, snap_on_pace, 0, 0);
+}
+
+static int snap_start(void)
+{
+    int n = srv.eng.ndbs;
+    uint64_t lsn = checkpoint_begin();
+    (void)lsn;
+    /* the saved set's keys, for the writer to sort into the store's order */
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        if (!saving.full[i]) total += dict_size(&saving.keys[i]);
+    sn.order = total ? lode_malloc(total * sizeof(*sn.order)) : NULL;
+    sn.norder = 0;
+    for (int i = 0; i < n; i++) {
+        if (saving.full[i]) continue;
+        struct dict_iter it;
+        dict_iter_init(&it, &saving.keys[i]);
+        for (struct dnode *nd; (nd = dict_iter_next(&it));) {
+            struct dkey *k = (struct dkey *)nd;
+            struct ckw_entry *e = &sn.order[sn.norder++];
+            ckpt_key_head(k->key, k->klen, e->head);
+            e->db = (uint32_t)i;
+            e->klen = k->klen;
+            e->key = k->key;
+            e->tag = k;
+        }
+        dict_iter_release(&it);
+    }
+    sn.finished = lode_calloc(sizeof(bool) * (size_t)n);
+    sn.next = 0;
+    sn.scan_db = 0;
+    sn.cursor = 0;
+    sn.handed_all = false;
+    sn.broken = false;
+    sn.next_key_us = 0;
+    sn.fns.len = 0;
+    scripting_dump_functions(&sn.fns);
+    if (!sn.room) sn.room = 2 * (uint64_t)lode_used_memory();
+    struct ckw_options o = {.dir = "checkpoint",
+                            .room = sn.room,
+                            .drop = saving.full,
+                            .ndbs = n,
+                            .nice = (int)srv.cfg.checkpoint_nice,
+                            .order = sn.order,
+                            .norder = sn.norder,
+                            .notify = snap_notify};
+    int rc = ckw_start(&sn.w, &o);
+    if (rc) {
+        srv_log(LL_WARNING, "Can't start the checkpoint writer thread: %s", strerror(-rc));
+        lode_free(sn.order);
+        lode_free(sn.finished);
+        sn.order = NULL;
+        sn.finished = NULL;
+        sn.w = NULL;
+        dirty_merge_back();
+        ck.last_ok = false;
+        return rc;
+    }
+    srv.eng.before_key_change = snap_before_key;
+    srv.eng.before_db_change = snap_before_db;
+    ev_async_start(srv.loop, &sn.async);
+    snap_arm();
+    return 0;
+}
+
+/* Ends the running threaded checkpoint: waits for the writer (which
+ * commits only when everything was handed over and nothing failed). */
+static void snap_end(bool cancel)
+{
+    if (!sn.w) return;
+    srv.eng.before_key_change = NULL;
+    srv.eng.before_db_change = NULL;
+    if (ev_is_active(&sn.idle)) ev_idle_stop(srv.loop, &sn.idle);
+    if (ev_is_active(&sn.pace)) ev_timer_stop(srv.loop, &sn.pace);
+    ev_async_stop(srv.loop, &sn.async);
+    struct buf err = BUF_INIT;
+    bool map_full = false;
+    uint64_t entries = ckw_entries(sn.w);
+    int st = ckw_end(sn.w, cancel || sn.broken || !sn.handed_all, &err, &map_full);
+    sn.w = NULL;
+    lode_free(sn.order);
+    lode_free(sn.finished);
+    sn.order = NULL;
+    sn.finished = NULL;
+    bool ok = st == CKW_DONE;
+    if (!ok) {
+        srv_log(LL_WARNING, "Checkpoint failed: %s%s", err.len ? err.ptr : "abandoned",
+                map_full ? " (retrying with a larger map)" : "");
+        if (map_full) sn.room *= 2;
+    } else {
+        sn.room = 0;
+    }
+    buf_release(&err);
+    (void)entries;
+    checkpoint_finished(ok);
+    if (!ok && map_full) ck.retry_after_ms = 0;
+}
+
+/* SAVE and the final checkpoint: the whole snapshot at once, the loop
+ * stopped (so nothing changes meanwhile). */
+static int snap_run(void)
+{
+    int rc = snap_start();
+    if (rc) return rc;
+    while (sn.w && !sn.handed_all && ckw_state(sn.w) == CKW_RUNNING && !sn.broken) {
+        if (!ckw_sorted(sn.w)) {
+            ckw_wait_sorted(sn.w);
+            continue;
+        }
+        long long delay = srv.cfg.checkpoint_key_delay;
+        srv.cfg.checkpoint_key_delay = 0;
+        snap_step(LLONG_MAX);
+        srv.cfg.checkpoint_key_delay = delay;
+        if (!sn.handed_all) ckw_wait_room(sn.w, SNAP_QUEUE_HIGH / 2);
+    }
+    snap_end(false);
+    return ck.last_ok ? 0 : -EIO;
+}
+
 int persist_bgsave(void)
 {
     if (!wal) return -EINVAL;
-    if (ck.child >= 0) return -EBUSY;
+    if (checkpoint_running()) return -EBUSY;
     if (srv.eng.eff.n) {
         /* inside a transaction with unlogged writes: after it is logged */
         ck.scheduled = true;
+        return 0;
+    }
+    if (srv.cfg.checkpoint_method == CKM_THREAD) {
+        int rc = snap_start();
+        if (rc) return rc;
+        srv_log(LL_NOTICE, "Checkpoint started by a writer thread at LSN %llu (%llu keys)",
+                (unsigned long long)ck.child_lsn, (unsigned long long)ck.child_keys);
         return 0;
     }
     pid_t pid = checkpoint_fork();
@@ -753,7 +1165,7 @@ int persist_bgsave(void)
 
 bool persist_bgsave_in_progress(void)
 {
-    return ck.child >= 0;
+    return checkpoint_running();
 }
 
 void persist_schedule_bgsave(void)
@@ -764,8 +1176,9 @@ void persist_schedule_bgsave(void)
 int persist_save(void)
 {
     if (!wal) return -EINVAL;
-    if (ck.child >= 0) return -EBUSY;
+    if (checkpoint_running()) return -EBUSY;
     if (srv.eng.eff.n) return -EAGAIN;
+    if (srv.cfg.checkpoint_method == CKM_THREAD) return snap_run();
     pid_t pid = checkpoint_fork();
     if (pid < 0) return (int)pid;
     int st = 0;
@@ -782,7 +1195,7 @@ long long persist_lastsave(void)
 
 void persist_cron(void)
 {
-    if (!wal || ck.child >= 0 || wal_failed(wal)) return;
+    if (!wal || checkpoint_running() || wal_failed(wal)) return;
     long long now = util_ms_now();
     if (now < ck.retry_after_ms) return;
     bool due = ck.wal_bytes - ck.wal_bytes_at >= (uint64_t)srv.cfg.checkpoint_wal_bytes;
@@ -791,10 +1204,12 @@ void persist_cron(void)
     if (due && srv.eng.eff.n == 0) persist_bgsave();
 }
 
-/* Kills a running checkpoint child and waits for it (its transaction is
- * never committed: the checkpoint stays as it was). */
+/* Stops a running checkpoint: kills the child and waits for it, or cancels
+ * the writer thread (the transaction is never committed: the checkpoint
+ * stays as it was). */
 static void kill_child(void)
 {
+    snap_end(true);
     if (ck.child < 0) return;
     ev_child_stop(srv.loop, &ck.watcher);
     kill(ck.child, SIGKILL);
@@ -922,6 +1337,7 @@ void persist_info(struct buf *b)
         "lode_checkpoint_last_duration_ms:%lld\r\n"
         "lode_checkpoint_status:%s\r\n"
         "lode_checkpoint_in_progress:%d\r\n"
+        "lode_checkpoint_method:%s\r\n"
         "lode_checkpoint_child_pid:%d\r\n"
         "lode_checkpoint_keys_written:%llu\r\n",
         config_durability_name(srv.cfg.durability), (unsigned long long)st.last_lsn,
@@ -931,7 +1347,8 @@ void persist_info(struct buf *b)
         (unsigned long long)st.syncs, st.syncs ? (double)st.sync_us_total / (double)st.syncs : 0.0,
         (unsigned long long)st.sync_us_max, st.error ? lode_strerror(st.error) : "ok", recovery_ms,
         (unsigned long long)replay.records, (unsigned long long)ck.lsn, ck.time_ms / 1000,
-        ck.last_duration, ck.last_ok ? "ok" : "err", ck.child >= 0,
+        ck.last_duration, ck.last_ok ? "ok" : "err", checkpoint_running(),
+        srv.cfg.checkpoint_method == CKM_THREAD ? "thread" : "fork",
         ck.child >= 0 ? (int)ck.child : -1, (unsigned long long)ck.keys_written);
 }
 
@@ -946,5 +1363,5 @@ long persist_debug_epoch(long set)
 
 uint64_t persist_changes_since_save(void)
 {
-    return dirty.n + (ck.child >= 0 ? saving.n : 0);
+    return dirty.n + (checkpoint_running() ? saving.n : 0);
 }

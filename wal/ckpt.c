@@ -435,6 +435,22 @@ static int put_entry(struct ckpt *c, uint32_t db, const struct kv *kv, long long
     return 0;
 }
 
+int ckpt_put_serialized(struct ckpt *c, uint32_t db, const void *p, size_t n)
+{
+    lode_assert(c->wtxn);
+    const char *key;
+    size_t klen;
+    if (serialize_peek_key(p, n, &key, &klen) != 0)
+        return own_fail(c, LODE_ECORRUPT, "a serialized entry without its key");
+    uint8_t kb[CKPT_LMDB_KEY_MAX];
+    MDB_val k = {make_key(kb, db, key, klen), kb};
+    MDB_val v = {n, (void *)p};
+    int rc = mdb_put(c->wtxn, c->data, &k, &v, 0);
+    if (rc) return fail(c, rc, "can't write to the checkpoint");
+    if (c->writemap && (c->since_trim += v.mv_size + k.mv_size) >= CKPT_TRIM_BYTES) trim_map(c);
+    return 0;
+}
+
 int ckpt_put(struct ckpt *c, uint32_t db, const struct kv *kv, long long expire_ms)
 {
     return put_entry(c, db, kv, expire_ms, false);

@@ -94,6 +94,9 @@ int ckpt_get(struct ckpt *c, uint32_t db, const char *key, size_t klen, struct k
 int ckpt_begin(struct ckpt *c);
 /* Stores kv (expire_ms: absolute or -1) under (db, its key). */
 int ckpt_put(struct ckpt *c, uint32_t db, const struct kv *kv, long long expire_ms);
+/* Stores an entry already serialized (serialize_kv: it holds its key)
+ * under (db, its key). */
+int ckpt_put_serialized(struct ckpt *c, uint32_t db, const void *p, size_t n);
 /* As ckpt_put, for a key that sorts after every key in the store (see
  * ckpt_key_cmp): LMDB appends it without a search and fills its pages
  * whole. A key that does not sort last is stored by an ordinary put. */

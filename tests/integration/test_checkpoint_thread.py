@@ -1,0 +1,152 @@
+"""The threaded checkpoint (checkpoint-method thread): no fork; the event
+loop hands the snapshot at LSN L to a writer thread key by key while it
+keeps serving, saving each key it has not reached yet just before anything
+changes it. These tests slow the hand-over down (checkpoint-key-delay), make
+every kind of change to the keys still owed while it runs, then restart from
+the checkpoint alone (WAL removed) and compare with DEBUG DIGEST taken at L.
+"""
+import glob
+import os
+
+import pytest
+
+from conftest import wait_until
+
+pytestmark = pytest.mark.lode_only
+
+
+def pinfo(c):
+    return c.info("persistence")
+
+
+def digest(c):
+    return c.execute_command("DEBUG", "DIGEST")
+
+
+def bgsave_done(c):
+    c.execute_command("BGSAVE")
+    wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, what="checkpoint to end")
+    assert pinfo(c)["lode_checkpoint_status"] == "ok"
+
+
+def populate(c, n):
+    """Every type and encoding, TTLs, in dbs 0, 1 and 2."""
+    p = c.pipeline(transaction=False)
+    for db in (0, 1, 2):
+        p.execute_command("SELECT", db)
+        for i in range(n):
+            p.set("s:%d" % i, "v%d" % i)
+            p.set("n:%d" % i, i)
+        for i in range(n // 10):
+            p.rpush("l:%d" % i, *["e%d" % j for j in range(20)])
+            p.hset("h:%d" % i, mapping={"f%d" % j: "x%d" % j for j in range(10)})
+            p.sadd("set:%d" % i, *range(8))
+            p.zadd("z:%d" % i, {"m%d" % j: j for j in range(12)})
+            p.pfadd("hll:%d" % i, *["a%d" % j for j in range(30)])
+            p.set("t:%d" % i, "ttl", ex=10000)
+        p.rpush("biglist", *["b%d" % j for j in range(2000)])
+        p.zadd("bigz", {"m%d" % j: j for j in range(500)})
+    p.execute_command("SELECT", 0)
+    p.execute()
+
+
+def mutate(c, n):
+    """Changes of every kind, to keys the slowed checkpoint has not reached
+    (it hands over one key per checkpoint-key-delay)."""
+    c.execute_command("SELECT", 0)
+    p = c.pipeline(transaction=False)
+    for i in range(0, n, 7):
+        p.set("s:%d" % i, "changed")
+        p.incr("n:%d" % i)
+        p.append("s:%d" % (i + 1), "+")
+        p.setrange("s:%d" % (i + 2), 1, "R")
+        p.delete("s:%d" % (i + 3))
+        p.expire("n:%d" % (i + 1), 5000)
+        p.set("new:%d" % i, "fresh")
+    for i in range(0, n // 10, 3):
+        p.lpush("l:%d" % i, "pushed")
+        p.rpop("l:%d" % (i + 1))
+        p.hset("h:%d" % i, "f0", "changed")
+        p.hdel("h:%d" % (i + 1), "f1")
+        p.hincrby("h:%d" % (i + 2), "cnt", 3)
+        p.sadd("set:%d" % i, "new")
+        p.spop("set:%d" % (i + 1))
+        p.zadd("z:%d" % i, {"m0": 100})
+        p.zpopmin("z:%d" % (i + 1))
+        p.zincrby("z:%d" % (i + 2), 2.5, "m3")
+        p.pfadd("hll:%d" % i, "zzz", "yyy")
+        p.persist("t:%d" % i)
+        p.rename("s:%d" % (i + 4), "renamed:%d" % i)
+        p.move("n:%d" % (i + 5), 1)
+        p.copy("l:%d" % (i + 2), "copied:%d" % i)
+        p.lmove("l:%d" % (i + 3), "l:%d" % (i + 4), "LEFT", "RIGHT")
+        p.sinterstore("stored:%d" % i, "set:%d" % i, "set:%d" % (i + 1))
+    p.linsert("biglist", "BEFORE", "b1000", "inserted")
+    p.zrem("bigz", "m250")
+    p.execute(raise_on_error=False)  # some keys were deleted by earlier rows
+    # a transaction and a script
+    m = c.pipeline(transaction=True)
+    m.set("s:5", "in-multi")
+    m.lpush("l:5", "in-multi")
+    m.execute()
+    c.eval("redis.call('SET', KEYS[1], 'by-script'); redis.call('DEL', KEYS[2]); "
+           "redis.call('HSET', KEYS[3], 'f', 'v')", 3, "s:6", "s:13", "h:7")
+    # the changes above overlapped the checkpoint (else this test proves nothing)
+    assert pinfo(c)["rdb_bgsave_in_progress"] == 1
+    # db-wide changes: a flush and a swap while keys of those dbs are owed
+    # (they hand over all that is owed of those dbs first)
+    c.execute_command("SELECT", 2)
+    c.set("s:0", "db2 change")
+    c.flushdb()
+    c.set("after-flush", "x")
+    c.execute_command("SELECT", 0)
+    c.swapdb(0, 1)
+    c.set("after-swap", "y")
+    c.swapdb(0, 1)
+
+
+def checkpoint_alone(s):
+    """Kills the server, drops the WAL, restarts from the checkpoint only."""
+    s.kill9()
+    for f in glob.glob(os.path.join(s.dir, "data", "wal", "*")):
+        os.unlink(f)
+    s.start()
+    return s.client()
+
+
+@pytest.mark.parametrize("incremental", [False, True])
+def test_checkpoint_is_the_state_at_its_lsn(make_server, incremental):
+    s = make_server(["--checkpoint-method", "thread", "--checkpoint-wal-bytes", "1gb"])
+    c = s.client()
+    populate(c, 300)
+    if incremental:
+        bgsave_done(c)
+        # the set to save: a part of the keys of every db
+        p = c.pipeline(transaction=False)
+        for db in (0, 1, 2):
+            p.execute_command("SELECT", db)
+            for i in range(0, 300, 2):
+                p.set("s:%d" % i, "second%d" % i)
+            for i in range(0, 30, 2):
+                p.rpush("l:%d" % i, "second")
+                p.hset("h:%d" % i, "f9", "second")
+            p.delete("n:3")
+        p.execute_command("SELECT", 0)
+        p.execute()
+    d_at_l = digest(c)
+    lsn = pinfo(c)["lode_wal_last_lsn"]
+    c.config_set("checkpoint-key-delay", 3000)
+    c.execute_command("BGSAVE")
+    mutate(c, 300)
+    d_now = digest(c)
+    assert d_now != d_at_l
+    c.config_set("checkpoint-key-delay", 0)
+    wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, timeout=60,
+               what="checkpoint to end")
+    info = pinfo(c)
+    assert info["lode_checkpoint_status"] == "ok"
+    assert info["lode_checkpoint_lsn"] == lsn
+    assert info["lode_checkpoint_method"] == "thread"
+    assert digest(c) == d_now  # serving went on unchanged
+    c = checkpoint_alone(s)
+    assert digest(c) == d_at_l

@@ -1,0 +1,330 @@
+/*
+ * ckwriter.c - the checkpoint writer thread (see ckwriter.h).
+ *
+ * Blocks are bufs of records: op (1 byte: put or delete), db (4 bytes),
+ * length (4 bytes), then the serialized entry or the key, in this
+ * process's byte order (they never leave it).
+ */
+#include "wal/ckwriter.h"
+#include "engine/lode.h"
+#include "engine/serialize.h"
+#include "engine/util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+enum { REC_PUT = 1, REC_DEL = 2 };
+#define REC_HEAD 9
+
+/* a block is handed over when it reaches this size */
+#define BLOCK_BYTES ((size_t)256 << 10)
+
+struct block {
+    struct block *next;
+    struct buf b;
+};
+
+struct ckwriter {
+    struct ckw_options o;
+    bool *drop;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t more;        /* the thread waits for blocks, finish or cancel */
+    pthread_cond_t room;        /* the loop (SAVE) waits for pending to drop */
+    struct block *head, **tail; /* handed over, oldest first (mu) */
+    bool finish, cancel;        /* (mu) */
+    bool finished;              /* ckw_finish was called (the loop's) */
+    uint64_t lsn;
+    struct buf fns;
+    struct block *cur; /* the loop's block being filled */
+    _Atomic size_t pending;
+    _Atomic int state;
+    _Atomic bool sorted;
+    uint64_t entries;
+    bool map_full;
+    char error[256];
+};
+
+static void signal_loop(struct ckwriter *w)
+{
+    if (w->o.notify) w->o.notify(w->o.priv);
+}
+
+static int entry_cmp(const void *pa, const void *pb)
+{
+    const struct ckw_entry *a = pa, *b = pb;
+    if (a->db != b->db) return a->db < b->db ? -1 : 1;
+    int r = memcmp(a->head, b->head, CKPT_KEY_HEAD);
+    if (r) return r;
+    return ckpt_key_cmp(a->key, a->klen, b->key, b->klen);
+}
+
+static void fail(struct ckwriter *w, const char *what)
+{
+    if (atomic_load(&w->state) != CKW_RUNNING) return;
+    snprintf(w->error, sizeof(w->error), "%s", what);
+    atomic_store(&w->state, CKW_FAILED);
+}
+
+static void apply_block(struct ckwriter *w, struct ckpt *c, const struct buf *b)
+{
+    size_t off = 0;
+    while (off + REC_HEAD <= b->len && atomic_load(&w->state) == CKW_RUNNING) {
+        const char *p = b->ptr + off;
+        uint32_t db, len;
+        memcpy(&db, p + 1, 4);
+        memcpy(&len, p + 5, 4);
+        const char *payload = p + REC_HEAD;
+        int rc = p[0] == REC_PUT ? ckpt_put_serialized(c, db, payload, len)
+                                 : ckpt_delete(c, db, payload, len);
+        if (rc) {
+            w->map_full = ckpt_map_full(c);
+            fail(w, ckpt_last_error(c));
+        }
+        off += REC_HEAD + len;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    struct ckwriter *w = arg;
+    if (w->o.nice > 0) {
+        pid_t tid = (pid_t)syscall(SYS_gettid);
+        if (setpriority(PRIO_PROCESS, (id_t)tid, w->o.nice) != 0) { /* runs at the loop's */
+        }
+    }
+    struct ckpt *c = NULL;
+    struct buf err = BUF_INIT;
+    if (ckpt_open_writer(&c, w->o.dir, w->o.room, &err) != 0) {
+        fail(w, err.ptr ? err.ptr : "can't open the checkpoint store");
+        c = NULL;
+    }
+    buf_release(&err);
+    if (c && ckpt_begin(c) != 0) fail(w, ckpt_last_error(c));
+    for (int i = 0; i < w->o.ndbs && atomic_load(&w->state) == CKW_RUNNING; i++)
+        if (w->drop[i] && ckpt_drop_db(c, (uint32_t)i) != 0) fail(w, ckpt_last_error(c));
+    if (w->o.norder) qsort(w->o.order, w->o.norder, sizeof(*w->o.order), entry_cmp);
+    pthread_mutex_lock(&w->mu);
+    atomic_store_explicit(&w->sorted, true, memory_order_release);
+    pthread_cond_broadcast(&w->room);
+    pthread_mutex_unlock(&w->mu);
+    signal_loop(w);
+
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (!w->head && !w->finish && !w->cancel) pthread_cond_wait(&w->more, &w->mu);
+        struct block *b = w->head;
+        if (b) {
+            w->head = b->next;
+            if (!w->head) w->tail = &w->head;
+        }
+        bool finish = w->finish && !b, cancel = w->cancel;
+        pthread_mutex_unlock(&w->mu);
+        if (cancel) {
+            while (b) { /* the rest is freed by ckw_end */
+                buf_release(&b->b);
+                lode_free(b);
+                b = NULL;
+            }
+            fail(w, "cancelled");
+            break;
+        }
+        if (b) {
+            apply_block(w, c, &b->b);
+            atomic_fetch_sub(&w->pending, b->b.len);
+            buf_release(&b->b);
+            lode_free(b);
+            pthread_mutex_lock(&w->mu);
+            pthread_cond_broadcast(&w->room);
+            pthread_mutex_unlock(&w->mu);
+            signal_loop(w);
+            continue;
+        }
+        if (finish) break;
+    }
+    if (atomic_load(&w->state) == CKW_RUNNING) {
+        int rc = ckpt_put_meta(c, CKPT_META_FUNCTIONS, w->fns.ptr ? w->fns.ptr : "", w->fns.len);
+        if (rc == 0) {
+            struct ckpt_meta m = {
+                .version = CKPT_VERSION, .lsn = w->lsn, .time_ms = (uint64_t)util_ms_now()};
+            memset(m.replid, '0', sizeof(m.replid));
+            rc = ckpt_commit(c, &m);
+        }
+        if (rc) {
+            w->map_full = ckpt_map_full(c);
+            fail(w, ckpt_last_error(c));
+        }
+    }
+    ckpt_close(c);
+    if (atomic_load(&w->state) == CKW_RUNNING) atomic_store(&w->state, CKW_DONE);
+    pthread_mutex_lock(&w->mu);
+    pthread_cond_broadcast(&w->room);
+    pthread_mutex_unlock(&w->mu);
+    signal_loop(w);
+    return NULL;
+}
+
+int ckw_start(struct ckwriter **out, const struct ckw_options *o)
+{
+    struct ckwriter *w = lode_calloc(sizeof(*w));
+    w->o = *o;
+    w->drop = lode_calloc(sizeof(bool) * (size_t)(o->ndbs ? o->ndbs : 1));
+    if (o->drop) memcpy(w->drop, o->drop, sizeof(bool) * (size_t)o->ndbs);
+    w->tail = &w->head;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->more, NULL);
+    pthread_cond_init(&w->room, NULL);
+    int rc = pthread_create(&w->thread, NULL, writer_main, w);
+    if (rc) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->more);
+        pthread_cond_destroy(&w->room);
+        lode_free(w->drop);
+        lode_free(w);
+        return -rc;
+    }
+    *out = w;
+    return 0;
+}
+
+bool ckw_sorted(struct ckwriter *w)
+{
+    return atomic_load_explicit(&w->sorted, memory_order_acquire);
+}
+
+static struct buf *cur_block(struct ckwriter *w)
+{
+    if (!w->cur) w->cur = lode_calloc(sizeof(*w->cur));
+    return &w->cur->b;
+}
+
+static void put_head(struct buf *b, int op, uint32_t db, uint32_t len)
+{
+    char h[REC_HEAD];
+    h[0] = (char)op;
+    memcpy(h + 1, &db, 4);
+    memcpy(h + 5, &len, 4);
+    buf_append(b, h, REC_HEAD);
+}
+
+static void block_filled(struct ckwriter *w, size_t added)
+{
+    atomic_fetch_add(&w->pending, added);
+    w->entries++;
+    if (w->cur->b.len >= BLOCK_BYTES) ckw_flush(w);
+}
+
+int ckw_put_kv(struct ckwriter *w, uint32_t db, const struct kv *kv, long long expire_ms)
+{
+    struct buf *b = cur_block(w);
+    size_t at = b->len;
+    put_head(b, REC_PUT, db, 0);
+    int rc = serialize_kv(b, kv, expire_ms);
+    if (rc) {
+        b->len = at;
+        return rc;
+    }
+    uint32_t len = (uint32_t)(b->len - at - REC_HEAD);
+    memcpy(b->ptr + at + 5, &len, 4);
+    block_filled(w, b->len - at);
+    return 0;
+}
+
+void ckw_delete(struct ckwriter *w, uint32_t db, const char *key, size_t klen)
+{
+    struct buf *b = cur_block(w);
+    size_t at = b->len;
+    put_head(b, REC_DEL, db, (uint32_t)klen);
+    buf_append(b, key, klen);
+    block_filled(w, b->len - at);
+}
+
+void ckw_flush(struct ckwriter *w)
+{
+    struct block *b = w->cur;
+    if (!b || !b->b.len) return;
+    w->cur = NULL;
+    pthread_mutex_lock(&w->mu);
+    *w->tail = b;
+    w->tail = &b->next;
+    pthread_cond_signal(&w->more);
+    pthread_mutex_unlock(&w->mu);
+}
+
+size_t ckw_pending(struct ckwriter *w)
+{
+    return atomic_load(&w->pending);
+}
+
+uint64_t ckw_entries(const struct ckwriter *w)
+{
+    return w->entries;
+}
+
+void ckw_finish(struct ckwriter *w, uint64_t lsn, const void *fns, size_t n)
+{
+    ckw_flush(w);
+    w->lsn = lsn;
+    w->finished = true;
+    buf_append(&w->fns, fns, n);
+    pthread_mutex_lock(&w->mu);
+    w->finish = true;
+    pthread_cond_signal(&w->more);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int ckw_state(struct ckwriter *w)
+{
+    return atomic_load(&w->state);
+}
+
+void ckw_wait_sorted(struct ckwriter *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (!atomic_load(&w->sorted)) pthread_cond_wait(&w->room, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void ckw_wait_room(struct ckwriter *w, size_t below)
+{
+    pthread_mutex_lock(&w->mu);
+    while (atomic_load(&w->pending) >= below && atomic_load(&w->state) == CKW_RUNNING)
+        pthread_cond_wait(&w->room, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int ckw_end(struct ckwriter *w, bool cancel, struct buf *err, bool *map_full)
+{
+    pthread_mutex_lock(&w->mu);
+    if (cancel || !w->finished) w->cancel = true; /* never commit a partial snapshot */
+    pthread_cond_signal(&w->more);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    int st = atomic_load(&w->state);
+    if (err && st == CKW_FAILED) buf_printf(err, "%s", w->error);
+    if (map_full) *map_full = w->map_full;
+    while (w->head) {
+        struct block *b = w->head;
+        w->head = b->next;
+        buf_release(&b->b);
+        lode_free(b);
+    }
+    if (w->cur) {
+        buf_release(&w->cur->b);
+        lode_free(w->cur);
+    }
+    buf_release(&w->fns);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->more);
+    pthread_cond_destroy(&w->room);
+    lode_free(w->drop);
+    lode_free(w);
+    return st;
+}

@@ -1,0 +1,88 @@
+/*
+ * ckwriter.h - the checkpoint writer thread: the event loop hands it
+ * serialized entries and deletions through a queue of blocks, and it writes
+ * them into one LMDB write transaction of the checkpoint store (ckpt.h),
+ * committed with the checkpoint's meta when the loop says it has handed
+ * over everything. The loop decides what the snapshot holds (server/
+ * persist.c); this thread only writes, so it never touches the engine.
+ *
+ * Before it consumes anything the thread empties the dbs written whole and
+ * sorts the loop's list of keys (ckw_options.order) into the store's key
+ * order, so that the loop can hand over the keys of an incremental
+ * checkpoint in the order LMDB writes fastest.
+ *
+ * A failure (LMDB error, full map) is sticky: the thread discards what
+ * still comes, ckw_state says CKW_FAILED, and nothing is committed. An
+ * ended or cancelled writer leaves the store exactly as it was unless it
+ * committed.
+ *
+ * Thread: every function here is for the loop's thread (one caller); the
+ * writer thread calls o->notify from itself.
+ */
+#ifndef LODE_WAL_CKWRITER_H
+#define LODE_WAL_CKWRITER_H
+
+#include "engine/buf.h"
+#include "engine/object.h"
+#include "wal/ckpt.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A key of the loop's list: the thread sorts these by (db, key) in the
+ * store's order. tag is the loop's (the thread never reads it). */
+struct ckw_entry {
+    uint8_t head[CKPT_KEY_HEAD];
+    uint32_t db;
+    uint32_t klen;
+    const char *key; /* must stay valid and unchanged until ckw_end */
+    void *tag;
+};
+
+struct ckw_options {
+    const char *dir;  /* the store (DIR/checkpoint) */
+    uint64_t room;    /* bytes the transaction may add (ckpt_open_writer) */
+    const bool *drop; /* ndbs flags: dbs emptied before anything is written */
+    int ndbs;
+    int nice;                /* the thread's nice value (0: unchanged) */
+    struct ckw_entry *order; /* sorted in place by the thread (may be NULL) */
+    size_t norder;
+    void (*notify)(void *priv); /* from the thread: sorted, a block written, ended */
+    void *priv;
+};
+
+enum { CKW_RUNNING = 0, CKW_DONE = 1, CKW_FAILED = 2 };
+
+struct ckwriter;
+
+/* Starts the thread. Returns 0 or -errno. */
+int ckw_start(struct ckwriter **out, const struct ckw_options *o);
+/* Whether the thread has sorted o->order (after it, the loop may read it). */
+bool ckw_sorted(struct ckwriter *w);
+/* Blocks until the thread has sorted o->order. */
+void ckw_wait_sorted(struct ckwriter *w);
+/* Appends a put of kv (absolute expiry or -1) to the current block. Returns
+ * 0 or -ENOTSUP (a type that can't be checkpointed: nothing appended). */
+int ckw_put_kv(struct ckwriter *w, uint32_t db, const struct kv *kv, long long expire_ms);
+/* Appends a deletion of (db, key) to the current block. */
+void ckw_delete(struct ckwriter *w, uint32_t db, const char *key, size_t klen);
+/* Hands the current block to the thread (no-op when empty). */
+void ckw_flush(struct ckwriter *w);
+/* Bytes handed over or in the current block and not yet written. */
+size_t ckw_pending(struct ckwriter *w);
+/* Entries appended so far. */
+uint64_t ckw_entries(const struct ckwriter *w);
+/* Nothing more comes: the thread writes the FUNCTION libraries (p, n) and
+ * the meta of LSN lsn, and commits. */
+void ckw_finish(struct ckwriter *w, uint64_t lsn, const void *fns, size_t n);
+/* CKW_RUNNING, CKW_DONE (committed) or CKW_FAILED. */
+int ckw_state(struct ckwriter *w);
+/* Blocks until fewer than below bytes are pending or the writer ended. */
+void ckw_wait_room(struct ckwriter *w, size_t below);
+/* Waits for the thread (cancelling the transaction first when cancel) and
+ * frees w. Returns CKW_DONE or CKW_FAILED; err gets the reason of a
+ * failure, *map_full whether it was the map running out. */
+int ckw_end(struct ckwriter *w, bool cancel, struct buf *err, bool *map_full);
+
+#endif
