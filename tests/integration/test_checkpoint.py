@@ -162,7 +162,7 @@ def test_wal_archive(make_server):
 
 
 def test_killed_child_changes_nothing(make_server):
-    s = make_server()
+    s = make_server(["--checkpoint-method", "fork"])
     c = s.client()
     fill(c, "a", 100)
     bgsave_done(c)
@@ -342,7 +342,7 @@ def child_nice(pid):
 def test_checkpoint_child_nice(make_server):
     """The checkpoint child runs at checkpoint-nice (CONFIG SET takes effect
     at the next checkpoint); INFO stats counts the forks."""
-    s = make_server()
+    s = make_server(["--checkpoint-method", "fork"])
     c = s.client()
     assert c.config_get("checkpoint-nice") == {"checkpoint-nice": "19"}
     with pytest.raises(Exception, match="argument must be between 0 and 19|out of range|invalid"):
@@ -388,7 +388,7 @@ def test_child_holds_no_sockets_and_stops_with_server(make_server):
     server closes sees EOF at once, and after SIGTERM the child is gone and
     the server restarts on the same port and directory at once."""
     import socket
-    s = make_server()
+    s = make_server(["--checkpoint-method", "fork"])
     c = s.client()
     fill(c, "a", 50)
     c.config_set("checkpoint-key-delay", 200000)  # 0.2 s a key: ~10 s
@@ -428,7 +428,7 @@ def test_reads_leave_access_time_during_checkpoint(make_server):
     """While a checkpoint child shares the pages a read does not write the
     key's access time (a page copy for nothing), as Redis with a saving
     child; after the checkpoint reads update it again."""
-    s = make_server()
+    s = make_server(["--checkpoint-method", "fork"])
     c = s.client()
     c.set("k", "v")
     wait_until(lambda: c.object("idletime", "k") >= 1, what="key to idle a second")

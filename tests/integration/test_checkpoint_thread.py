@@ -150,3 +150,82 @@ def test_checkpoint_is_the_state_at_its_lsn(make_server, incremental):
     assert digest(c) == d_now  # serving went on unchanged
     c = checkpoint_alone(s)
     assert digest(c) == d_at_l
+
+
+def fill(c, prefix, n):
+    p = c.pipeline(transaction=False)
+    for i in range(n):
+        p.set("%s:%d" % (prefix, i), "v%d" % i)
+    p.execute()
+
+
+def test_killed_midway_changes_nothing(make_server):
+    """kill -9 while the writer thread is midway: the store keeps its last
+    commit, and the restart (checkpoint + WAL) has every write."""
+    s = make_server(["--checkpoint-method", "thread"])
+    c = s.client()
+    fill(c, "a", 100)
+    bgsave_done(c)
+    lsn = pinfo(c)["lode_checkpoint_lsn"]
+    fill(c, "b", 2000)
+    c.config_set("checkpoint-key-delay", 5000)  # ~10 s
+    c.execute_command("BGSAVE")
+    wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 1, what="checkpoint to run")
+    fill(c, "a", 50)  # changes to keys it has not reached
+    d = digest(c)
+    s.kill9()
+    s.start()
+    c = s.client()
+    assert pinfo(c)["lode_checkpoint_lsn"] == lsn
+    assert digest(c) == d
+
+
+def test_shutdown_during_checkpoint_writes_final(make_server):
+    """SHUTDOWN while a slowed threaded checkpoint runs: it is cancelled and
+    the final checkpoint (with everything) is written at once."""
+    s = make_server(["--checkpoint-method", "thread"])
+    c = s.client()
+    fill(c, "a", 2000)
+    c.config_set("checkpoint-key-delay", 5000)
+    c.execute_command("BGSAVE")
+    fill(c, "a", 10)
+    d = digest(c)
+    last = pinfo(c)["lode_wal_last_lsn"]
+    try:
+        c.shutdown()
+    except Exception:
+        pass  # the connection closes as the server exits
+    s.proc.wait(30)
+    assert s.proc.returncode == 0
+    s.stop()
+    s.start()
+    c = s.client()
+    assert pinfo(c)["lode_checkpoint_lsn"] == last
+    assert digest(c) == d
+
+
+def thread_nices(pid):
+    out = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                out.append(int(f.read().rsplit(")", 1)[1].split()[16]))
+        except OSError:
+            pass
+    return out
+
+
+def test_writer_thread_runs_at_checkpoint_nice(make_server):
+    s = make_server(["--checkpoint-method", "thread"])
+    c = s.client()
+    c.config_set("checkpoint-nice", 7)
+    fill(c, "a", 200)
+    c.config_set("checkpoint-key-delay", 20000)  # ~4 s
+    c.execute_command("BGSAVE")
+    wait_until(lambda: 7 in thread_nices(s.proc.pid), what="writer thread at nice 7")
+    assert pinfo(c)["rdb_bgsave_in_progress"] == 1
+    assert pinfo(c)["lode_checkpoint_child_pid"] == -1  # no child
+    c.config_set("checkpoint-key-delay", 0)
+    wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, what="checkpoint to end")
+    assert pinfo(c)["lode_checkpoint_status"] == "ok"
+    assert 7 not in thread_nices(s.proc.pid)  # the thread ended with it
