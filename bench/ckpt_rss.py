@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """Memory during a background snapshot under write load: lode-server's
-checkpoint (BGSAVE: a forked child writing LMDB) and redis-server's BGSAVE
+checkpoint (BGSAVE: a writer thread, or a forked child, writing LMDB) and redis-server's BGSAVE
 (a forked child writing an RDB), one after the other in one run (run with
 /usr/bin/python3).
 
   bench/ckpt_rss.py [--lode PATH] [--redis PATH] [--keys N] [--size B]
                     [--clients C] [--incremental] [--servers lode,redis]
-                    [--md OUT]
+                    [--lode-args ARGS] [--md OUT]
 
 For each server: load N SETs of B-byte values over N random keys
 (redis-benchmark -t set -r N), note the steady RSS, start redis-benchmark
@@ -19,7 +19,11 @@ the write load starts, so the measured one writes only what changed since
 Pages the two processes still share are counted once (in the
 parent's RSS); every page copied on write, and whatever the child allocates
 itself, is counted on top. Reports the snapshot's duration, the peak and
-peak / steady.
+peak / steady, and the same without file pages (the parent's RssAnon +
+RssShmem plus the child's private anonymous pages, over the steady
+RssAnon + RssShmem): the LMDB map's pages are page cache the kernel writes
+back and can drop, in the child (checkpoint-method fork) or in the server
+itself (checkpoint-method thread, the default).
 
 lode-server runs with --durability no and --checkpoint-wal-bytes 100gb (no
 automatic checkpoint), redis-server with --save "" --appendonly no.
@@ -89,9 +93,10 @@ def wait_snapshot(port):
         time.sleep(0.05)
 
 
-def run_one(kind, binary, work, keys, size, clients, incremental):
+def run_one(kind, binary, work, keys, size, clients, incremental, lode_args):
     # not pinned: the parent, its child and the load share the machine
-    srv = Srv(kind, binary, work, lode_args=["--checkpoint-wal-bytes", "100gb"], cpu=None)
+    srv = Srv(kind, binary, work, lode_args=["--checkpoint-wal-bytes", "100gb"] + lode_args,
+              cpu=None)
     port, pid = srv.port, srv.pid
     try:
         subprocess.run(["redis-benchmark", "-p", str(port), "-t", "set", "-d", str(size), "-r",
@@ -102,6 +107,7 @@ def run_one(kind, binary, work, keys, size, clients, incremental):
             cli(port, "BGSAVE")
             wait_snapshot(port)
         steady = kb_field("/proc/%d/status" % pid, ("VmRSS",))
+        steady_anon = kb_field("/proc/%d/status" % pid, ("RssAnon", "RssShmem"))
         load = subprocess.Popen(["redis-benchmark", "-p", str(port), "-t", "set", "-d",
                                  str(size), "-r", str(keys), "-n", "100000000", "-c",
                                  str(clients), "-q"], stdout=subprocess.DEVNULL,
@@ -112,13 +118,16 @@ def run_one(kind, binary, work, keys, size, clients, incremental):
         peak, peak_anon, samples = 0, 0, 0
         while True:
             parent = kb_field("/proc/%d/status" % pid, ("VmRSS",)) or 0
+            # the parent's own file pages: with checkpoint-method thread the
+            # LMDB map is mapped here (page cache, as the child's are)
+            parent_anon = kb_field("/proc/%d/status" % pid, ("RssAnon", "RssShmem")) or 0
             child = child_anon = 0
             for c in children(pid):
                 t, a = private_pages(c)
                 child += t
                 child_anon += a
             peak = max(peak, parent + child)
-            peak_anon = max(peak_anon, parent + child_anon)
+            peak_anon = max(peak_anon, parent_anon + child_anon)
             samples += 1
             if info(port, "persistence").get("rdb_bgsave_in_progress") == "0" and samples > 2:
                 break
@@ -129,7 +138,7 @@ def run_one(kind, binary, work, keys, size, clients, incremental):
         status = info(port, "persistence")
         ok = status.get("rdb_last_bgsave_status", status.get("lode_checkpoint_status"))
         return {"keys": nkeys, "steady": steady, "peak": peak, "peak_anon": peak_anon, "dur": dur,
-                "status": ok}
+                "status": ok, "steady_anon": steady_anon}
     finally:
         srv.stop()
 
@@ -144,6 +153,8 @@ def main():
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--incremental", action="store_true")
     ap.add_argument("--servers", default="lode,redis")
+    ap.add_argument("--lode-args", default="", help="more lode-server arguments, e.g. "
+                    "'--checkpoint-method fork'")
     ap.add_argument("--md")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="lode-ckrss.")
@@ -152,25 +163,26 @@ def main():
         for kind, binary in (("lode", a.lode), ("redis", a.redis)):
             if kind not in a.servers.split(","):
                 continue
-            r = run_one(kind, binary, work, a.keys, a.size, a.clients, a.incremental)
+            r = run_one(kind, binary, work, a.keys, a.size, a.clients, a.incremental,
+                        a.lode_args.split())
             rows.append((kind, r))
             print("%-5s keys %d, steady RSS %.0f MB, snapshot %.1f s, peak %.0f MB, "
-                  "peak/steady %.2f; without the child's file pages %.0f MB, %.2f; status %s"
+                  "peak/steady %.2f; without file pages %.0f MB, %.2f of steady without; status %s"
                   % (kind, r["keys"], r["steady"] / 1e6, r["dur"], r["peak"] / 1e6,
                      r["peak"] / r["steady"], r["peak_anon"] / 1e6,
-                     r["peak_anon"] / r["steady"], r["status"]), flush=True)
+                     r["peak_anon"] / r["steady_anon"], r["status"]), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if a.md:
         with open(a.md, "w") as f:
             f.write("| server | keys | steady RSS | snapshot | peak (parent RSS + child "
-                    "private) | peak / steady | peak without the child's file pages | "
-                    "/ steady |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+                    "private) | peak / steady | peak without file pages | "
+                    "/ steady without file pages |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
             for kind, r in rows:
                 f.write("| %s | %d | %.0f MB | %.1f s | %.0f MB | %.2f | %.0f MB | %.2f |\n" %
                         (kind, r["keys"], r["steady"] / 1e6, r["dur"], r["peak"] / 1e6,
                          r["peak"] / r["steady"], r["peak_anon"] / 1e6,
-                         r["peak_anon"] / r["steady"]))
+                         r["peak_anon"] / r["steady_anon"]))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <string.h>
@@ -91,7 +92,8 @@ static int open_store(struct ckpt **out, const char *dir, bool readonly, size_t 
     if (readonly) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/data.mdb", dir);
-        if (stat(path, &st) != 0) return -ENOENT;
+        /* empty: a writer was stopped before LMDB wrote anything */
+        if (stat(path, &st) != 0 || st.st_size == 0) return -ENOENT;
     }
     struct ckpt *c = lode_calloc(sizeof(*c));
     buf_init(&c->scratch);
@@ -157,6 +159,26 @@ int ckpt_open_writer(struct ckpt **out, const char *dir, uint64_t room, struct b
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) return open_store(out, dir, false, 0, err);
     if (statvfs(dir, &vfs) != 0 || (uint64_t)vfs.f_bavail * vfs.f_frsize < size - have)
         return open_store(out, dir, false, 0, err);
+    /* and the blocks under the whole map are reserved first, so that the
+     * disk filling up meanwhile (the WAL grows too) cannot fail a write
+     * into the map (a SIGBUS: fatal to a writer thread's whole server) */
+    if (have == 0) {
+        /* a new store: LMDB creates it the ordinary way first */
+        struct ckpt *init = NULL;
+        int rc = open_store(&init, dir, false, 0, err);
+        if (rc) return rc;
+        ckpt_close(init);
+        if (stat(path, &st) == 0) have = (uint64_t)st.st_size;
+    }
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return open_store(out, dir, false, 0, err);
+    /* beyond the end without changing the size (LMDB sizes the file for
+     * its map itself); fallocate, not posix_fallocate: no slow emulation */
+    int frc = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)size);
+    if (frc != 0 && ftruncate(fd, (off_t)have) != 0) { /* frees what was reserved */
+    }
+    close(fd);
+    if (frc != 0) return open_store(out, dir, false, 0, err);
     return open_store(out, dir, false, (size_t)size, err);
 }
 

@@ -61,11 +61,10 @@ int ckpt_open(struct ckpt **out, const char *dir, bool readonly, struct buf *err
  * stays small (a forked checkpoint child). The map holds the file plus
  * room: a transaction that needs more fails with -ENOSPC and
  * ckpt_map_full() true, and the caller retries with more room. At close the
- * file is cut back to the pages in use. With less free disk space than the
- * map would add, it opens as ckpt_open does (a write into a map over a full
- * disk is a SIGBUS, not an error); the disk filling up meanwhile can still
- * kill the writer with SIGBUS (the transaction is then lost as in any
- * crash, and the store keeps its last commit). */
+ * file is cut back to the pages in use. The file's blocks under the whole
+ * map are reserved (fallocate) before it is mapped, because a write
+ * into a map over a full disk is a SIGBUS, not an error; when they can't
+ * be, it opens as ckpt_open does. */
 int ckpt_open_writer(struct ckpt **out, const char *dir, uint64_t room, struct buf *err);
 /* The last failure was the map of ckpt_open_writer running out. */
 bool ckpt_map_full(const struct ckpt *c);

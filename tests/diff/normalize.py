@@ -135,7 +135,7 @@ IDLE_TOLERANCE = 2
 # Values that differ only because the servers are different processes.
 # Lodestore's own parameters (not in Redis): may appear in CONFIG GET <glob>.
 LODE_ONLY_PARAMS = {b"durability", b"wal-segment-size", b"checkpoint-wal-bytes",
-                    b"checkpoint-interval", b"checkpoint-nice",
+                    b"checkpoint-interval", b"checkpoint-method", b"checkpoint-nice",
                     b"checkpoint-key-delay", b"wal-archive"}
 CONFIG_PROCESS_PARAMS = {b"dir", b"port", b"pidfile", b"logfile", b"unixsocket", b"bind"}
 
