@@ -224,7 +224,9 @@ static struct {
 /* the loop stops handing over while this much waits for the writer */
 #define SNAP_QUEUE_HIGH ((size_t)8 << 20)
 /* a slice between two turns of a busy loop, and of an idle one */
-#define SNAP_SLICE_US      300
+#ifndef SNAP_SLICE_US
+#define SNAP_SLICE_US 300
+#endif
 #define SNAP_SLICE_IDLE_US 2000
 
 static struct {
@@ -816,7 +818,6 @@ static pid_t checkpoint_fork(void)
  * of it is owed. A change reported after the fact for a key still owed
  * (a path that skipped the hook) abandons the checkpoint: it could no
  * longer be consistent. */
-
 
 static void snap_save_kv(int i, struct db *db, struct kv *kv)
 {

@@ -475,8 +475,18 @@ def verify(c, states, writers, t_hi):
     return applied
 
 
-@pytest.mark.parametrize("mode", ["always", "everysec"])
-def test_kill9_rounds(tmp_path, capsys, mode):
+CHECKPOINTS = ["--checkpoint-wal-bytes", "64kb"]
+
+
+@pytest.mark.parametrize("mode,ckargs", [
+    ("always", []), ("everysec", []),
+    # checkpoints every 64 KiB of WAL, so kills land during them and
+    # restarts replay the WAL on top of them: a checkpoint that held a
+    # value newer than its LSN would apply a write twice
+    ("always", CHECKPOINTS + ["--checkpoint-method", "thread"]),
+    ("always", CHECKPOINTS + ["--checkpoint-method", "fork"])],
+    ids=["always", "everysec", "always-thread-checkpoints", "always-fork-checkpoints"])
+def test_kill9_rounds(tmp_path, capsys, mode, ckargs):
     """`always`: an acknowledged write survives any crash. `everysec`: it
     survives a crash of the process (kill -9), as with Redis's appendfsync
     everysec: each reply leaves only after its records were handed to the
@@ -487,11 +497,12 @@ def test_kill9_rounds(tmp_path, capsys, mode):
     rng = random.Random(seed)
     seg = os.environ.get("LODE_CRASH_SEGMENT_SIZE")
     # e.g. LODE_CRASH_SERVER_ARGS="--checkpoint-wal-bytes 1mb" to crash around checkpoints
-    extra = os.environ.get("LODE_CRASH_SERVER_ARGS", "").split()
+    extra = ckargs + os.environ.get("LODE_CRASH_SERVER_ARGS", "").split()
     srv = Server("lode", ["--durability", mode] + (["--wal-segment-size", seg] if seg else [])
                  + extra, dir=str(tmp_path))
     states = [ClientState(i) for i in range(nclients)]
     report = []
+    ck_lsns = []
     try:
         srv.start()
         assert lode_info(srv.client())["lode_durability"] == mode
@@ -514,6 +525,7 @@ def test_kill9_rounds(tmp_path, capsys, mode):
             restart_s = time.monotonic() - t0
             c = srv.client()
             info = lode_info(c)
+            ck_lsns.append(int(info["lode_checkpoint_lsn"]))
             try:
                 applied = verify(c, states, writers, now_ms())
             except AssertionError as e:
@@ -524,6 +536,8 @@ def test_kill9_rounds(tmp_path, capsys, mode):
                           "(%s records replayed)" % (rnd + 1, rounds, acked, in_flight, applied,
                                                      restart_s, info["lode_recovery_ms"],
                                                      info["lode_recovery_records"]))
+        if ckargs:  # restarts began from checkpoints taken under the load
+            assert max(ck_lsns) > 0, ck_lsns
         # a clean restart at the end keeps the same state
         srv.stop()
         srv.start()
