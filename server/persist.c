@@ -218,6 +218,7 @@ static struct {
     uint64_t wal_bytes;       /* record bytes logged since start */
     uint64_t wal_bytes_at;    /* ... when the last successful checkpoint began */
     uint64_t child_wal_bytes;
+    uint64_t n_ok, n_failed; /* checkpoints since start */
 } ck = {.last_ok = true, .child = -1};
 
 /* the threaded checkpoint's state (see "the threaded checkpoint" below) */
@@ -697,10 +698,12 @@ static void checkpoint_finished(bool ok)
     ck.last_duration = now - ck.child_start_ms;
     ck.last_ok = ok;
     if (!ok) {
+        ck.n_failed++;
         dirty_merge_back();
         ck.retry_after_ms = now + 5000;
         return;
     }
+    ck.n_ok++;
     dirty_release(&saving);
     ck.lsn = ck.child_lsn;
     ck.time_ms = now;
@@ -1340,7 +1343,9 @@ void persist_info(struct buf *b)
         "lode_checkpoint_in_progress:%d\r\n"
         "lode_checkpoint_method:%s\r\n"
         "lode_checkpoint_child_pid:%d\r\n"
-        "lode_checkpoint_keys_written:%llu\r\n",
+        "lode_checkpoint_keys_written:%llu\r\n"
+        "lode_checkpoints_ok:%llu\r\n"
+        "lode_checkpoints_failed:%llu\r\n",
         config_durability_name(srv.cfg.durability), (unsigned long long)st.last_lsn,
         (unsigned long long)st.written_lsn, (unsigned long long)st.durable_lsn,
         (unsigned long long)st.bytes, (unsigned long long)st.segments,
@@ -1350,7 +1355,8 @@ void persist_info(struct buf *b)
         (unsigned long long)replay.records, (unsigned long long)ck.lsn, ck.time_ms / 1000,
         ck.last_duration, ck.last_ok ? "ok" : "err", checkpoint_running(),
         srv.cfg.checkpoint_method == CKM_THREAD ? "thread" : "fork",
-        ck.child >= 0 ? (int)ck.child : -1, (unsigned long long)ck.keys_written);
+        ck.child >= 0 ? (int)ck.child : -1, (unsigned long long)ck.keys_written,
+        (unsigned long long)ck.n_ok, (unsigned long long)ck.n_failed);
 }
 
 long persist_debug_epoch(long set)

@@ -176,6 +176,7 @@ def test_killed_child_changes_nothing(make_server):
     wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, what="child to end")
     info = pinfo(c)
     assert info["lode_checkpoint_status"] == "err"
+    assert info["lode_checkpoints_failed"] == 1
     assert info["lode_checkpoint_lsn"] == L
     assert info["rdb_changes_since_last_save"] >= 2000  # the keys went back to the set
     c.config_set("checkpoint-key-delay", 0)

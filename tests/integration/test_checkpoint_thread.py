@@ -145,6 +145,8 @@ def test_checkpoint_is_the_state_at_its_lsn(make_server, incremental):
                what="checkpoint to end")
     info = pinfo(c)
     assert info["lode_checkpoint_status"] == "ok"
+    assert info["lode_checkpoints_ok"] == (2 if incremental else 1)
+    assert info["lode_checkpoints_failed"] == 0
     assert info["lode_checkpoint_lsn"] == lsn
     assert info["lode_checkpoint_method"] == "thread"
     assert digest(c) == d_now  # serving went on unchanged
