@@ -360,6 +360,15 @@ uint64_t dict_scan(struct dict *d, uint64_t v, void (*fn)(struct dnode *n, void 
     return v;
 }
 
+void dict_walk(const struct dict *d, void (*fn)(const struct dnode *n, void *priv), void *priv)
+{
+    for (int t = 0; t < 2; t++) {
+        if (!d->tab[t]) continue;
+        for (uint64_t b = 0; b <= d->mask[t]; b++)
+            for (const struct dnode *e = d->tab[t][b]; e; e = e->next) fn(e, priv);
+    }
+}
+
 void dict_iter_init(struct dict_iter *it, struct dict *d)
 {
     it->d = d;

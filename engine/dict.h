@@ -97,6 +97,12 @@ size_t dict_sample(struct dict *d, struct dnode **out, size_t count);
 uint64_t dict_scan(struct dict *d, uint64_t cursor, void (*fn)(struct dnode *n, void *priv),
                    void *priv);
 
+/* Calls fn for every element, changing nothing (not even rehash or
+ * iterator state): another thread may walk a table this way while its
+ * owner only looks elements up in it, provided it is not rehashing (finish
+ * with dict_rehash first) and nothing is added or removed meanwhile. */
+void dict_walk(const struct dict *d, void (*fn)(const struct dnode *n, void *priv), void *priv);
+
 /* Moves up to n buckets; returns false when rehashing is complete. */
 bool dict_rehash(struct dict *d, int n);
 /* Rehashes for about us microseconds. Returns buckets moved. */

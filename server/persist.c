@@ -940,6 +940,7 @@ static void snap_step(long long budget_us)
         return;
     }
     if (sn.handed_all || !ckw_sorted(sn.w)) return;
+    if (!sn.order) sn.order = ckw_order(sn.w, &sn.norder);
     long long delay = srv.cfg.checkpoint_key_delay;
     long long t0 = util_mono_us();
     if (delay > 0 && t0 < sn.next_key_us) return;
@@ -1018,6 +1019,43 @@ static void snap_notify(void *priv)
     ev_async_send(srv.loop, &sn.async);
 }
 
+/* Writer thread: lists the keys of the dbs saved key by key. Reads only
+ * the saved set, which the loop no longer changes (it only looks keys up
+ * in it, and nothing rehashes it: see snap_start). */
+struct collect_ctx {
+    struct ckw_entry *e;
+    size_t n;
+    uint32_t db;
+};
+
+static void collect_one(const struct dnode *nd, void *priv)
+{
+    struct collect_ctx *x = priv;
+    const struct dkey *k = (const struct dkey *)nd;
+    struct ckw_entry *e = &x->e[x->n++];
+    ckpt_key_head(k->key, k->klen, e->head);
+    e->db = x->db;
+    e->klen = k->klen;
+    e->key = k->key;
+    e->tag = (void *)k;
+}
+
+static size_t snap_collect(void *priv, struct ckw_entry **out)
+{
+    (void)priv;
+    size_t total = 0;
+    for (int i = 0; i < srv.eng.ndbs; i++)
+        if (!saving.full[i]) total += dict_size(&saving.keys[i]);
+    struct collect_ctx x = {total ? lode_malloc(total * sizeof(*x.e)) : NULL, 0, 0};
+    for (int i = 0; i < srv.eng.ndbs; i++) {
+        if (saving.full[i]) continue;
+        x.db = (uint32_t)i;
+        dict_walk(&saving.keys[i], collect_one, &x);
+    }
+    *out = x.e;
+    return x.n;
+}
+
 static void snap_init(void)
 {
     ev_async_init(&sn.async, snap_on_async);
@@ -1030,27 +1068,13 @@ static int snap_start(void)
     int n = srv.eng.ndbs;
     uint64_t lsn = checkpoint_begin();
     (void)lsn;
-    /* the saved set's keys, for the writer to sort into the store's order */
-    size_t total = 0;
+    /* the saved set is only looked up from now on: with no rehash under
+     * way the writer thread can list its keys meanwhile (snap_collect) */
     for (int i = 0; i < n; i++)
-        if (!saving.full[i]) total += dict_size(&saving.keys[i]);
-    sn.order = total ? lode_malloc(total * sizeof(*sn.order)) : NULL;
-    sn.norder = 0;
-    for (int i = 0; i < n; i++) {
-        if (saving.full[i]) continue;
-        struct dict_iter it;
-        dict_iter_init(&it, &saving.keys[i]);
-        for (struct dnode *nd; (nd = dict_iter_next(&it));) {
-            struct dkey *k = (struct dkey *)nd;
-            struct ckw_entry *e = &sn.order[sn.norder++];
-            ckpt_key_head(k->key, k->klen, e->head);
-            e->db = (uint32_t)i;
-            e->klen = k->klen;
-            e->key = k->key;
-            e->tag = k;
+        while (dict_rehash(&saving.keys[i], 1024)) {
         }
-        dict_iter_release(&it);
-    }
+    sn.order = NULL;
+    sn.norder = 0;
     sn.finished = lode_calloc(sizeof(bool) * (size_t)n);
     sn.next = 0;
     sn.scan_db = 0;
@@ -1066,15 +1090,12 @@ static int snap_start(void)
                             .drop = saving.full,
                             .ndbs = n,
                             .nice = (int)srv.cfg.checkpoint_nice,
-                            .order = sn.order,
-                            .norder = sn.norder,
+                            .collect = snap_collect,
                             .notify = snap_notify};
     int rc = ckw_start(&sn.w, &o);
     if (rc) {
         srv_log(LL_WARNING, "Can't start the checkpoint writer thread: %s", strerror(-rc));
-        lode_free(sn.order);
         lode_free(sn.finished);
-        sn.order = NULL;
         sn.finished = NULL;
         sn.w = NULL;
         dirty_merge_back();
@@ -1103,9 +1124,9 @@ static void snap_end(bool cancel)
     uint64_t entries = ckw_entries(sn.w);
     int st = ckw_end(sn.w, cancel || sn.broken || !sn.handed_all, &err, &map_full);
     sn.w = NULL;
-    lode_free(sn.order);
+    sn.order = NULL; /* was the writer's */
+    sn.norder = 0;
     lode_free(sn.finished);
-    sn.order = NULL;
     sn.finished = NULL;
     bool ok = st == CKW_DONE;
     if (!ok) {

@@ -35,6 +35,8 @@ struct block {
 struct ckwriter {
     struct ckw_options o;
     bool *drop;
+    struct ckw_entry *order;
+    size_t norder;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t more;        /* the thread waits for blocks, finish or cancel */
@@ -111,7 +113,8 @@ static void *writer_main(void *arg)
     if (c && ckpt_begin(c) != 0) fail(w, ckpt_last_error(c));
     for (int i = 0; i < w->o.ndbs && atomic_load(&w->state) == CKW_RUNNING; i++)
         if (w->drop[i] && ckpt_drop_db(c, (uint32_t)i) != 0) fail(w, ckpt_last_error(c));
-    if (w->o.norder) qsort(w->o.order, w->o.norder, sizeof(*w->o.order), entry_cmp);
+    if (w->o.collect) w->norder = w->o.collect(w->o.priv, &w->order);
+    if (w->norder) qsort(w->order, w->norder, sizeof(*w->order), entry_cmp);
     pthread_mutex_lock(&w->mu);
     atomic_store_explicit(&w->sorted, true, memory_order_release);
     pthread_cond_broadcast(&w->room);
@@ -203,6 +206,12 @@ int ckw_start(struct ckwriter **out, const struct ckw_options *o)
 bool ckw_sorted(struct ckwriter *w)
 {
     return atomic_load_explicit(&w->sorted, memory_order_acquire);
+}
+
+struct ckw_entry *ckw_order(struct ckwriter *w, size_t *n)
+{
+    *n = w->norder;
+    return w->order;
 }
 
 static struct buf *cur_block(struct ckwriter *w)
@@ -327,6 +336,7 @@ int ckw_end(struct ckwriter *w, bool cancel, struct buf *err, bool *map_full)
         lode_free(w->cur);
     }
     buf_release(&w->fns);
+    lode_free(w->order);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->more);
     pthread_cond_destroy(&w->room);

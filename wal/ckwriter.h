@@ -7,9 +7,10 @@
  * persist.c); this thread only writes, so it never touches the engine.
  *
  * Before it consumes anything the thread empties the dbs written whole and
- * sorts the loop's list of keys (ckw_options.order) into the store's key
- * order, so that the loop can hand over the keys of an incremental
- * checkpoint in the order LMDB writes fastest.
+ * lists (ckw_options.collect) and sorts the keys of an incremental
+ * checkpoint into the store's key order, so that the loop can hand them
+ * over in the order LMDB writes fastest without spending its own time on
+ * the list.
  *
  * A failure (LMDB error, full map) is sticky: the thread discards what
  * still comes, ckw_state says CKW_FAILED, and nothing is committed. An
@@ -45,9 +46,11 @@ struct ckw_options {
     uint64_t room;    /* bytes the transaction may add (ckpt_open_writer) */
     const bool *drop; /* ndbs flags: dbs emptied before anything is written */
     int ndbs;
-    int nice;                /* the thread's nice value (0: unchanged) */
-    struct ckw_entry *order; /* sorted in place by the thread (may be NULL) */
-    size_t norder;
+    int nice; /* the thread's nice value (0: unchanged) */
+    /* Called in the thread first: lists the keys to sort (*out, allocated
+     * with lode_malloc, owned by the writer until ckw_end); returns their
+     * count. NULL: none. It must only read what the loop leaves alone. */
+    size_t (*collect)(void *priv, struct ckw_entry **out);
     void (*notify)(void *priv); /* from the thread: sorted, a block written, ended */
     void *priv;
 };
@@ -58,9 +61,12 @@ struct ckwriter;
 
 /* Starts the thread. Returns 0 or -errno. */
 int ckw_start(struct ckwriter **out, const struct ckw_options *o);
-/* Whether the thread has sorted o->order (after it, the loop may read it). */
+/* Whether the thread has listed and sorted the keys (after it, the loop
+ * may read them through ckw_order). */
 bool ckw_sorted(struct ckwriter *w);
-/* Blocks until the thread has sorted o->order. */
+/* The sorted keys (valid once ckw_sorted, until ckw_end). */
+struct ckw_entry *ckw_order(struct ckwriter *w, size_t *n);
+/* Blocks until the thread has sorted the keys. */
 void ckw_wait_sorted(struct ckwriter *w);
 /* Appends a put of kv (absolute expiry or -1) to the current block. Returns
  * 0 or -ENOTSUP (a type that can't be checkpointed: nothing appended). */
