@@ -13,7 +13,8 @@ waits for it (so the measured ones are incremental, the usual kind), then
 runs redis-benchmark -c 50 -P 16 -r K -t TEST -n N. lode-server runs with
 --durability no and --checkpoint-wal-bytes BYTES (default 64mb: several
 checkpoints per run, so that their cost shows; the default 256mb makes them
-four times rarer). Reports per server the median over rounds of ops/s, p50,
+four times rarer); a third lode-server runs without automatic checkpoints
+(--checkpoint-wal-bytes 100gb) for the baseline. Reports per server the median over rounds of ops/s, p50,
 p99 and max latency, and the checkpoints completed during the run.
 """
 import argparse
@@ -44,7 +45,9 @@ def bench(port, test, n, keys):
 
 
 def run_one(kind, binary, method, work, a):
-    args = ["--checkpoint-wal-bytes", a.every, "--checkpoint-method", method or "thread"]
+    every = "100gb" if method == "none" else a.every
+    args = ["--checkpoint-wal-bytes", every, "--checkpoint-method",
+            "fork" if method == "fork" else "thread"]
     srv = Srv(kind, binary, work, lode_args=args)
     try:
         subprocess.run(["redis-benchmark", "-p", str(srv.port), "-c", "50", "-P", "16", "-r",
@@ -76,6 +79,7 @@ def main():
     ap.add_argument("--md")
     a = ap.parse_args()
     servers = [("lode thread", "lode", a.lode, "thread"), ("lode fork", "lode", a.lode, "fork"),
+               ("lode, no checkpoint", "lode", a.lode, "none"),
                ("redis", "redis", a.redis, None)]
     res = {s[0]: [] for s in servers}
     for rnd in range(a.rounds):

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -785,6 +786,10 @@ static pid_t checkpoint_fork(void)
         if (srv.cfg.checkpoint_nice > 0 &&
             setpriority(PRIO_PROCESS, 0, (int)srv.cfg.checkpoint_nice))
             srv_log(LL_WARNING, "checkpoint child: setpriority: %s", strerror(errno));
+        /* at 19, the lowest: only CPU time nothing else wants (see ckwriter.c) */
+        struct sched_param sp = {0};
+        if (srv.cfg.checkpoint_nice >= 19 && sched_setscheduler(0, SCHED_IDLE, &sp) != 0)
+            srv_log(LL_WARNING, "checkpoint child: SCHED_IDLE: %s", strerror(errno));
         _exit(child_write(&saving, lsn));
     }
     if (pid < 0) {

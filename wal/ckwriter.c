@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -101,6 +102,12 @@ static void *writer_main(void *arg)
     if (w->o.nice > 0) {
         pid_t tid = (pid_t)syscall(SYS_gettid);
         if (setpriority(PRIO_PROCESS, (id_t)tid, w->o.nice) != 0) { /* runs at the loop's */
+        }
+        /* the lowest: SCHED_IDLE runs only on a CPU nothing else wants and
+         * gives way at once when the loop wakes (a nice 19 thread may keep
+         * the CPU for a few ms first) */
+        struct sched_param sp = {0};
+        if (w->o.nice >= 19 && sched_setscheduler(tid, SCHED_IDLE, &sp) != 0) { /* nice 19 then */
         }
     }
     struct ckpt *c = NULL;

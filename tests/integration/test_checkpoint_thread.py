@@ -206,15 +206,21 @@ def test_shutdown_during_checkpoint_writes_final(make_server):
     assert digest(c) == d
 
 
-def thread_nices(pid):
+def thread_stats(pid):
+    """(nice, scheduling policy) of every thread of pid (SCHED_IDLE is 5)."""
     out = []
     for tid in os.listdir("/proc/%d/task" % pid):
         try:
             with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                out.append(int(f.read().rsplit(")", 1)[1].split()[16]))
+                fields = f.read().rsplit(")", 1)[1].split()
+            out.append((int(fields[16]), int(fields[38])))
         except OSError:
             pass
     return out
+
+
+def thread_nices(pid):
+    return [n for n, _ in thread_stats(pid)]
 
 
 def test_writer_thread_runs_at_checkpoint_nice(make_server):
@@ -231,3 +237,18 @@ def test_writer_thread_runs_at_checkpoint_nice(make_server):
     wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, what="checkpoint to end")
     assert pinfo(c)["lode_checkpoint_status"] == "ok"
     assert 7 not in thread_nices(s.proc.pid)  # the thread ended with it
+
+
+def test_writer_thread_at_19_is_sched_idle(make_server):
+    """At the default checkpoint-nice 19 the writer thread also takes the
+    SCHED_IDLE policy: it only runs when the loop leaves the CPU idle."""
+    s = make_server(["--checkpoint-method", "thread"])
+    c = s.client()
+    fill(c, "a", 200)
+    c.config_set("checkpoint-key-delay", 20000)
+    c.execute_command("BGSAVE")
+    wait_until(lambda: (19, 5) in thread_stats(s.proc.pid), what="writer thread SCHED_IDLE")
+    assert pinfo(c)["rdb_bgsave_in_progress"] == 1
+    assert sum(1 for st in thread_stats(s.proc.pid) if st[1] == 5) == 1  # only the writer
+    c.config_set("checkpoint-key-delay", 0)
+    wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, what="checkpoint to end")
