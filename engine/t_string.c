@@ -287,6 +287,7 @@ void cmd_getex(struct cmd_ctx *ctx)
     if (exp_arg && !expire_arg_to_abs(ctx, flags, exp_arg, &when)) return;
     reply_string_of(ctx, kv);
     const struct slice *key = &ctx->argv[1];
+    if (exp_arg || (flags & SET_PERSIST)) db_will_change(ctx->eng, ctx->db, key->ptr, key->len);
     if ((flags & (SET_EXAT | SET_PXAT)) && when <= ctx->eng->now_ms &&
         !ctx->eng->readonly_replica) {
         /* an absolute time already past deletes the key */

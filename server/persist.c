@@ -226,9 +226,7 @@ static struct {
 /* the loop stops handing over while this much waits for the writer */
 #define SNAP_QUEUE_HIGH ((size_t)8 << 20)
 /* a slice between two turns of a busy loop, and of an idle one */
-#ifndef SNAP_SLICE_US
-#define SNAP_SLICE_US 300
-#endif
+#define SNAP_SLICE_US      300
 #define SNAP_SLICE_IDLE_US 2000
 
 static struct {
@@ -858,15 +856,19 @@ static void snap_before_key(struct engine *eng, struct db *db, const char *key, 
     struct kv *kv = (struct kv *)dict_find(&db->keys, key, klen, h);
     if (kv && kv->epoch == dirty_epoch) return; /* changed since L: saved then */
     if (saving.full[i]) {
-        if (!kv) return; /* the db is written whole: an absent key needs nothing */
-        snap_save_kv(i, db, kv);
-        /* it is about to change: recorded now, so it is not saved again */
+        /* the db is written whole: an absent key needs nothing */
+        if (kv) snap_save_kv(i, db, kv);
+    } else {
+        struct dkey *k = (struct dkey *)dict_find(&saving.keys[i], key, klen, h);
+        if (k && !k->done) snap_save_dkey(i, k);
+    }
+    /* it is about to change: recorded now (as on_key_changed would after
+     * the change), so the lookups that follow, and on_key_changed itself,
+     * take the fast path, and a db written whole does not save it again */
+    if (kv) {
         dirty_add_hashed(&dirty, i, key, klen, h);
         kv->epoch = dirty_epoch;
-        return;
     }
-    struct dkey *k = (struct dkey *)dict_find(&saving.keys[i], key, klen, h);
-    if (k && !k->done) snap_save_dkey(i, k);
 }
 
 /* on_key_changed while a threaded checkpoint runs: a key still owed
@@ -1126,7 +1128,6 @@ static void snap_end(bool cancel)
     ev_async_stop(srv.loop, &sn.async);
     struct buf err = BUF_INIT;
     bool map_full = false;
-    uint64_t entries = ckw_entries(sn.w);
     int st = ckw_end(sn.w, cancel || sn.broken || !sn.handed_all, &err, &map_full);
     sn.w = NULL;
     sn.order = NULL; /* was the writer's */
@@ -1142,7 +1143,6 @@ static void snap_end(bool cancel)
         sn.room = 0;
     }
     buf_release(&err);
-    (void)entries;
     checkpoint_finished(ok);
     if (!ok && map_full) ck.retry_after_ms = 0;
 }

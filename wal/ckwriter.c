@@ -51,7 +51,6 @@ struct ckwriter {
     _Atomic size_t pending;
     _Atomic int state;
     _Atomic bool sorted;
-    uint64_t entries;
     bool map_full;
     char error[256];
 };
@@ -239,7 +238,6 @@ static void put_head(struct buf *b, int op, uint32_t db, uint32_t len)
 static void block_filled(struct ckwriter *w, size_t added)
 {
     atomic_fetch_add(&w->pending, added);
-    w->entries++;
     if (w->cur->b.len >= BLOCK_BYTES) ckw_flush(w);
 }
 
@@ -283,11 +281,6 @@ void ckw_flush(struct ckwriter *w)
 size_t ckw_pending(struct ckwriter *w)
 {
     return atomic_load(&w->pending);
-}
-
-uint64_t ckw_entries(const struct ckwriter *w)
-{
-    return w->entries;
 }
 
 void ckw_finish(struct ckwriter *w, uint64_t lsn, const void *fns, size_t n)

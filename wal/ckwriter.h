@@ -77,8 +77,6 @@ void ckw_delete(struct ckwriter *w, uint32_t db, const char *key, size_t klen);
 void ckw_flush(struct ckwriter *w);
 /* Bytes handed over or in the current block and not yet written. */
 size_t ckw_pending(struct ckwriter *w);
-/* Entries appended so far. */
-uint64_t ckw_entries(const struct ckwriter *w);
 /* Nothing more comes: the thread writes the FUNCTION libraries (p, n) and
  * the meta of LSN lsn, and commits. */
 void ckw_finish(struct ckwriter *w, uint64_t lsn, const void *fns, size_t n);
