@@ -133,10 +133,15 @@ def test_checkpoint_is_the_state_at_its_lsn(make_server, incremental):
             p.delete("n:3")
         p.execute_command("SELECT", 0)
         p.execute()
+    c.execute_command("FUNCTION", "LOAD",
+                      "#!lua name=before\nredis.register_function('f1', function() return 1 end)")
     d_at_l = digest(c)
     lsn = pinfo(c)["lode_wal_last_lsn"]
     c.config_set("checkpoint-key-delay", 3000)
     c.execute_command("BGSAVE")
+    # libraries as at L too: one loaded meanwhile is not in the checkpoint
+    c.execute_command("FUNCTION", "LOAD",
+                      "#!lua name=after\nredis.register_function('f2', function() return 2 end)")
     mutate(c, 300)
     d_now = digest(c)
     assert d_now != d_at_l
@@ -152,6 +157,8 @@ def test_checkpoint_is_the_state_at_its_lsn(make_server, incremental):
     assert digest(c) == d_now  # serving went on unchanged
     c = checkpoint_alone(s)
     assert digest(c) == d_at_l
+    libs = {e[1] for e in c.execute_command("FUNCTION", "LIST")}
+    assert libs == {b"before"}
 
 
 def fill(c, prefix, n):
