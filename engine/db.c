@@ -248,7 +248,7 @@ void db_add(struct engine *eng, struct db *db, struct kv *kv)
     db_will_change(eng, db, kv->data, kv->klen);
     touch_new(eng, kv);
     kv->flags &= (uint8_t)~KV_HAS_EXPIRE;
-    kv->epoch = 0; /* a new (db, key): not recorded yet */
+    kv->epoch = eng->new_key_epoch; /* a new (db, key): not recorded yet (0) */
     dict_add(&db->keys, &kv->node, util_hash(kv->data, kv->klen));
     notify_changed(eng, db, kv->data, kv->klen);
     notify_keyspace_event(eng, NOTIFY_NEW, "new", db, kv->data, kv->klen);
@@ -277,7 +277,7 @@ void db_set(struct engine *eng, struct db *db, struct kv *kv, bool keepttl)
     touch_new(eng, kv);
     if (!old) {
         kv->flags &= (uint8_t)~KV_HAS_EXPIRE;
-        kv->epoch = 0;
+        kv->epoch = eng->new_key_epoch;
         dict_add(&db->keys, &kv->node, h);
         notify_keyspace_event(eng, NOTIFY_NEW, "new", db, kv->data, kv->klen);
     } else {

@@ -88,6 +88,10 @@ struct engine {
     /* The same for a whole db, before db_flush empties it or SWAPDB swaps
      * it. NULL = none. */
     void (*before_db_change)(struct engine *eng, struct db *db);
+    /* The epoch db_add and db_set give an entry linked under a new (db,
+     * key): 0 (never an epoch) unless the owner of before_key_change,
+     * which recorded the key, says otherwise (server/persist.c). */
+    uint16_t new_key_epoch;
     /* Called when a whole db is emptied (db_flush) or swapped with another
      * (SWAPDB, once per db): changes on_key_changed does not report key by
      * key. NULL = none. */

@@ -230,7 +230,8 @@ static void debug_checkpoint_epoch(struct cmd_ctx *ctx)
     }
     long now = persist_debug_epoch(set > UINT16_MAX ? UINT16_MAX + 1L : (long)set);
     if (now < 0) {
-        reply_error(ctx->r, "ERR the epoch can only be raised, up to 65535");
+        reply_error(ctx->r, "ERR the epoch can only be raised, up to 65535, and not while a "
+                            "checkpoint runs");
         return;
     }
     reply_int(ctx->r, now);

@@ -101,11 +101,21 @@ static void warn_missing_rewrite(const struct cmd_def *cmd)
 static void announce_writes(struct cmd_ctx *ctx)
 {
     int local[64];
-    int *pos = ctx->argc <= 64 ? local : lode_malloc(sizeof(int) * (size_t)ctx->argc);
-    int n = cmd_key_positions(ctx->cmd, ctx->argc, ctx->argv, pos, NULL, ctx->argc);
-    for (int i = 0; i < n; i++)
+    const struct cmd_keyspec *lspec[64];
+    bool big = ctx->argc > 64;
+    int *pos = big ? lode_malloc(sizeof(int) * (size_t)ctx->argc) : local;
+    const struct cmd_keyspec **spec = big ? lode_malloc(sizeof(*spec) * (size_t)ctx->argc) : lspec;
+    int n = cmd_key_positions(ctx->cmd, ctx->argc, ctx->argv, pos, spec, ctx->argc);
+    for (int i = 0; i < n; i++) {
+        /* a key the command only reads (SUNIONSTORE's sources) stays as is */
+        const char *f = spec[i] ? spec[i]->flags : NULL;
+        if (f && f[0] == 'R' && f[1] == 'O' && (f[2] == ' ' || f[2] == '\0')) continue;
         db_will_change(ctx->eng, ctx->db, ctx->argv[pos[i]].ptr, ctx->argv[pos[i]].len);
-    if (pos != local) lode_free(pos);
+    }
+    if (big) {
+        lode_free(pos);
+        lode_free(spec);
+    }
 }
 
 /* Runs a resolved command for c: the handler, the single write path's rule

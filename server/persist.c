@@ -166,7 +166,8 @@ static struct dirty saving; /* what the running child writes */
  * and a new dirty set takes the next epoch. */
 static uint16_t dirty_epoch = 1;
 
-static void snap_check_saved(struct db *db, const char *key, size_t klen, uint64_t h);
+static void snap_check_saved(struct db *db, const char *key, size_t klen, uint64_t h,
+                             const struct kv *kv);
 
 static void on_key_changed(struct engine *eng, struct db *db, const char *key, size_t klen)
 {
@@ -174,7 +175,7 @@ static void on_key_changed(struct engine *eng, struct db *db, const char *key, s
     uint64_t h = db_hash(key, klen);
     struct kv *kv = (struct kv *)dict_find(&db->keys, key, klen, h);
     if (kv && kv->epoch == dirty_epoch) return;
-    if (eng->before_key_change) snap_check_saved(db, key, klen, h);
+    if (eng->before_key_change) snap_check_saved(db, key, klen, h, kv);
     dirty_add_hashed(&dirty, db->id, key, klen, h);
     if (kv) kv->epoch = dirty_epoch;
 }
@@ -240,6 +241,8 @@ static struct {
     bool broken;           /* a change skipped the hook: abandon */
     struct buf fns;        /* the FUNCTION libraries at L */
     uint64_t room;         /* map room of the next writer (doubles after a full map) */
+    int map_retries;       /* immediate retries after a full map (at most 4 in a row) */
+    bool unflushed;        /* the last ckw_flush kept a block back */
     long long next_key_us; /* checkpoint-key-delay pacing */
     ev_async async;
     ev_idle idle;
@@ -864,22 +867,31 @@ static void snap_before_key(struct engine *eng, struct db *db, const char *key, 
     }
     /* it is about to change: recorded now (as on_key_changed would after
      * the change), so the lookups that follow, and on_key_changed itself,
-     * take the fast path, and a db written whole does not save it again */
-    if (kv) {
-        dirty_add_hashed(&dirty, i, key, klen, h);
-        kv->epoch = dirty_epoch;
-    }
+     * take the fast path, and a db written whole does not save it again;
+     * an absent key too, so that the entry db_add or db_set links for it
+     * may carry the epoch at once (engine new_key_epoch) */
+    dirty_add_hashed(&dirty, i, key, klen, h);
+    if (kv) kv->epoch = dirty_epoch;
 }
 
 /* on_key_changed while a threaded checkpoint runs: a key still owed
  * changed without the hook before it (a bug): the snapshot is no longer
  * the state at L. */
-static void snap_check_saved(struct db *db, const char *key, size_t klen, uint64_t h)
+static void snap_check_saved(struct db *db, const char *key, size_t klen, uint64_t h,
+                             const struct kv *kv)
 {
     int i = db->id;
-    if (sn.broken || sn.finished[i] || saving.full[i]) return;
-    struct dkey *k = (struct dkey *)dict_find(&saving.keys[i], key, klen, h);
-    if (!k || k->done) return;
+    if (sn.broken || sn.finished[i]) return;
+    if (saving.full[i]) {
+        /* every entry the hook saw, and every new one, carries the epoch
+         * by now (new_key_epoch); one that does not changed unseen. A key
+         * already gone can't be checked here (db_delete and expiry report
+         * before they remove, so only a removal that skipped both could) */
+        if (!kv || kv->epoch == dirty_epoch) return;
+    } else {
+        struct dkey *k = (struct dkey *)dict_find(&saving.keys[i], key, klen, h);
+        if (!k || k->done) return;
+    }
 #ifndef NDEBUG
     LODE_PANIC("a key changed without before_key_change during a threaded checkpoint");
 #endif
@@ -931,7 +943,7 @@ static void snap_before_db(struct engine *eng, struct db *db)
         dict_iter_release(&it);
     }
     sn.finished[i] = true;
-    ckw_flush(sn.w);
+    sn.unflushed = !ckw_flush(sn.w);
 }
 
 static void snap_end(bool cancel);
@@ -952,6 +964,7 @@ static void snap_step(long long budget_us)
     long long t0 = util_mono_us();
     if (delay > 0 && t0 < sn.next_key_us) return;
     for (int n = 1;; n++) {
+        if (sn.broken) return; /* never finished: snap_end abandons it */
         if (ckw_pending(sn.w) >= SNAP_QUEUE_HIGH) break;
         if (sn.next < sn.norder) {
             struct ckw_entry *e = &sn.order[sn.next++];
@@ -978,7 +991,7 @@ static void snap_step(long long budget_us)
         }
         if ((n & 31) == 0 && util_mono_us() - t0 >= budget_us) break;
     }
-    ckw_flush(sn.w);
+    sn.unflushed = !ckw_flush(sn.w);
 }
 
 /* Keeps the loop turning while keys are owed and the queue has room (a
@@ -986,8 +999,12 @@ static void snap_step(long long budget_us)
 static void snap_arm(void)
 {
     if (!sn.w) return;
-    bool work = !sn.handed_all && ckw_sorted(sn.w) && ckw_pending(sn.w) < SNAP_QUEUE_HIGH;
-    if (srv.cfg.checkpoint_key_delay > 0) {
+    bool work = (!sn.handed_all && ckw_sorted(sn.w) && ckw_pending(sn.w) < SNAP_QUEUE_HIGH) ||
+                sn.unflushed; /* a block the thread's lock kept back: try again soon */
+    bool paced = srv.cfg.checkpoint_key_delay > 0; /* CONFIG SET may change it meanwhile */
+    if (paced && ev_is_active(&sn.idle)) ev_idle_stop(srv.loop, &sn.idle);
+    if (!paced && ev_is_active(&sn.pace)) ev_timer_stop(srv.loop, &sn.pace);
+    if (paced) {
         if (work && !ev_is_active(&sn.pace)) {
             double d = (double)srv.cfg.checkpoint_key_delay / 1e6;
             ev_timer_set(&sn.pace, d, d);
@@ -1088,6 +1105,7 @@ static int snap_start(void)
     sn.cursor = 0;
     sn.handed_all = false;
     sn.broken = false;
+    sn.unflushed = false;
     sn.next_key_us = 0;
     sn.fns.len = 0;
     scripting_dump_functions(&sn.fns);
@@ -1105,12 +1123,12 @@ static int snap_start(void)
         lode_free(sn.finished);
         sn.finished = NULL;
         sn.w = NULL;
-        dirty_merge_back();
-        ck.last_ok = false;
+        checkpoint_finished(false); /* merged back; the triggers wait */
         return rc;
     }
     srv.eng.before_key_change = snap_before_key;
     srv.eng.before_db_change = snap_before_db;
+    srv.eng.new_key_epoch = dirty_epoch;
     ev_async_start(srv.loop, &sn.async);
     snap_arm();
     return 0;
@@ -1123,6 +1141,7 @@ static void snap_end(bool cancel)
     if (!sn.w) return;
     srv.eng.before_key_change = NULL;
     srv.eng.before_db_change = NULL;
+    srv.eng.new_key_epoch = 0;
     if (ev_is_active(&sn.idle)) ev_idle_stop(srv.loop, &sn.idle);
     if (ev_is_active(&sn.pace)) ev_timer_stop(srv.loop, &sn.pace);
     ev_async_stop(srv.loop, &sn.async);
@@ -1134,17 +1153,21 @@ static void snap_end(bool cancel)
     sn.norder = 0;
     lode_free(sn.finished);
     sn.finished = NULL;
-    bool ok = st == CKW_DONE;
+    bool ok = st == CKW_DONE && !sn.broken;
+    lode_assert(ok || st != CKW_DONE); /* broken: ckw_finish was never called */
+    bool again = !ok && map_full && sn.map_retries < 4;
     if (!ok) {
         srv_log(LL_WARNING, "Checkpoint failed: %s%s", err.len ? err.ptr : "abandoned",
-                map_full ? " (retrying with a larger map)" : "");
-        if (map_full) sn.room *= 2;
+                again ? " (retrying with a larger map)" : "");
+        if (map_full && sn.room < ((uint64_t)1 << 40)) sn.room *= 2;
+        sn.map_retries = again ? sn.map_retries + 1 : 0;
     } else {
         sn.room = 0;
+        sn.map_retries = 0;
     }
     buf_release(&err);
     checkpoint_finished(ok);
-    if (!ok && map_full) ck.retry_after_ms = 0;
+    if (again) ck.retry_after_ms = 0; /* at once, with the larger map */
 }
 
 /* SAVE and the final checkpoint: the whole snapshot at once, the loop
@@ -1387,6 +1410,7 @@ void persist_info(struct buf *b)
 
 long persist_debug_epoch(long set)
 {
+    if (set >= 0 && checkpoint_running()) return -1; /* the running one relies on it */
     if (set >= 0) {
         if (set > UINT16_MAX || set < dirty_epoch) return -1;
         dirty_epoch = (uint16_t)set;

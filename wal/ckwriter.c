@@ -266,16 +266,29 @@ void ckw_delete(struct ckwriter *w, uint32_t db, const char *key, size_t klen)
     block_filled(w, b->len - at);
 }
 
-void ckw_flush(struct ckwriter *w)
+/* Hands the current block over; with try, only when the lock is free at
+ * once (the thread may hold it, preempted at its low priority: the loop
+ * must not wait for it; the block keeps filling until the next try). */
+static bool flush(struct ckwriter *w, bool try)
 {
     struct block *b = w->cur;
-    if (!b || !b->b.len) return;
+    if (!b || !b->b.len) return true;
+    if (try) {
+        if (pthread_mutex_trylock(&w->mu) != 0) return false;
+    } else {
+        pthread_mutex_lock(&w->mu);
+    }
     w->cur = NULL;
-    pthread_mutex_lock(&w->mu);
     *w->tail = b;
     w->tail = &b->next;
     pthread_cond_signal(&w->more);
     pthread_mutex_unlock(&w->mu);
+    return true;
+}
+
+bool ckw_flush(struct ckwriter *w)
+{
+    return flush(w, true);
 }
 
 size_t ckw_pending(struct ckwriter *w)
@@ -285,7 +298,7 @@ size_t ckw_pending(struct ckwriter *w)
 
 void ckw_finish(struct ckwriter *w, uint64_t lsn, const void *fns, size_t n)
 {
-    ckw_flush(w);
+    flush(w, false);
     w->lsn = lsn;
     w->finished = true;
     buf_append(&w->fns, fns, n);
@@ -309,6 +322,7 @@ void ckw_wait_sorted(struct ckwriter *w)
 
 void ckw_wait_room(struct ckwriter *w, size_t below)
 {
+    flush(w, false); /* what the thread is to drain must be its own */
     pthread_mutex_lock(&w->mu);
     while (atomic_load(&w->pending) >= below && atomic_load(&w->state) == CKW_RUNNING)
         pthread_cond_wait(&w->room, &w->mu);

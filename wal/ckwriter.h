@@ -73,8 +73,11 @@ void ckw_wait_sorted(struct ckwriter *w);
 int ckw_put_kv(struct ckwriter *w, uint32_t db, const struct kv *kv, long long expire_ms);
 /* Appends a deletion of (db, key) to the current block. */
 void ckw_delete(struct ckwriter *w, uint32_t db, const char *key, size_t klen);
-/* Hands the current block to the thread (no-op when empty). */
-void ckw_flush(struct ckwriter *w);
+/* Hands the current block to the thread (no-op when empty), unless the
+ * thread holds the queue's lock at that moment: then the block keeps
+ * filling and goes at the next call (the loop never waits for the
+ * thread). Returns false when a block stayed with the caller. */
+bool ckw_flush(struct ckwriter *w);
 /* Bytes handed over or in the current block and not yet written. */
 size_t ckw_pending(struct ckwriter *w);
 /* Nothing more comes: the thread writes the FUNCTION libraries (p, n) and
@@ -82,7 +85,8 @@ size_t ckw_pending(struct ckwriter *w);
 void ckw_finish(struct ckwriter *w, uint64_t lsn, const void *fns, size_t n);
 /* CKW_RUNNING, CKW_DONE (committed) or CKW_FAILED. */
 int ckw_state(struct ckwriter *w);
-/* Blocks until fewer than below bytes are pending or the writer ended. */
+/* Hands over the current block (waiting for the lock), then blocks until
+ * fewer than below bytes are pending or the writer ended. */
 void ckw_wait_room(struct ckwriter *w, size_t below);
 /* Waits for the thread (cancelling the transaction first when cancel) and
  * frees w. Returns CKW_DONE or CKW_FAILED; err gets the reason of a

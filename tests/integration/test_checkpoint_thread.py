@@ -259,3 +259,20 @@ def test_writer_thread_at_19_is_sched_idle(make_server):
     assert sum(1 for st in thread_stats(s.proc.pid) if st[1] == 5) == 1  # only the writer
     c.config_set("checkpoint-key-delay", 0)
     wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, what="checkpoint to end")
+
+
+def test_epoch_not_raised_during_checkpoint(make_server):
+    """DEBUG CHECKPOINT-EPOCH may not move the epoch a running threaded
+    checkpoint relies on."""
+    s = make_server(["--checkpoint-method", "thread"])
+    c = s.client()
+    fill(c, "a", 200)
+    c.config_set("checkpoint-key-delay", 20000)
+    c.execute_command("BGSAVE")
+    wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 1, what="checkpoint to run")
+    now = c.execute_command("DEBUG", "CHECKPOINT-EPOCH")
+    with pytest.raises(Exception, match="epoch can only be raised"):
+        c.execute_command("DEBUG", "CHECKPOINT-EPOCH", now + 5)
+    c.config_set("checkpoint-key-delay", 0)
+    wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, what="checkpoint to end")
+    assert c.execute_command("DEBUG", "CHECKPOINT-EPOCH", now + 5) == now + 5
