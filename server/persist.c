@@ -243,6 +243,7 @@ static struct {
     uint64_t room;         /* map room of the next writer (doubles after a full map) */
     int map_retries;       /* immediate retries after a full map (at most 4 in a row) */
     bool unflushed;        /* the last ckw_flush kept a block back */
+    uint64_t saved;        /* entries handed over (puts and deletes) */
     long long next_key_us; /* checkpoint-key-delay pacing */
     ev_async async;
     ev_idle idle;
@@ -830,6 +831,7 @@ static pid_t checkpoint_fork(void)
 
 static void snap_save_kv(int i, struct db *db, struct kv *kv)
 {
+    sn.saved++;
     if (ckw_put_kv(sn.w, (uint32_t)i, kv, db_expire_of(db, kv)) != 0 && !sn.broken) {
         srv_log(LL_WARNING, "Checkpoint: a value of type %s can't be checkpointed yet",
                 obj_type_name(kv->type));
@@ -844,8 +846,10 @@ static void snap_save_dkey(int i, struct dkey *k)
     struct kv *kv = db_find(db, k->key, k->klen);
     if (kv)
         snap_save_kv(i, db, kv);
-    else
+    else {
+        sn.saved++;
         ckw_delete(sn.w, (uint32_t)i, k->key, k->klen);
+    }
     k->done = true;
 }
 
@@ -854,11 +858,14 @@ static void snap_before_key(struct engine *eng, struct db *db, const char *key, 
 {
     (void)eng;
     int i = db->id;
-    if (sn.finished[i]) return;
     uint64_t h = db_hash(key, klen);
     struct kv *kv = (struct kv *)dict_find(&db->keys, key, klen, h);
     if (kv && kv->epoch == dirty_epoch) return; /* changed since L: saved then */
-    if (saving.full[i]) {
+    if (sn.finished[i]) {
+        /* nothing of the db is owed, but the key must still be recorded
+         * below: a new entry will carry the epoch (new_key_epoch), so
+         * on_key_changed would not record it */
+    } else if (saving.full[i]) {
         /* the db is written whole: an absent key needs nothing */
         if (kv) snap_save_kv(i, db, kv);
     } else {
@@ -1106,6 +1113,7 @@ static int snap_start(void)
     sn.handed_all = false;
     sn.broken = false;
     sn.unflushed = false;
+    sn.saved = 0;
     sn.next_key_us = 0;
     sn.fns.len = 0;
     scripting_dump_functions(&sn.fns);
@@ -1394,7 +1402,8 @@ void persist_info(struct buf *b)
         "lode_checkpoint_child_pid:%d\r\n"
         "lode_checkpoint_keys_written:%llu\r\n"
         "lode_checkpoints_ok:%llu\r\n"
-        "lode_checkpoints_failed:%llu\r\n",
+        "lode_checkpoints_failed:%llu\r\n"
+        "lode_checkpoint_entries_saved:%llu\r\n",
         config_durability_name(srv.cfg.durability), (unsigned long long)st.last_lsn,
         (unsigned long long)st.written_lsn, (unsigned long long)st.durable_lsn,
         (unsigned long long)st.bytes, (unsigned long long)st.segments,
@@ -1405,7 +1414,7 @@ void persist_info(struct buf *b)
         ck.last_duration, ck.last_ok ? "ok" : "err", checkpoint_running(),
         srv.cfg.checkpoint_method == CKM_THREAD ? "thread" : "fork",
         ck.child >= 0 ? (int)ck.child : -1, (unsigned long long)ck.keys_written,
-        (unsigned long long)ck.n_ok, (unsigned long long)ck.n_failed);
+        (unsigned long long)ck.n_ok, (unsigned long long)ck.n_failed, (unsigned long long)sn.saved);
 }
 
 long persist_debug_epoch(long set)

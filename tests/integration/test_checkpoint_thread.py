@@ -276,3 +276,31 @@ def test_epoch_not_raised_during_checkpoint(make_server):
     c.config_set("checkpoint-key-delay", 0)
     wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, what="checkpoint to end")
     assert c.execute_command("DEBUG", "CHECKPOINT-EPOCH", now + 5) == now + 5
+
+
+def test_keys_created_in_a_finished_db_reach_the_next_checkpoint(make_server):
+    """A key created while a threaded checkpoint runs, in a db it has
+    already finished (db 0, empty at L, while db 5 is still being
+    scanned), is recorded as changed: the next checkpoint holds it (kill -9
+    rounds found it missing once new entries carried the epoch)."""
+    s = make_server(["--checkpoint-method", "thread", "--checkpoint-wal-bytes", "1gb"])
+    c = s.client()
+    c.execute_command("SELECT", 5)
+    fill(c, "a", 200)
+    c.config_set("checkpoint-key-delay", 20000)
+    c.execute_command("BGSAVE")
+    # the scan is in db 5 (it saved something): dbs 0-4 are finished
+    wait_until(lambda: pinfo(c)["lode_checkpoint_entries_saved"] >= 1, what="scan in db 5")
+    c.execute_command("SELECT", 0)
+    c.set("created", "during")
+    c.execute_command("SELECT", 5)
+    c.set("a:500", "new in the db being scanned")
+    assert pinfo(c)["rdb_bgsave_in_progress"] == 1
+    c.config_set("checkpoint-key-delay", 0)
+    wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, what="checkpoint to end")
+    bgsave_done(c)  # the next one must write both keys
+    assert pinfo(c)["lode_checkpoint_lsn"] == pinfo(c)["lode_wal_last_lsn"]
+    d = digest(c)
+    c = checkpoint_alone(s)
+    assert digest(c) == d
+    assert c.get("created") == b"during"
