@@ -29,6 +29,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -773,9 +774,13 @@ static pid_t checkpoint_fork(void)
 {
     uint64_t lsn = checkpoint_begin();
     long long fork_start = util_mono_us();
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
-        /* the child: a copy-on-write snapshot at LSN lsn */
+        /* the child: a copy-on-write snapshot at LSN lsn. It dies with
+         * its parent (kill -9): an orphan would hold the directory's lock
+         * (a restart refuses to start) for a checkpoint nobody uses */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(1);
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
         /* the sockets are the parent's: a restart must be able to listen

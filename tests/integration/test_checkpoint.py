@@ -444,3 +444,21 @@ def test_reads_leave_access_time_during_checkpoint(make_server):
     wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, what="child to end")
     c.get("k")
     assert c.object("idletime", "k") == 0
+
+
+def test_child_dies_with_killed_server(make_server):
+    """kill -9 of the server takes a running checkpoint child with it (an
+    orphan would keep the directory's lock: the restart would refuse)."""
+    s = make_server(["--checkpoint-method", "fork"])
+    c = s.client()
+    fill(c, "a", 100)
+    c.config_set("checkpoint-key-delay", 200000)  # ~20 s
+    c.execute_command("BGSAVE")
+    pid = pinfo(c)["lode_checkpoint_child_pid"]
+    assert pid > 0
+    d = digest(c)
+    s.kill9()
+    wait_until(lambda: gone(pid), what="checkpoint child to die with the server")
+    s.start()
+    c = s.client()
+    assert digest(c) == d
