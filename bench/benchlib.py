@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVER_CPU = 1
 CLIENT_CPU = 0
 
@@ -22,6 +23,12 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def add_server_args(ap):
+    """--lode and --redis: the two server binaries (argparse parser ap)."""
+    ap.add_argument("--lode", default=os.path.join(ROOT, "build", "lode-server"))
+    ap.add_argument("--redis", default="/usr/bin/redis-server")
 
 
 def pin(cpu):

@@ -18,14 +18,13 @@ four times rarer); a third lode-server runs without automatic checkpoints
 p99 and max latency, and the checkpoints completed during the run.
 """
 import argparse
-import os
 import re
 import shutil
 import statistics
 import subprocess
 import tempfile
 
-from benchlib import CLIENT_CPU, Srv, pin
+from benchlib import CLIENT_CPU, Srv, add_server_args, pin
 
 SUMMARY = re.compile(r"avg\s+min\s+p50\s+p95\s+p99\s+max\s*\n\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)"
                      r"\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)")
@@ -67,10 +66,8 @@ def run_one(kind, binary, method, work, a):
 
 
 def main():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser()
-    ap.add_argument("--lode", default=os.path.join(root, "build", "lode-server"))
-    ap.add_argument("--redis", default="/usr/bin/redis-server")
+    add_server_args(ap)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--test", default="set")
     ap.add_argument("-n", type=int, default=5000000)

@@ -29,7 +29,6 @@ lode-server runs with --durability no and --checkpoint-wal-bytes 100gb (no
 automatic checkpoint), redis-server with --save "" --appendonly no.
 """
 import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -37,7 +36,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import Srv, cli, info
+from benchlib import Srv, add_server_args, cli, info
 
 
 def kb_field(path, names):
@@ -144,10 +143,8 @@ def run_one(kind, binary, work, keys, size, clients, incremental, lode_args):
 
 
 def main():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser()
-    ap.add_argument("--lode", default=os.path.join(root, "build", "lode-server"))
-    ap.add_argument("--redis", default="/usr/bin/redis-server")
+    add_server_args(ap)
     ap.add_argument("--keys", type=int, default=2000000)
     ap.add_argument("--size", type=int, default=100)
     ap.add_argument("--clients", type=int, default=50)

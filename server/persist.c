@@ -972,7 +972,8 @@ static void snap_step(long long budget_us)
     }
     if (sn.handed_all || !ckw_sorted(sn.w)) return;
     if (!sn.order) sn.order = ckw_order(sn.w, &sn.norder);
-    long long delay = srv.cfg.checkpoint_key_delay;
+    /* an unbounded slice (SAVE) is never paced */
+    long long delay = budget_us == LLONG_MAX ? 0 : srv.cfg.checkpoint_key_delay;
     long long t0 = util_mono_us();
     if (delay > 0 && t0 < sn.next_key_us) return;
     for (int n = 1;; n++) {
@@ -1102,8 +1103,7 @@ static void snap_init(void)
 static int snap_start(void)
 {
     int n = srv.eng.ndbs;
-    uint64_t lsn = checkpoint_begin();
-    (void)lsn;
+    checkpoint_begin();
     /* the saved set is only looked up from now on: with no rehash under
      * way the writer thread can list its keys meanwhile (snap_collect) */
     for (int i = 0; i < n; i++)
@@ -1194,10 +1194,7 @@ static int snap_run(void)
             ckw_wait_sorted(sn.w);
             continue;
         }
-        long long delay = srv.cfg.checkpoint_key_delay;
-        srv.cfg.checkpoint_key_delay = 0;
         snap_step(LLONG_MAX);
-        srv.cfg.checkpoint_key_delay = delay;
         if (!sn.handed_all) ckw_wait_room(sn.w, SNAP_QUEUE_HIGH / 2);
     }
     snap_end(false);

@@ -11,22 +11,9 @@ import os
 import pytest
 
 from conftest import wait_until
+from test_checkpoint import bgsave_done, digest, fill, pinfo, shutdown_and_restart
 
 pytestmark = pytest.mark.lode_only
-
-
-def pinfo(c):
-    return c.info("persistence")
-
-
-def digest(c):
-    return c.execute_command("DEBUG", "DIGEST")
-
-
-def bgsave_done(c):
-    c.execute_command("BGSAVE")
-    wait_until(lambda: pinfo(c)["rdb_bgsave_in_progress"] == 0, what="checkpoint to end")
-    assert pinfo(c)["lode_checkpoint_status"] == "ok"
 
 
 def populate(c, n):
@@ -161,13 +148,6 @@ def test_checkpoint_is_the_state_at_its_lsn(make_server, incremental):
     assert libs == {b"before"}
 
 
-def fill(c, prefix, n):
-    p = c.pipeline(transaction=False)
-    for i in range(n):
-        p.set("%s:%d" % (prefix, i), "v%d" % i)
-    p.execute()
-
-
 def test_killed_midway_changes_nothing(make_server):
     """kill -9 while the writer thread is midway: the store keeps its last
     commit, and the restart (checkpoint + WAL) has every write."""
@@ -200,15 +180,7 @@ def test_shutdown_during_checkpoint_writes_final(make_server):
     fill(c, "a", 10)
     d = digest(c)
     last = pinfo(c)["lode_wal_last_lsn"]
-    try:
-        c.shutdown()
-    except Exception:
-        pass  # the connection closes as the server exits
-    s.proc.wait(30)
-    assert s.proc.returncode == 0
-    s.stop()
-    s.start()
-    c = s.client()
+    c = shutdown_and_restart(s, c)
     assert pinfo(c)["lode_checkpoint_lsn"] == last
     assert digest(c) == d
 
