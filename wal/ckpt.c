@@ -440,6 +440,21 @@ int ckpt_begin(struct ckpt *c)
     return 0;
 }
 
+/* Stores the serialized entry <p, n> of key under (db, key), appended when
+ * append and the key sorts last. */
+static int put_bytes(struct ckpt *c, uint32_t db, const char *key, size_t klen, const void *p,
+                     size_t n, bool append)
+{
+    uint8_t kb[CKPT_LMDB_KEY_MAX];
+    MDB_val k = {make_key(kb, db, key, klen), kb};
+    MDB_val v = {n, (void *)p};
+    int rc = append ? mdb_put(c->wtxn, c->data, &k, &v, MDB_APPEND) : MDB_KEYEXIST;
+    if (rc == MDB_KEYEXIST) rc = mdb_put(c->wtxn, c->data, &k, &v, 0); /* not last */
+    if (rc) return fail(c, rc, "can't write to the checkpoint");
+    if (c->writemap && (c->since_trim += v.mv_size + k.mv_size) >= CKPT_TRIM_BYTES) trim_map(c);
+    return 0;
+}
+
 static int put_entry(struct ckpt *c, uint32_t db, const struct kv *kv, long long expire_ms,
                      bool append)
 {
@@ -447,14 +462,7 @@ static int put_entry(struct ckpt *c, uint32_t db, const struct kv *kv, long long
     c->scratch.len = 0;
     int rc = serialize_kv(&c->scratch, kv, expire_ms);
     if (rc) return own_fail(c, rc, "a value of this type can't be checkpointed yet");
-    uint8_t kb[CKPT_LMDB_KEY_MAX];
-    MDB_val k = {make_key(kb, db, kv_key(kv), kv->klen), kb};
-    MDB_val v = {c->scratch.len, c->scratch.ptr};
-    rc = append ? mdb_put(c->wtxn, c->data, &k, &v, MDB_APPEND) : MDB_KEYEXIST;
-    if (rc == MDB_KEYEXIST) rc = mdb_put(c->wtxn, c->data, &k, &v, 0); /* not last */
-    if (rc) return fail(c, rc, "can't write to the checkpoint");
-    if (c->writemap && (c->since_trim += v.mv_size + k.mv_size) >= CKPT_TRIM_BYTES) trim_map(c);
-    return 0;
+    return put_bytes(c, db, kv_key(kv), kv->klen, c->scratch.ptr, c->scratch.len, append);
 }
 
 int ckpt_put_serialized(struct ckpt *c, uint32_t db, const void *p, size_t n)
@@ -464,13 +472,7 @@ int ckpt_put_serialized(struct ckpt *c, uint32_t db, const void *p, size_t n)
     size_t klen;
     if (serialize_peek_key(p, n, &key, &klen) != 0)
         return own_fail(c, LODE_ECORRUPT, "a serialized entry without its key");
-    uint8_t kb[CKPT_LMDB_KEY_MAX];
-    MDB_val k = {make_key(kb, db, key, klen), kb};
-    MDB_val v = {n, (void *)p};
-    int rc = mdb_put(c->wtxn, c->data, &k, &v, 0);
-    if (rc) return fail(c, rc, "can't write to the checkpoint");
-    if (c->writemap && (c->since_trim += v.mv_size + k.mv_size) >= CKPT_TRIM_BYTES) trim_map(c);
-    return 0;
+    return put_bytes(c, db, key, klen, p, n, false);
 }
 
 int ckpt_put(struct ckpt *c, uint32_t db, const struct kv *kv, long long expire_ms)
