@@ -402,14 +402,20 @@ def test_child_holds_no_sockets_and_stops_with_server(make_server):
     c.execute_command("BGSAVE")
     pid = pinfo(c)["lode_checkpoint_child_pid"]
     assert pid > 0
-    socks = []
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if link.startswith("socket:"):
-            socks.append(link)
+    def child_sockets():
+        socks = []
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:"):
+                socks.append(link)
+        return socks
+    # the child closes them first thing after the fork; the test may look
+    # in before that
+    wait_until(lambda: child_sockets() == [], timeout=5, what="the child to close the sockets")
+    socks = child_sockets()
     assert socks == [], "the child holds sockets: %r" % socks
     # a connection the server closes is closed for the client too
     raw.sendall(b"QUIT\r\n")
