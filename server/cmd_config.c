@@ -144,6 +144,7 @@ void server_reset_stats(void)
     srv.stat_client_outbuf_limit_disconnections = 0;
     srv.stat_evictedclients = 0;
     srv.stat_total_forks = 0;
+    srv.stat_busy_poll_windows = srv.stat_busy_poll_hits = 0;
     memset(&srv.eng.stats, 0, sizeof(srv.eng.stats));
     memset(srv.ops_sec_samples, 0, sizeof(srv.ops_sec_samples));
 }

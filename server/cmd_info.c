@@ -280,14 +280,17 @@ static void section_stats(struct buf *b)
                "unexpected_error_replies:%lld\r\n"
                "total_error_replies:%lld\r\n"
                "client_query_buffer_limit_disconnections:%lld\r\n"
-               "client_output_buffer_limit_disconnections:%lld\r\n",
+               "client_output_buffer_limit_disconnections:%lld\r\n"
+               "lode_busy_poll_windows:%lld\r\n"
+               "lode_busy_poll_hits:%lld\r\n",
                srv.stat_numconnections, srv.stat_numcommands, ops_per_sec(),
                srv.stat_net_input_bytes, srv.stat_net_output_bytes, srv.stat_rejected_conn,
                es->expired_keys, es->expired_time_cap_reached, es->expire_cycle_us / 1000,
                srv.stat_evictedclients, es->keyspace_hits, es->keyspace_misses, nchan, npat, nshard,
                srv.stat_fork_us, srv.stat_total_forks, srv.stat_unexpected_error_replies,
                srv.stat_total_error_replies, srv.stat_client_qbuf_limit_disconnections,
-               srv.stat_client_outbuf_limit_disconnections);
+               srv.stat_client_outbuf_limit_disconnections, srv.stat_busy_poll_windows,
+               srv.stat_busy_poll_hits);
 }
 
 static void section_replication(struct buf *b)

@@ -71,6 +71,7 @@ static const struct param params[] = {
     {"client-output-buffer-limit", T_OBUF, O(obuf), 0, 0, 0, NULL,
      "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"},
     {"hz", T_INT, O(hz), 0, INT_MAX, 0, NULL, "10"},
+    {"busy-poll-us", T_INT, O(busy_poll_us), 0, 10000, 0, NULL, "20"},
     {"slowlog-log-slower-than", T_INT, O(slowlog_log_slower_than), -1, LLONG_MAX, 0, NULL, "10000"},
     {"slowlog-max-len", T_INT, O(slowlog_max_len), 0, LONG_MAX, 0, NULL, "128"},
     {"maxmemory", T_MEM, O(maxmemory), 0, LLONG_MAX, 0, NULL, "0"},
