@@ -61,7 +61,7 @@ struct config {
     long long client_query_buffer_limit;
     struct obuf_limit obuf[OBUF_NCLASSES];
     long long hz;
-    long long busy_poll_us; /* poll without sleeping this long after input (0 = never) */
+    long long busy_poll_us;            /* poll without sleeping this long after input (0 = never) */
     struct engine_limits lim;          /* collection encoding thresholds */
     long long slowlog_log_slower_than; /* us, < 0 disables */
     long long slowlog_max_len;

@@ -125,7 +125,7 @@ struct server {
     long long stat_total_error_replies, stat_unexpected_error_replies;
     long long stat_client_qbuf_limit_disconnections, stat_client_outbuf_limit_disconnections;
     long long stat_evictedclients;
-    long long stat_fork_us, stat_total_forks; /* the latest fork's duration; forks */
+    long long stat_fork_us, stat_total_forks;              /* the latest fork's duration; forks */
     long long stat_busy_poll_windows, stat_busy_poll_hits; /* busy-poll-us: windows, catches */
     long long ops_sec_samples[16];
     int ops_sec_idx;
