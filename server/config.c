@@ -16,7 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-enum cfg_type { T_BOOL, T_INT, T_OCTAL, T_MEM, T_STR, T_ENUM, T_BIND, T_OBUF, T_NOTIFY };
+/* T_FIXED: a Redis parameter that names something Lodestore always does
+ * one way; it reads as that value and accepts only it (enums[0]: why) */
+enum cfg_type { T_BOOL, T_INT, T_OCTAL, T_MEM, T_STR, T_ENUM, T_BIND, T_OBUF, T_NOTIFY, T_FIXED };
 enum { F_IMMUTABLE = 1, F_NULLABLE = 2 };
 
 static const char *const durability_names[] = {"always", "everysec", "no", NULL};
@@ -27,6 +29,12 @@ static const char *const policy_names[] = {"volatile-lru",   "volatile-lfu", "vo
                                            "volatile-ttl",   "allkeys-lru",  "allkeys-lfu",
                                            "allkeys-random", "noeviction",   NULL};
 static const char *const obuf_names[] = {"normal", "slave", "pubsub"};
+static const char *const appendonly_why[] = {
+    "Lodestore always logs every write (the durability parameter says when it is synced)", NULL};
+static const char *const save_why[] = {
+    "Lodestore takes no RDB snapshots (checkpoints follow checkpoint-wal-bytes and "
+    "checkpoint-interval)",
+    NULL};
 
 struct param {
     const char *name;
@@ -57,6 +65,9 @@ static const struct param params[] = {
     {"daemonize", T_BOOL, O(daemonize), 0, 0, F_IMMUTABLE, NULL, "no"},
     {"pidfile", T_STR, O(pidfile), 0, 0, F_IMMUTABLE | F_NULLABLE, NULL, ""},
     {"durability", T_ENUM, O(durability), 0, 0, 0, durability_names, "always"},
+    /* read by tools written for Redis (redis-benchmark prints them) */
+    {"appendonly", T_FIXED, 0, 0, 0, 0, appendonly_why, "yes"},
+    {"save", T_FIXED, 0, 0, 0, 0, save_why, ""},
     {"wal-segment-size", T_MEM, O(wal_segment_size), 65536, 1LL << 40, F_IMMUTABLE, NULL, "64mb"},
     {"checkpoint-wal-bytes", T_MEM, O(checkpoint_wal_bytes), 1, LLONG_MAX, 0, NULL, "256mb"},
     {"checkpoint-interval", T_INT, O(checkpoint_interval), 1, INT_MAX, 0, NULL, "3600"},
@@ -109,6 +120,7 @@ static const struct {
     {"zset-max-ziplist-value", "zset-max-listpack-value"},
     {"list-max-ziplist-size", "list-max-listpack-size"},
     {"lua-time-limit", "busy-reply-threshold"},
+    {"appendfsync", "durability"}, /* the same three values */
 };
 #define NALIASES (sizeof(aliases) / sizeof(aliases[0]))
 
@@ -227,6 +239,10 @@ static int apply(struct config *c, const struct param *p, const char *v, size_t 
         buf_printf(err, "argument(s) must be one of the following: ");
         for (int i = 0; p->enums[i]; i++) buf_printf(err, "%s%s", i ? ", " : "", p->enums[i]);
         return -1;
+    case T_FIXED:
+        if (util_eq_nocase(v, n, p->def)) return 0;
+        buf_printf(err, "%s", p->enums[0]);
+        return -1;
     case T_NOTIFY: {
         int flags = notify_parse_flags(v, n);
         if (flags < 0) {
@@ -335,6 +351,7 @@ bool config_render(struct config *c, const char *name, struct buf *out)
     }
     case T_ENUM: buf_printf(out, "%s", p->enums[*(int *)(base + p->off)]); break;
     case T_NOTIFY: notify_render_flags(*(int *)(base + p->off), out); break;
+    case T_FIXED: buf_printf(out, "%s", p->def); break;
     case T_BIND:
         for (int i = 0; i < c->nbind; i++) buf_printf(out, "%s%s", i ? " " : "", c->bind[i]);
         break;

@@ -138,6 +138,9 @@ LODE_ONLY_PARAMS = {b"durability", b"wal-segment-size", b"checkpoint-wal-bytes",
                     b"checkpoint-interval", b"checkpoint-method", b"checkpoint-nice",
                     b"checkpoint-key-delay", b"wal-archive", b"busy-poll-us"}
 CONFIG_PROCESS_PARAMS = {b"dir", b"port", b"pidfile", b"logfile", b"unixsocket", b"bind"}
+# Redis's persistence parameters: the reference runs without persistence,
+# Lodestore always logs (appendonly yes, appendfsync = its durability).
+CONFIG_PERSISTENCE_PARAMS = {b"appendonly", b"appendfsync", b"save"}
 
 # CLIENT LIST / CLIENT INFO fields whose values are per-connection or
 # timing facts (ids, socket addresses, ages, buffer sizes and memory).
@@ -422,7 +425,7 @@ def _config(args, a, b):
             continue
         if k not in db:
             return "CONFIG GET: %r unknown to Redis" % k
-        if k not in CONFIG_PROCESS_PARAMS and v != db[k]:
+        if k not in CONFIG_PROCESS_PARAMS | CONFIG_PERSISTENCE_PARAMS and v != db[k]:
             return "CONFIG GET %r: %r vs %r" % (k, v, db[k])
     return None
 

@@ -212,3 +212,35 @@ def test_maxclients(server_factory):
     assert c.closed_by_peer()
     for x in (a, b, c):
         x.close()
+
+
+@pytest.mark.lode_only
+def test_redis_persistence_parameters_read_as_what_lodestore_does(r):
+    """Tools written for Redis read these (redis-benchmark prints them, and
+    warns when they are missing): appendonly is always yes, save is empty
+    (no RDB snapshots), appendfsync is another name for durability."""
+    assert r.config_get("appendonly") == {"appendonly": "yes"}
+    assert r.config_get("save") == {"save": ""}
+    assert r.config_get("appendfsync") == {"appendfsync": "always"}
+    assert r.config_set("appendfsync", "everysec") is True
+    assert r.config_get("durability") == {"durability": "everysec"}
+    assert r.config_set("durability", "no") is True
+    assert r.config_get("appendfsync") == {"appendfsync": "no"}
+    # setting what Lodestore already does is accepted; anything else says why
+    assert r.config_set("appendonly", "yes") is True
+    assert r.config_set("save", "") is True
+    with pytest.raises(redis.ResponseError, match="always logs every write"):
+        r.config_set("appendonly", "no")
+    with pytest.raises(redis.ResponseError, match="no RDB snapshots"):
+        r.config_set("save", "900 1")
+    assert r.config_get("appendonly") == {"appendonly": "yes"}
+
+
+def test_redis_benchmark_reads_the_configuration(server):
+    """redis-benchmark fetches CONFIG GET save / appendonly at start and warns
+    when it cannot."""
+    out = subprocess.run(["redis-benchmark", "-p", str(server.port), "-n", "100", "-t", "ping"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0
+    assert "Could not fetch server CONFIG" not in out.stdout + out.stderr
+    assert 'host configuration "appendonly"' in out.stdout
