@@ -538,6 +538,75 @@ static size_t check_segment(const struct tdir *t, uint64_t first)
     return n;
 }
 
+/* wal_trim removes (or archives) every segment whose successor starts at or
+ * below lsn + 1, never the newest; what is left replays from there. */
+static void test_trim(void **state)
+{
+    (void)state;
+    struct tdir t;
+    tdir_new(&t);
+    struct buf err = BUF_INIT;
+    struct recs model = {0};
+    struct wal *w = open_ok(&t, WAL_SYNC_ALWAYS, SMALL_SEG, NULL, &err);
+    uint64_t last = 0;
+    for (int b = 0; b < 40; b++) {
+        for (int i = 0; i < 8; i++) last = append_rec(w, &model, 3, 0, 1500);
+        wal_seal(w);
+    }
+    assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+    uint64_t segs[64];
+    size_t n = list_segs(&t, segs, 64);
+    assert_true(n >= 5);
+    struct wal_stats st;
+    wal_get_stats(w, &st);
+    assert_int_equal(st.segments, n);
+
+    /* nothing wholly below LSN 1 */
+    assert_int_equal(wal_trim(w, 1, NULL), 0);
+    assert_int_equal(list_segs(&t, segs, 64), n);
+    /* the first two segments are wholly at or below segs[2] - 1 */
+    uint64_t keep_from = segs[2];
+    assert_int_equal(wal_trim(w, keep_from - 1, NULL), 2);
+    uint64_t left[64];
+    assert_int_equal(list_segs(&t, left, 64), n - 2);
+    assert_int_equal(left[0], keep_from);
+    wal_get_stats(w, &st);
+    assert_int_equal(st.segments, n - 2);
+    /* to an archive: the next one moves there */
+    char archive[128];
+    snprintf(archive, sizeof(archive), "%s/archive", t.root);
+    assert_int_equal(wal_trim(w, left[1] - 1, archive), 1);
+    char moved[192];
+    snprintf(moved, sizeof(moved), "%s/%016llx.log", archive, (unsigned long long)left[0]);
+    struct stat fs;
+    assert_int_equal(stat(moved, &fs), 0);
+    /* past the end: every segment but the newest */
+    int removed = wal_trim(w, last + 100, NULL);
+    assert_int_equal(removed, (int)(n - 4));
+    assert_int_equal(list_segs(&t, left, 64), 1);
+    assert_int_equal(left[0], segs[n - 1]);
+    /* the WAL goes on: a record after the trims is replayed with the rest
+     * of the newest segment */
+    last = append_rec(w, &model, 3, 0, 100);
+    wal_seal(w);
+    assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+    close_wal(w);
+
+    struct recs got = {0};
+    struct wal_options o = opts(&t, WAL_SYNC_ALWAYS, SMALL_SEG);
+    o.base_lsn = segs[n - 1] - 1; /* as after a checkpoint at that LSN */
+    struct wal *w2 = NULL;
+    assert_int_equal(wal_open(&w2, &o, collect, &got, &err), 0);
+    assert_int_equal(got.n, last - (segs[n - 1] - 1));
+    assert_int_equal(got.v[0].lsn, segs[n - 1]);
+    assert_int_equal(wal_last_lsn(w2), last);
+    wal_close(w2);
+    recs_free(&got);
+    recs_free(&model);
+    buf_release(&err);
+    tdir_free(&t);
+}
+
 static void test_segment_rollover(void **state)
 {
     (void)state;
@@ -1757,6 +1826,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_segment_rollover),
+        cmocka_unit_test(test_trim),
         cmocka_unit_test(test_segment_filled_to_the_byte),
         cmocka_unit_test(test_sync_always),
         cmocka_unit_test(test_sync_no),
