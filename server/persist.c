@@ -227,9 +227,11 @@ static struct {
 /* the threaded checkpoint's state (see "the threaded checkpoint" below) */
 /* the loop stops handing over while this much waits for the writer */
 #define SNAP_QUEUE_HIGH ((size_t)8 << 20)
-/* a slice between two turns of a busy loop, and of an idle one */
-#define SNAP_SLICE_US      300
-#define SNAP_SLICE_IDLE_US 2000
+/* a slice between two turns of a busy loop, and of an idle one: what a
+ * request arriving meanwhile may wait for (300 us and 2 ms before; the
+ * checkpoint took as long: its writer is the slower side) */
+#define SNAP_SLICE_US      100
+#define SNAP_SLICE_IDLE_US 250
 
 static struct {
     struct ckwriter *w;
