@@ -124,7 +124,10 @@ static void on_cron(struct ev_loop *loop, ev_timer *w, int revents)
  * instead. It keeps doing so while input keeps coming; three windows in a
  * row that catch nothing stop it until a sleep again ends within the window
  * (so a quiet or lightly loaded server sleeps as before, and spends at most
- * one window per request). */
+ * one window per request). Never while a checkpoint runs: its writer thread
+ * or child runs at the lowest priority and gets a CPU the loop shares with
+ * it only when the loop sleeps (with the server confined to one CPU, a loop
+ * that kept polling would keep the checkpoint from ever finishing). */
 #define BUSY_POLL_MAX_MISSES 3
 
 static struct {
@@ -160,7 +163,7 @@ static void busy_poll(void)
 {
     srv.stat_busy_poll_windows++;
     long long deadline = util_mono_us() + srv.cfg.busy_poll_us;
-    while (!srv.shutdown_asap && srv.cfg.busy_poll_us) {
+    while (!srv.shutdown_asap && srv.cfg.busy_poll_us && !persist_bgsave_in_progress()) {
         long long seen = srv.stat_net_input_bytes;
         ev_run(srv.loop, EVRUN_NOWAIT);
         long long now = util_mono_us();
@@ -183,7 +186,7 @@ static void serve(void)
         long long seen = srv.stat_net_input_bytes;
         ev_run(srv.loop, EVRUN_ONCE);
         long long window = srv.cfg.busy_poll_us;
-        if (!window || srv.stat_net_input_bytes == seen) continue;
+        if (!window || srv.stat_net_input_bytes == seen || persist_bgsave_in_progress()) continue;
         /* input that came within the window of the sleep's start: a
          * window would have caught it */
         if (bp.poll_end_us - bp.poll_start_us <= window) bp.misses = 0;

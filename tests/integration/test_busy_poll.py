@@ -72,3 +72,29 @@ def test_idle_server_sleeps(server):
     assert used < 0.3, used
     windows, hits = stats(r)
     assert windows >= 1
+
+
+def test_no_polling_while_a_checkpoint_runs(server):
+    """The checkpoint's writer runs at the lowest priority and gets a CPU it
+    shares with the loop only while the loop sleeps: no polling meanwhile."""
+    from conftest import wait_until
+    r = server.client()
+    r.config_set("busy-poll-us", "10000")
+    for i in range(300):
+        r.set("k%d" % i, i)
+    r.config_set("checkpoint-key-delay", "5000")  # 300 keys: 1.5 s at least
+    r.bgsave()
+    wait_until(lambda: r.info("persistence")["lode_checkpoint_in_progress"] == 1,
+               what="checkpoint to start")
+    r.config_resetstat()
+    for i in range(200):
+        assert r.ping()
+    assert r.info("persistence")["lode_checkpoint_in_progress"] == 1
+    assert stats(r) == (0, 0)
+    r.config_set("checkpoint-key-delay", "0")
+    wait_until(lambda: r.info("persistence")["lode_checkpoint_in_progress"] == 0,
+               timeout=30, what="checkpoint to end")
+    r.config_resetstat()
+    for i in range(200):
+        assert r.ping()
+    assert stats(r)[1] >= 100
