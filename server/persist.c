@@ -983,7 +983,7 @@ static void snap_step(long long budget_us)
         if (ckw_pending(sn.w) >= SNAP_QUEUE_HIGH) break;
         if (sn.next < sn.norder) {
             struct ckw_entry *e = &sn.order[sn.next++];
-            struct dkey *k = e->tag;
+            struct dkey *k = (struct dkey *)(e->key - offsetof(struct dkey, key));
             if (!k->done && !sn.finished[e->db]) snap_save_dkey((int)e->db, k);
         } else {
             snap_next_scan_db();
@@ -1075,8 +1075,7 @@ static void collect_one(const struct dnode *nd, void *priv)
     ckpt_key_head(k->key, k->klen, e->head);
     e->db = x->db;
     e->klen = k->klen;
-    e->key = k->key;
-    e->tag = (void *)k;
+    e->key = k->key; /* the dkey is found again from it */
 }
 
 static size_t snap_collect(void *priv, struct ckw_entry **out)

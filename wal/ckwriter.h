@@ -32,13 +32,14 @@
 #include <stdint.h>
 
 /* A key of the loop's list: the thread sorts these by (db, key) in the
- * store's order. tag is the loop's (the thread never reads it). */
+ * store's order. 32 bytes: one per key owed, so it is most of what a first
+ * checkpoint adds to the server's memory (the loop finds its own record of
+ * the key from key, which points into it). */
 struct ckw_entry {
     uint8_t head[CKPT_KEY_HEAD];
     uint32_t db;
     uint32_t klen;
     const char *key; /* must stay valid and unchanged until ckw_end */
-    void *tag;
 };
 
 struct ckw_options {
