@@ -148,13 +148,13 @@ static void on_before_sleep(struct ev_loop *loop, ev_prepare *w, int revents)
     }
     persist_before_sleep(); /* the writer starts on this turn's records at once */
     client_write_pending();
-    bp.poll_start_us = util_mono_us();
+    if (srv.cfg.busy_poll_us) bp.poll_start_us = util_mono_us();
 }
 
 static void on_after_poll(struct ev_loop *loop, ev_check *w, int revents)
 {
     (void)loop, (void)w, (void)revents;
-    bp.poll_end_us = util_mono_us();
+    if (srv.cfg.busy_poll_us) bp.poll_end_us = util_mono_us(); /* else nobody reads it */
 }
 
 /* Polls without sleeping while input keeps arriving within the window

@@ -868,14 +868,13 @@ static void snap_before_key(struct engine *eng, struct db *db, const char *key, 
     uint64_t h = db_hash(key, klen);
     struct kv *kv = (struct kv *)dict_find(&db->keys, key, klen, h);
     if (kv && kv->epoch == dirty_epoch) return; /* changed since L: saved then */
-    if (sn.finished[i]) {
-        /* nothing of the db is owed, but the key must still be recorded
-         * below: a new entry will carry the epoch (new_key_epoch), so
-         * on_key_changed would not record it */
-    } else if (saving.full[i]) {
+    /* a db the checkpoint finished owes nothing, but the key must still be
+     * recorded below: a new entry will carry the epoch (new_key_epoch), so
+     * on_key_changed would not record it */
+    if (!sn.finished[i] && saving.full[i]) {
         /* the db is written whole: an absent key needs nothing */
         if (kv) snap_save_kv(i, db, kv);
-    } else {
+    } else if (!sn.finished[i]) {
         struct dkey *k = (struct dkey *)dict_find(&saving.keys[i], key, klen, h);
         if (k && !k->done) snap_save_dkey(i, k);
     }
