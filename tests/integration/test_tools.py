@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import redis
 
-from conftest import LODE_BIN, Server
+from conftest import LODE_BIN, Server, wait_until
 
 pytestmark = pytest.mark.lode_only
 
@@ -154,6 +154,38 @@ def test_recover_check_and_repair(written):
     s.start()
     assert s.client().get("counter") == b"2"
     s.stop()
+
+
+def test_recover_check_after_trim(tmp_path):
+    """After a checkpoint trimmed the WAL's first segments, the log starts
+    above LSN 1: check and repair take the checkpoint's LSN as where it may
+    start (they reported "earlier segments are missing" before)."""
+    s = Server("lode", args=["--wal-segment-size", "65536"], dir=str(tmp_path))
+    s.start()
+    data = os.path.join(str(tmp_path), "data")
+    try:
+        c = s.client()
+        for i in range(3000):
+            c.set("k%d" % i, "v" * 100)
+        c.save()
+        # the segments wholly below the checkpoint go when it has finished
+        wait_until(lambda: int(sorted(os.listdir(os.path.join(data, "wal")))[0][:16], 16) > 1,
+                   what="WAL trimmed")
+        c.set("after", "1")
+        c.close()
+    finally:
+        s.stop()
+    r = run(RECOVER, data, "check")
+    assert r.returncode == 0 and b"status: clean" in r.stdout, r.stdout + r.stderr
+    _append_garbage(data)
+    r = run(RECOVER, data, "check")
+    assert r.returncode == 1 and b"torn tail" in r.stdout, r.stdout
+    assert run(RECOVER, data, "repair").returncode == 0
+    assert run(RECOVER, data, "check").returncode == 0
+    # without the checkpoint the same log is missing its start
+    shutil.rmtree(os.path.join(data, "checkpoint"))
+    r = run(RECOVER, data, "check")
+    assert r.returncode != 0 and b"earlier segments are missing" in r.stdout, r.stdout
 
 
 def test_repair_refuses_while_server_runs(written):
