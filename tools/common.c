@@ -121,6 +121,20 @@ int tool_load_with(const char *dir, struct engine *eng, uint64_t to_lsn, bool ve
     return rc;
 }
 
+uint64_t tool_checkpoint_lsn(const char *ckdir)
+{
+    uint64_t lsn = 0;
+    struct ckpt *ck = NULL;
+    struct buf err = BUF_INIT;
+    if (ckpt_open(&ck, ckdir, true, &err) == 0) {
+        struct ckpt_meta m;
+        if (ckpt_read_meta(ck, &m) == 0) lsn = m.lsn;
+        ckpt_close(ck);
+    }
+    buf_release(&err);
+    return lsn;
+}
+
 bool tool_parse_time(const char *s, long long *ms)
 {
     char *end;

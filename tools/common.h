@@ -49,6 +49,9 @@ int tool_point_get(const char *dir, int db, const char *key, size_t klen, struct
                    long long *expire_ms);
 /* Parses a time for --to-time: Unix ms, or "YYYY-MM-DDTHH:MM:SS[.mmm]Z". */
 bool tool_parse_time(const char *s, long long *ms);
+/* The LSN of the checkpoint in ckdir (DIR/checkpoint), 0 if there is none
+ * or it can't be read: where a trimmed WAL may start (up to it + 1). */
+uint64_t tool_checkpoint_lsn(const char *ckdir);
 /* "YYYY-MM-DD HH:MM:SS.mmm UTC" */
 void tool_fmt_time(long long ms, char *out, size_t cap);
 

@@ -55,21 +55,6 @@ static int lock_dir(const char *dir)
 }
 
 /* Walks the whole log; prints a summary. */
-/* The LSN of the checkpoint in ckdir, 0 if there is none. */
-static uint64_t checkpoint_lsn(const char *ckdir)
-{
-    uint64_t lsn = 0;
-    struct ckpt *ck = NULL;
-    struct buf err = BUF_INIT;
-    if (ckpt_open(&ck, ckdir, true, &err) == 0) {
-        struct ckpt_meta m;
-        if (ckpt_read_meta(ck, &m) == 0) lsn = m.lsn;
-        ckpt_close(ck);
-    }
-    buf_release(&err);
-    return lsn;
-}
-
 static int scan(const char *dir, struct wal_reader_status *st, bool quiet)
 {
     char waldir[4096], ckdir[4096];
@@ -84,7 +69,7 @@ static int scan(const char *dir, struct wal_reader_status *st, bool quiet)
     }
     /* with a checkpoint the log may start anywhere up to its LSN + 1 (the
      * segments before were trimmed) */
-    wal_reader_set_base(r, checkpoint_lsn(ckdir));
+    wal_reader_set_base(r, tool_checkpoint_lsn(ckdir));
     struct wal_record rec;
     while (wal_reader_next(r, &rec) == 1) {
     }
@@ -271,7 +256,7 @@ static int cmd_restore(const char *dir, int argc, char **argv)
         perror(outwal);
         return 3;
     }
-    uint64_t ck_lsn = checkpoint_lsn(ckdir);
+    uint64_t ck_lsn = tool_checkpoint_lsn(ckdir);
     struct buf err = BUF_INIT;
     /* every segment that may hold records up to the target: archived ones
      * (older than the checkpoint, kept by wal-archive) and live ones */

@@ -158,8 +158,9 @@ def test_recover_check_and_repair(written):
 
 def test_recover_check_after_trim(tmp_path):
     """After a checkpoint trimmed the WAL's first segments, the log starts
-    above LSN 1: check and repair take the checkpoint's LSN as where it may
-    start (they reported "earlier segments are missing" before)."""
+    above LSN 1: lode-recover check / repair and lode-inspect wal take the
+    checkpoint's LSN as where it may start (they reported "earlier segments
+    are missing" before)."""
     s = Server("lode", args=["--wal-segment-size", "65536"], dir=str(tmp_path))
     s.start()
     data = os.path.join(str(tmp_path), "data")
@@ -177,6 +178,10 @@ def test_recover_check_after_trim(tmp_path):
         s.stop()
     r = run(RECOVER, data, "check")
     assert r.returncode == 0 and b"status: clean" in r.stdout, r.stdout + r.stderr
+    # lode-inspect wal lists the records left, and the log ends cleanly
+    r = run(INSPECT, data, "wal")
+    assert r.returncode == 0 and r.stderr == b"", r.stderr
+    assert b"'SET' 'after' '1'" in r.stdout or b'"SET" "after" "1"' in r.stdout, r.stdout[-300:]
     _append_garbage(data)
     r = run(RECOVER, data, "check")
     assert r.returncode == 1 and b"torn tail" in r.stdout, r.stdout
