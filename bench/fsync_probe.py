@@ -1,25 +1,29 @@
 #!/usr/bin/env python3
 """Measures this machine's fdatasync latency for the three ways a WAL can
 place its writes: appending to a growing file, overwriting blocks that were
-zero-filled ahead of use, and writing into space reserved with
-posix_fallocate (unwritten extents). Prints the median and p99 in ms and the
-syncs per second one writer could do. Usage: bench/fsync_probe.py [DIR] [N]"""
+written before (zero-filled here; a reused WAL segment is the same case),
+and writing into space reserved with posix_fallocate (unwritten extents,
+which the file system converts, with a journal commit, when data reaches
+them). Each sync follows one write of CHUNK bytes (default: 100, 4096 and
+32768: one record, a small group and a large group of an `always` commit).
+Prints the median and p99 in ms and the syncs per second one writer could
+do. Usage: bench/fsync_probe.py [DIR] [N] [CHUNK ...]"""
 import os
 import statistics
 import sys
 import tempfile
 import time
 
-def probe(path, mode, n):
+def probe(path, mode, n, chunk):
     fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o644)
-    size = 4096 * (n + 16)
+    size = (chunk + 4096) * (n + 16)
     if mode == "zero-filled":
         os.write(fd, b"\0" * size)
         os.fsync(fd)
     elif mode == "fallocated":
         os.posix_fallocate(fd, 0, size)
         os.fsync(fd)
-    rec = b"x" * 100
+    rec = b"x" * chunk
     lat = []
     off = 0
     for _ in range(n):
@@ -36,10 +40,13 @@ def probe(path, mode, n):
 def main():
     d = sys.argv[1] if len(sys.argv) > 1 else tempfile.gettempdir()
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
-    print("fdatasync after a 100-byte write, %d samples each, in %s" % (n, d))
-    for mode in ("append", "zero-filled", "fallocated"):
-        med, p99 = probe(os.path.join(d, "fsync-probe.tmp"), mode, n)
-        print("%-12s median %.3f ms  p99 %.3f ms  (~%d syncs/s)" % (mode, med, p99, 1000 / med))
+    chunks = [int(a) for a in sys.argv[3:]] or [100, 4096, 32768]
+    for chunk in chunks:
+        print("fdatasync after a %d-byte write, %d samples each, in %s" % (chunk, n, d))
+        for mode in ("append", "zero-filled", "fallocated"):
+            med, p99 = probe(os.path.join(d, "fsync-probe.tmp"), mode, n, chunk)
+            print("%-12s median %.3f ms  p99 %.3f ms  (~%d syncs/s)"
+                  % (mode, med, p99, 1000 / med))
 
 if __name__ == "__main__":
     main()

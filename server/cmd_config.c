@@ -72,6 +72,7 @@ void apply_runtime_config(void)
     srv.eng.lfu = policy.ptr && strstr(policy.ptr, "lfu") != NULL;
     buf_release(&policy);
     persist_set_durability(srv.cfg.durability);
+    persist_set_wal_spares(srv.cfg.wal_spare_segments);
 }
 
 void cmd_config_set(struct cmd_ctx *ctx)

@@ -441,7 +441,8 @@ int persist_open(void)
                               .segment_size = (uint64_t)srv.cfg.wal_segment_size,
                               .notify = notify,
                               .priv = NULL,
-                              .base_lsn = base};
+                              .base_lsn = base,
+                              .spare_segments = (unsigned)srv.cfg.wal_spare_segments};
     struct buf err = BUF_INIT;
     long long t0 = util_mono_us();
     replay_stats_init(&replay);
@@ -1357,6 +1358,11 @@ void persist_client_gone(struct client *c)
     c->nmarks = c->capmarks = 0;
 }
 
+void persist_set_wal_spares(long long n)
+{
+    if (wal) wal_set_spare_segments(wal, (unsigned)n);
+}
+
 void persist_set_durability(int mode)
 {
     if (wal) wal_set_sync(wal, mode);
@@ -1387,6 +1393,7 @@ void persist_info(struct buf *b)
         "lode_wal_durable_lsn:%llu\r\n"
         "lode_wal_bytes:%llu\r\n"
         "lode_wal_segments:%llu\r\n"
+        "lode_wal_spare_segments:%llu\r\n"
         "lode_wal_batches:%llu\r\n"
         "lode_wal_records_per_batch:%.2f\r\n"
         "lode_wal_fsyncs:%llu\r\n"
@@ -1409,8 +1416,9 @@ void persist_info(struct buf *b)
         config_durability_name(srv.cfg.durability), (unsigned long long)st.last_lsn,
         (unsigned long long)st.written_lsn, (unsigned long long)st.durable_lsn,
         (unsigned long long)st.bytes, (unsigned long long)st.segments,
-        (unsigned long long)st.batches, st.batches ? (double)st.records / (double)st.batches : 0.0,
-        (unsigned long long)st.syncs, st.syncs ? (double)st.sync_us_total / (double)st.syncs : 0.0,
+        (unsigned long long)st.spares, (unsigned long long)st.batches,
+        st.batches ? (double)st.records / (double)st.batches : 0.0, (unsigned long long)st.syncs,
+        st.syncs ? (double)st.sync_us_total / (double)st.syncs : 0.0,
         (unsigned long long)st.sync_us_max, st.error ? lode_strerror(st.error) : "ok", recovery_ms,
         (unsigned long long)replay.records, (unsigned long long)ck.lsn, ck.time_ms / 1000,
         ck.last_duration, ck.last_ok ? "ok" : "err", checkpoint_running(),

@@ -45,6 +45,8 @@ int persist_failed(void);
 const char *persist_error_reply(void);
 /* Applies the durability setting (CONFIG SET durability). */
 void persist_set_durability(int mode);
+/* wal-spare-segments: how many trimmed WAL segments are kept for reuse. */
+void persist_set_wal_spares(long long n);
 /* Checkpoints (docs/architecture.md, "Checkpoints"). A checkpoint forks:
  * the child writes the keys changed since the last one to DIR/checkpoint
  * at LSN L = the last LSN at fork time; when it succeeds the WAL segments

@@ -138,11 +138,67 @@ struct wal {
     /* wal_trim: the thread closing the last removed segments (see there) */
     pthread_t closer;
     bool closer_started;
+    /* Spare segments (under mu): trimmed segments kept for reuse, by the
+     * first LSN they had (their file is FIRST.spare), at most max_spare */
+    uint64_t *spares;
+    size_t nspare, spare_cap;
+    unsigned max_spare;
+    _Atomic uint64_t spare_count;
+    /* The current segment is a reused one (owned with fd; write_reused):
+     * tail holds its page up to seg_off, aligned the scratch for a write */
+    bool seg_reused;
+    uint8_t *tail;
+    struct buf aligned;
 };
 
 static void seg_path(const struct wal *w, uint64_t first, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%016llx.log", w->dir, (unsigned long long)first);
+}
+
+static void spare_path(const struct wal *w, uint64_t first, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%016llx.spare", w->dir, (unsigned long long)first);
+}
+
+/* Adds a spare (mu held). */
+static void spare_push(struct wal *w, uint64_t first)
+{
+    if (w->nspare == w->spare_cap) {
+        w->spare_cap = w->spare_cap ? w->spare_cap * 2 : 8;
+        w->spares = lode_realloc(w->spares, w->spare_cap * sizeof(uint64_t));
+    }
+    w->spares[w->nspare++] = first;
+    atomic_store(&w->spare_count, w->nspare);
+}
+
+/* Takes a spare's path into out while there are more than keep of them;
+ * false when there are not. */
+static bool spare_pop(struct wal *w, size_t keep, char *out, size_t cap)
+{
+    pthread_mutex_lock(&w->mu);
+    bool got = w->nspare > keep;
+    if (got) {
+        spare_path(w, w->spares[--w->nspare], out, cap);
+        atomic_store(&w->spare_count, w->nspare);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return got;
+}
+
+/* A spare for a new segment. */
+static bool spare_take(struct wal *w, char *out, size_t cap)
+{
+    return spare_pop(w, 0, out, cap);
+}
+
+/* A spare beyond the configured number, to remove. */
+static bool spare_drop(struct wal *w, char *out, size_t cap)
+{
+    pthread_mutex_lock(&w->mu);
+    size_t keep = w->max_spare;
+    pthread_mutex_unlock(&w->mu);
+    return spare_pop(w, keep, out, cap);
 }
 
 /* Writes all n bytes at off: 0, or -errno (-ENOSPC when the kernel accepts
@@ -182,45 +238,88 @@ static int sync_dir(const char *dir)
     return rc;
 }
 
-/* Creates the segment whose first record has LSN first. Writer thread (or
- * wal_open before the thread starts). */
-static int seg_create(struct wal *w, uint64_t first)
+/* Writes and syncs the header of the segment starting at first. A reused
+ * segment (header flag WAL_SEG_REUSED: the file held an earlier segment)
+ * has its first page written whole, zeros after the header, from w->tail,
+ * which then holds that page (write_reused). */
+static int seg_start(struct wal *w, int fd, uint64_t first, bool reused)
 {
-    char path[4096];
-    seg_path(w, first, path, sizeof(path));
-    int fd = io->open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
-    if (fd < 0) return -errno;
-    uint8_t h[WAL_SEG_HEADER] = {0};
+    uint8_t fresh[WAL_SEG_HEADER];
+    uint8_t *h = fresh;
+    size_t n = WAL_SEG_HEADER;
+    if (reused) {
+        if (!w->tail) w->tail = lode_malloc(WAL_PAGE);
+        h = w->tail;
+        n = w->seg_size < WAL_PAGE ? (size_t)w->seg_size : WAL_PAGE;
+    }
+    memset(h, 0, n);
     memcpy(h, magic, 8);
     le_put32(h + 8, WAL_VERSION);
     le_put32(h + 12, WAL_SEG_HEADER);
     le_put64(h + 16, first);
     le_put64(h + 24, (uint64_t)util_ms_now());
+    le_put32(h + 32, reused ? WAL_SEG_REUSED : 0);
     le_put32(h + 60, crc32c(0, h, 60));
+    int rc = pwrite_all(fd, h, n, 0);
+    return rc ? rc : sync_fd(fd);
+}
+
+/* Makes fd, set up by seg_create, the current segment. */
+static void seg_adopt(struct wal *w, int fd, uint64_t first, bool reused)
+{
+    if (w->fd >= 0) io->close(w->fd);
+    w->fd = fd;
+    w->seg_first = first;
+    w->seg_off = WAL_SEG_HEADER;
+    w->seg_cap = w->seg_size;
+    w->seg_reused = reused;
+    if (w->inline_io) pthread_mutex_lock(&w->mu);
+    w->preroll = w->preroll_asked = false;
+    if (w->inline_io) pthread_mutex_unlock(&w->mu);
+    atomic_fetch_add(&w->segments, 1);
+}
+
+/* Creates the segment whose first record has LSN first. Writer thread (or
+ * wal_open before the thread starts). */
+static int seg_create(struct wal *w, uint64_t first)
+{
+    char path[4096], spare[4096];
+    seg_path(w, first, path, sizeof(path));
+    /* A spare keeps its blocks and its old records: it gets the new header,
+     * synced, before its new name (a crash in between leaves a spare), and
+     * is written in whole pages ending in zeros (write_reused). Anything
+     * going wrong with it falls back to a fresh file. */
+    while (spare_take(w, spare, sizeof(spare))) {
+        int fd = io->open(spare, O_WRONLY | O_CLOEXEC, 0);
+        int rc = fd < 0 ? -errno : seg_start(w, fd, first, true);
+        if (!rc && rename(spare, path) != 0) rc = -errno;
+        if (!rc) rc = sync_dir(w->dir);
+        if (!rc) {
+            seg_adopt(w, fd, first, true);
+            return 0;
+        }
+        if (fd >= 0) io->close(fd);
+        /* the file is under one of the two names */
+        unlink(spare);
+        unlink(path);
+    }
+    int fd = io->open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0) return -errno;
     int rc = 0;
     /* preallocate: ENOSPC shows now, not in the middle of a batch */
     errno = 0;
     if (io->fallocate(fd, 0, (off_t)w->seg_size) != 0) rc = errno ? -errno : -ENOSPC;
-    if (!rc) rc = pwrite_all(fd, h, sizeof(h), 0);
     /* the header is on disk before any record goes in: recovery may take a
      * last segment without a valid header for one whose creation did not
      * finish, which therefore holds no record */
-    if (!rc) rc = sync_fd(fd);
+    if (!rc) rc = seg_start(w, fd, first, false);
     if (!rc) rc = sync_dir(w->dir);
     if (rc) {
         io->close(fd);
         unlink(path);
         return rc;
     }
-    if (w->fd >= 0) io->close(w->fd);
-    w->fd = fd;
-    w->seg_first = first;
-    w->seg_off = WAL_SEG_HEADER;
-    w->seg_cap = w->seg_size;
-    if (w->inline_io) pthread_mutex_lock(&w->mu);
-    w->preroll = w->preroll_asked = false;
-    if (w->inline_io) pthread_mutex_unlock(&w->mu);
-    atomic_fetch_add(&w->segments, 1);
+    seg_adopt(w, fd, first, false);
     return 0;
 }
 
@@ -309,6 +408,34 @@ static void end_roll(struct wal *w)
     pthread_mutex_unlock(&w->mu);
 }
 
+/*
+ * Appends n bytes of records at seg_off of a reused segment. Its blocks
+ * hold an earlier segment's bytes, so (1) the write runs to the end of a
+ * page with zeros after the records, at least four (a zero length, the
+ * end of the log by reading rule 1; docs/wal-format.md) unless the
+ * segment ends first, and (2) it is made of whole pages, the first one's
+ * start coming from w->tail: the kernel would otherwise read a page that
+ * is not cached before changing part of it (a disk read on the loop).
+ */
+static int write_reused(struct wal *w, const char *p, size_t n)
+{
+    uint64_t start = w->seg_off & ~(uint64_t)(WAL_PAGE - 1);
+    uint64_t end = w->seg_off + n;
+    uint64_t stop = (end + 4 + WAL_PAGE - 1) & ~(uint64_t)(WAL_PAGE - 1);
+    if (stop > w->seg_cap) stop = end > w->seg_cap ? end : w->seg_cap;
+    size_t pre = (size_t)(w->seg_off - start), len = (size_t)(stop - start);
+    w->aligned.len = 0;
+    char *d = buf_reserve(&w->aligned, len);
+    memcpy(d, w->tail, pre);
+    memcpy(d + pre, p, n);
+    memset(d + pre + n, 0, len - pre - n);
+    int rc = pwrite_all(w->fd, d, len, start);
+    if (rc) return rc;
+    uint64_t page = end & ~(uint64_t)(WAL_PAGE - 1);
+    memcpy(w->tail, d + (page - start), (size_t)(end - page));
+    return 0;
+}
+
 /* Writes a batch, rolling to a new segment before a record that does not
  * fit (a record larger than a segment gets a segment of its own). */
 static int write_batch(struct wal *w, struct batch *b)
@@ -327,7 +454,7 @@ static int write_batch(struct wal *w, struct batch *b)
         }
         if (q > p) {
             size_t n = (size_t)(q - p);
-            int rc = pwrite_all(w->fd, p, n, w->seg_off);
+            int rc = w->seg_reused ? write_reused(w, p, n) : pwrite_all(w->fd, p, n, w->seg_off);
             if (rc) return rc;
             w->seg_off += n;
             atomic_fetch_add(&w->bytes, n);
@@ -612,12 +739,20 @@ void wal_get_stats(struct wal *w, struct wal_stats *st)
     st->durable_lsn = atomic_load(&w->durable_lsn);
     st->bytes = atomic_load(&w->bytes);
     st->segments = atomic_load(&w->segments);
+    st->spares = atomic_load(&w->spare_count);
     st->batches = atomic_load(&w->batches);
     st->records = atomic_load(&w->records);
     st->syncs = atomic_load(&w->syncs);
     st->sync_us_total = atomic_load(&w->sync_us_total);
     st->sync_us_max = atomic_load(&w->sync_us_max);
     st->error = atomic_load(&w->error);
+}
+
+void wal_set_spare_segments(struct wal *w, unsigned n)
+{
+    pthread_mutex_lock(&w->mu);
+    w->max_spare = n;
+    pthread_mutex_unlock(&w->mu);
 }
 
 static void closer_join(struct wal *w);
@@ -647,6 +782,9 @@ void wal_close(struct wal *w)
     pthread_cond_destroy(&w->cv);
     pthread_cond_destroy(&w->idle);
     free(w->dir);
+    lode_free(w->spares);
+    lode_free(w->tail);
+    buf_release(&w->aligned);
     lode_free(w);
 }
 
@@ -660,9 +798,9 @@ static int cmp_u64(const void *a, const void *b)
 
 /* Parses a segment file name, exactly as seg_path writes it (16 lowercase
  * hex digits and ".log"); anything else is not ours. */
-static bool seg_name(const char *s, uint64_t *first)
+static bool file_name(const char *s, const char *suffix, uint64_t *first)
 {
-    if (strlen(s) != 20 || strcmp(s + 16, ".log") != 0) return false;
+    if (strlen(s) != 16 + strlen(suffix) || strcmp(s + 16, suffix) != 0) return false;
     uint64_t v = 0;
     for (int i = 0; i < 16; i++) {
         int c = s[i];
@@ -677,8 +815,9 @@ static bool seg_name(const char *s, uint64_t *first)
     return true;
 }
 
-/* First LSNs of the segment files in dir, sorted. *out: owned, lode_free. */
-static int list_segments(const char *dir, uint64_t **out, size_t *n)
+/* First LSNs of the files in dir named FIRST.suffix, sorted. *out:
+ * owned, lode_free. */
+static int list_files(const char *dir, const char *suffix, uint64_t **out, size_t *n)
 {
     DIR *d = opendir(dir);
     if (!d) return -errno;
@@ -688,13 +827,50 @@ static int list_segments(const char *dir, uint64_t **out, size_t *n)
     struct dirent *e;
     while ((e = readdir(d))) {
         uint64_t v;
-        if (!seg_name(e->d_name, &v)) continue;
+        if (!file_name(e->d_name, suffix, &v)) continue;
         if (*n == cap) *out = lode_realloc(*out, (cap *= 2) * sizeof(uint64_t));
         (*out)[(*n)++] = v;
     }
     closedir(d);
     qsort(*out, *n, sizeof(uint64_t), cmp_u64);
     return 0;
+}
+
+/* The segment files (FIRST.log) in dir. */
+static int list_segments(const char *dir, uint64_t **out, size_t *n)
+{
+    return list_files(dir, ".log", out, n);
+}
+
+/* Size of the file at path, or 0. */
+static uint64_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* Takes up the spares a previous run left: those of the configured
+ * segment size, up to max_spare; the others are removed. */
+static void load_spares(struct wal *w)
+{
+    uint64_t *v = NULL;
+    size_t n = 0;
+    if (list_files(w->dir, ".spare", &v, &n) != 0) return;
+    bool removed = false;
+    for (size_t i = 0; i < n; i++) {
+        char path[4096];
+        spare_path(w, v[i], path, sizeof(path));
+        if (w->nspare < w->max_spare && file_size(path) == w->seg_size) {
+            pthread_mutex_lock(&w->mu);
+            spare_push(w, v[i]);
+            pthread_mutex_unlock(&w->mu);
+        } else {
+            unlink(path);
+            removed = true;
+        }
+    }
+    if (removed) sync_dir(w->dir);
+    lode_free(v);
 }
 
 static bool all_zero(const uint8_t *p, uint64_t n)
@@ -735,6 +911,12 @@ static int zero_range(int fd, uint64_t from, uint64_t end)
         off += n;
     }
     return sync_fd(fd);
+}
+
+/* Whether the log at off ends with an end mark (a zero length). */
+static bool at_end_mark(const uint8_t *map, uint64_t off, uint64_t size)
+{
+    return size - off >= 4 && le_get32(map + off) == 0;
 }
 
 /* Magic and checksum right (the rest is checked field by field). */
@@ -862,15 +1044,24 @@ static int replay_segment(struct wal *w, int fd, const uint8_t *map, uint64_t si
         atomic_fetch_add(&w->bytes, used);
     }
     if (!last) return 0;
+    /* A reused segment's earlier contents after the end mark are cleared
+     * too: among them may be this life's records left after a hole by
+     * writes that reached the disk out of order */
+    bool reused = at_end_mark(map, *off, size) && (le_get32(map + 32) & WAL_SEG_REUSED);
     uint64_t end = nonzero_end(map, *off, size);
     if (end == *off) return 0;
     int rc = zero_range(fd, *off, end);
     if (rc) {
-        buf_printf(err, "can't truncate the torn tail of '%s': %s", path, strerror(-rc));
+        buf_printf(err, "can't truncate the %s of '%s': %s",
+                   reused ? "old records after the end" : "torn tail", path, strerror(-rc));
         return rc;
     }
-    note(err, "torn tail of '%s' at LSN %llu (offset %llu: %s) truncated", path,
-         (unsigned long long)*expect, (unsigned long long)*off, why);
+    if (reused)
+        note(err, "earlier contents of the reused segment '%s' after its end (LSN %llu) cleared",
+             path, (unsigned long long)*expect - 1);
+    else
+        note(err, "torn tail of '%s' at LSN %llu (offset %llu: %s) truncated", path,
+             (unsigned long long)*expect, (unsigned long long)*off, why);
     return 0;
 }
 
@@ -951,6 +1142,13 @@ static int recover(struct wal *w, uint64_t base, wal_replay_fn fn0, void *priv0,
         if (rc == 0)
             rc = replay_segment(w, fd, map, size, last, path, &off, &expect, fn, priv, &scratch,
                                 err);
+        if (rc == 0 && last && (le_get32(map + 32) & WAL_SEG_REUSED)) {
+            /* appends go on in whole pages (write_reused) */
+            w->seg_reused = true;
+            if (!w->tail) w->tail = lode_malloc(WAL_PAGE);
+            uint64_t page = off & ~(uint64_t)(WAL_PAGE - 1);
+            memcpy(w->tail, map + page, (size_t)(off - page));
+        }
         if (map) munmap((void *)map, size);
         atomic_fetch_add(&w->segments, 1);
         if (rc == 0 && last) {
@@ -1012,7 +1210,9 @@ int wal_open(struct wal **out, const struct wal_options *opt, wal_replay_fn fn, 
     pthread_cond_init(&w->idle, NULL);
     w->inline_io = opt->sync != WAL_SYNC_ALWAYS;
     w->last_sync_ms = util_ms_now();
+    w->max_spare = opt->spare_segments;
     int rc = recover(w, opt->base_lsn, fn, priv, err);
+    if (rc == 0) load_spares(w);
     if (rc == 0 && w->fd < 0) {
         rc = seg_create(w, w->next_lsn);
         if (rc) buf_printf(err, "can't create a WAL segment in '%s': %s", w->dir, strerror(-rc));
@@ -1024,6 +1224,8 @@ int wal_open(struct wal **out, const struct wal_options *opt, wal_replay_fn fn, 
         pthread_cond_destroy(&w->cv);
         pthread_cond_destroy(&w->idle);
         free(w->dir);
+        lode_free(w->spares);
+        lode_free(w->tail);
         lode_free(w);
         return rc;
     }
@@ -1075,8 +1277,11 @@ int wal_trim(struct wal *w, uint64_t lsn, const char *archive_dir)
      * after a checkpoint that trimmed four). So a removed segment is opened
      * first and its name unlinked, which is quick while the file is open;
      * the blocks are freed when the last descriptor closes, in a thread. */
+    pthread_mutex_lock(&w->mu);
+    size_t spares = w->nspare, max_spare = w->max_spare;
+    pthread_mutex_unlock(&w->mu);
     struct closing *c = lode_calloc(sizeof(*c));
-    c->fds = lode_calloc(n ? n * sizeof(int) : sizeof(int));
+    c->fds = lode_calloc((n + spares + 1) * sizeof(int));
     int removed = 0;
     for (size_t i = 0; i + 1 < n && segs[i + 1] <= lsn + 1; i++) {
         char path[4096], to[4096];
@@ -1084,6 +1289,17 @@ int wal_trim(struct wal *w, uint64_t lsn, const char *archive_dir)
         if (archive_dir) {
             snprintf(to, sizeof(to), "%s/%016llx.log", archive_dir, (unsigned long long)segs[i]);
             if (rename(path, to) != 0) rc = -errno;
+        } else if (spares < max_spare && file_size(path) == w->seg_size) {
+            /* kept for reuse (seg_create; only this thread adds spares) */
+            spare_path(w, segs[i], to, sizeof(to));
+            if (rename(path, to) != 0) {
+                rc = -errno;
+            } else {
+                pthread_mutex_lock(&w->mu);
+                spare_push(w, segs[i]);
+                pthread_mutex_unlock(&w->mu);
+                spares++;
+            }
         } else {
             int fd = open(path, O_RDONLY | O_CLOEXEC);
             if (unlink(path) != 0) rc = -errno;
@@ -1093,8 +1309,17 @@ int wal_trim(struct wal *w, uint64_t lsn, const char *archive_dir)
         removed++;
         atomic_fetch_sub(&w->segments, 1);
     }
+    /* spares beyond a lowered wal-spare-segments go the same way */
+    char path[4096];
+    bool dropped = false;
+    while (!rc && spare_drop(w, path, sizeof(path))) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (unlink(path) != 0) rc = -errno;
+        if (fd >= 0) c->fds[c->n++] = fd;
+        dropped = true;
+    }
     lode_free(segs);
-    if (removed) {
+    if (removed || dropped) {
         int s = sync_dir(w->dir);
         if (!rc) rc = s;
         if (archive_dir && !rc) rc = sync_dir(archive_dir);

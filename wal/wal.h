@@ -50,7 +50,10 @@
 
 enum wal_sync { WAL_SYNC_ALWAYS = 0, WAL_SYNC_EVERYSEC, WAL_SYNC_NO };
 
-#define WAL_SEG_HEADER      64
+#define WAL_SEG_HEADER 64
+#define WAL_PAGE       4096 /* writes into a reused segment are whole pages of this size */
+/* segment header flags (u32 at offset 32) */
+#define WAL_SEG_REUSED      1u /* the file held an earlier segment: old bytes after the end mark */
 #define WAL_DEFAULT_SEGMENT (64ULL * 1024 * 1024)
 
 /* File I/O used by the WAL; every call returns what the POSIX call does. */
@@ -78,6 +81,11 @@ struct wal_options {
      * that a crash undid), every segment is superseded: they are removed
      * and the log goes on at base_lsn + 1. */
     uint64_t base_lsn;
+    /* Trimmed segments kept for reuse (wal_trim renames them to
+     * FIRST.spare; a new segment takes one instead of a fresh file), at
+     * most this many. Overwriting blocks a segment already wrote spares
+     * ext4 converting fresh (unwritten) extents while the log runs. */
+    unsigned spare_segments;
 };
 
 struct wal_stats {
@@ -86,6 +94,7 @@ struct wal_stats {
     uint64_t durable_lsn; /* fdatasynced */
     uint64_t bytes;       /* record bytes in the live segments */
     uint64_t segments;
+    uint64_t spares;           /* trimmed segments kept for reuse */
     uint64_t batches, records; /* written batches and the records in them */
     uint64_t syncs, sync_us_total, sync_us_max;
     int error; /* sticky: 0 or -errno */
@@ -121,6 +130,9 @@ uint64_t wal_written_lsn(const struct wal *w);
 int wal_failed(const struct wal *w);
 void wal_set_sync(struct wal *w, int sync);
 void wal_get_stats(struct wal *w, struct wal_stats *st);
+/* Changes how many trimmed segments are kept for reuse; spares beyond
+ * the new number go at the next trim. */
+void wal_set_spare_segments(struct wal *w, unsigned n);
 /* Removes the segments wholly at or below lsn: every segment whose next
  * segment starts at or below lsn + 1 (so never the newest one). With
  * archive_dir (created when missing) they are moved there instead of

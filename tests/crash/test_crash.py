@@ -476,6 +476,10 @@ def verify(c, states, writers, t_hi):
 
 
 CHECKPOINTS = ["--checkpoint-wal-bytes", "64kb"]
+# 64 KiB segments trimmed by those checkpoints come back as spares: most
+# records then go into reused segments (an earlier segment's bytes after
+# the end of the log)
+REUSED = CHECKPOINTS + ["--wal-segment-size", "65536", "--wal-spare-segments", "4"]
 
 
 @pytest.mark.parametrize("mode,ckargs", [
@@ -484,8 +488,10 @@ CHECKPOINTS = ["--checkpoint-wal-bytes", "64kb"]
     # restarts replay the WAL on top of them: a checkpoint that held a
     # value newer than its LSN would apply a write twice
     ("always", CHECKPOINTS + ["--checkpoint-method", "thread"]),
-    ("always", CHECKPOINTS + ["--checkpoint-method", "fork"])],
-    ids=["always", "everysec", "always-thread-checkpoints", "always-fork-checkpoints"])
+    ("always", CHECKPOINTS + ["--checkpoint-method", "fork"]),
+    ("always", REUSED), ("everysec", REUSED)],
+    ids=["always", "everysec", "always-thread-checkpoints", "always-fork-checkpoints",
+         "always-reused-segments", "everysec-reused-segments"])
 def test_kill9_rounds(tmp_path, capsys, mode, ckargs):
     """`always`: an acknowledged write survives any crash. `everysec`: it
     survives a crash of the process (kill -9), as with Redis's appendfsync
@@ -503,6 +509,7 @@ def test_kill9_rounds(tmp_path, capsys, mode, ckargs):
     states = [ClientState(i) for i in range(nclients)]
     report = []
     ck_lsns = []
+    reused = 0  # live segments found reused at the restarts
     try:
         srv.start()
         assert lode_info(srv.client())["lode_durability"] == mode
@@ -520,6 +527,8 @@ def test_kill9_rounds(tmp_path, capsys, mode, ckargs):
             acked = sum(w.nacked for w in writers.values())
             in_flight = sum(1 for w in writers.values() for op in w.pending
                             if op.sent_mono < kill_mono)
+            reused += sum(1 for f in os.listdir(wal_dir(srv)) if f.endswith(".log") and
+                          segment_flags(os.path.join(wal_dir(srv), f)) & 1)
             t0 = time.monotonic()
             srv.start()
             restart_s = time.monotonic() - t0
@@ -538,6 +547,8 @@ def test_kill9_rounds(tmp_path, capsys, mode, ckargs):
                                                      info["lode_recovery_records"]))
         if ckargs:  # restarts began from checkpoints taken under the load
             assert max(ck_lsns) > 0, ck_lsns
+        if ckargs is REUSED:  # the kills found records in reused segments
+            assert reused > 0
         # a clean restart at the end keeps the same state
         srv.stop()
         srv.start()
@@ -556,6 +567,13 @@ def test_kill9_rounds(tmp_path, capsys, mode, ckargs):
 
 def wal_dir(server):
     return os.path.join(server.dir, "data", "wal")
+
+
+def segment_flags(path):
+    """The header flags of a WAL segment (bit 0: a reused file)."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+    return struct.unpack_from("<I", head, 32)[0] if len(head) == 64 else 0
 
 
 def segment_paths(server):

@@ -136,12 +136,21 @@ def test_wal_segments_trimmed(make_server):
     for j in range(10):
         fill(c, "seg%d" % j, 300)
     waldir = os.path.join(s.dir, "data", "wal")
-    segs = sorted(os.listdir(waldir))
+
+    def files(suffix):
+        return sorted(n for n in os.listdir(waldir) if n.endswith(suffix))
+
+    segs = files(".log")
     assert len(segs) > 3
     bgsave_done(c)
     L = pinfo(c)["lode_checkpoint_lsn"]
-    left = sorted(os.listdir(waldir))
+    left = files(".log")
     assert len(left) < len(segs)
+    # up to wal-spare-segments (4) of the trimmed ones are kept for reuse
+    spares = files(".spare")
+    assert len(spares) == min(4, len(segs) - len(left))
+    assert pinfo(c)["lode_wal_spare_segments"] == len(spares)
+    assert {n[:16] for n in spares} <= {n[:16] for n in segs}
     firsts = [int(n[:16], 16) for n in left]
     # nothing left lies wholly at or below the checkpoint
     assert firsts[0] <= L + 1
@@ -256,7 +265,7 @@ def checkpoint_only(s, c, pad):
     fill(c, pad, 3000)
     bgsave_done(c)
     waldir = os.path.join(s.dir, "data", "wal")
-    assert min(int(n[:16], 16) for n in os.listdir(waldir)) > mark
+    assert min(int(n[:16], 16) for n in os.listdir(waldir) if n.endswith(".log")) > mark
     d = digest(c)
     c = restart(s, kill=True)
     assert digest(c) == d

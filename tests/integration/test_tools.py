@@ -127,8 +127,13 @@ def test_inspect_while_server_runs_changes_nothing(tmp_path):
         s.cleanup()
 
 
+def _segments(data):
+    """The WAL's segment files, oldest first (not the spares kept for reuse)."""
+    return sorted(n for n in os.listdir(os.path.join(data, "wal")) if n.endswith(".log"))
+
+
 def _append_garbage(data):
-    seg = os.path.join(data, "wal", sorted(os.listdir(os.path.join(data, "wal")))[-1])
+    seg = os.path.join(data, "wal", _segments(data)[-1])
     with open(seg, "rb") as f:
         head = f.read(1 << 20)
     end = len(head.rstrip(b"\0"))
@@ -170,7 +175,7 @@ def test_recover_check_after_trim(tmp_path):
             c.set("k%d" % i, "v" * 100)
         c.save()
         # the segments wholly below the checkpoint go when it has finished
-        wait_until(lambda: int(sorted(os.listdir(os.path.join(data, "wal")))[0][:16], 16) > 1,
+        wait_until(lambda: int(_segments(data)[0][:16], 16) > 1,
                    what="WAL trimmed")
         c.set("after", "1")
         c.close()

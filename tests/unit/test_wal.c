@@ -19,6 +19,8 @@
 #include "engine/lode.h"
 #include "engine/util.h"
 #include "engine/crc32c.h"
+#include "wal/endian.h"
+#include "wal/reader.h"
 #include "wal/record.h"
 #include "wal/wal.h"
 
@@ -605,6 +607,179 @@ static void test_trim(void **state)
     recs_free(&model);
     buf_release(&err);
     tdir_free(&t);
+}
+
+/* got holds exactly the records of want above base, up to last. */
+static void assert_replayed_above(const struct recs *got, const struct recs *want, uint64_t base,
+                                  uint64_t last)
+{
+    assert_int_equal(got->n, last - base);
+    for (size_t i = 0; i < got->n; i++) {
+        const struct rec *x = &got->v[i], *y = &want->v[base + i];
+        assert_int_equal(x->lsn, y->lsn);
+        assert_int_equal(x->cmds.len, y->cmds.len);
+        assert_memory_equal(x->cmds.ptr, y->cmds.ptr, x->cmds.len);
+    }
+}
+
+/* Spare files (FIRST.spare) in t's WAL directory: their count, and their
+ * inode numbers into ino (up to cap). */
+static size_t list_spares(const struct tdir *t, ino_t *ino, size_t cap)
+{
+    DIR *d = opendir(t->wal);
+    assert_non_null(d);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 6 || strcmp(e->d_name + l - 6, ".spare") != 0) continue;
+        if (n < cap) ino[n] = e->d_ino;
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static ino_t seg_ino(const struct tdir *t, uint64_t first)
+{
+    char path[256];
+    seg_file(t, first, path, sizeof(path));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_ino;
+}
+
+/* Trimmed segments kept as spares and reused for new segments, whose old
+ * records after the end of the log neither replay nor count as a torn
+ * tail or corruption, in the last segment and in earlier ones. */
+static void spares_in_mode(int sync)
+{
+    struct tdir t;
+    tdir_new(&t);
+    struct buf err = BUF_INIT;
+    struct recs model = {0};
+    struct wal_options o = opts(&t, sync, SMALL_SEG);
+    o.spare_segments = 2;
+    struct wal *w = NULL;
+    assert_int_equal(wal_open(&w, &o, collect, NULL, &err), 0);
+    pthread_mutex_lock(&note_mu);
+    note_wal = w;
+    pthread_mutex_unlock(&note_mu);
+    uint64_t last = 0;
+    for (int b = 0; b < 40; b++) {
+        for (int i = 0; i < 8; i++) last = append_rec(w, &model, 5, 0, 1500);
+        wal_seal(w);
+    }
+    if (sync != WAL_SYNC_ALWAYS) wal_set_sync(w, WAL_SYNC_ALWAYS); /* syncs what is written */
+    assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+    uint64_t segs[64];
+    size_t n = list_segs(&t, segs, 64);
+    assert_true(n >= 5);
+    /* everything but the newest is trimmed: two become spares */
+    assert_int_equal(wal_trim(w, last, NULL), (int)(n - 1));
+    ino_t spare_ino[8];
+    assert_int_equal(list_spares(&t, spare_ino, 8), 2);
+    struct wal_stats st;
+    wal_get_stats(w, &st);
+    assert_int_equal(st.spares, 2);
+    assert_int_equal(st.segments, 1);
+    uint64_t base = segs[n - 1] - 1; /* as after a checkpoint there */
+    if (sync != WAL_SYNC_ALWAYS) wal_set_sync(w, sync);
+
+    /* the next two segments are the spares (same files), the one after
+     * is new; the WAL stops inside a reused segment */
+    for (int b = 0; list_segs(&t, segs, 64) < 3; b++) {
+        for (int i = 0; i < 4; i++) last = append_rec(w, &model, 5, 0, 1500);
+        wal_seal(w);
+        assert_true(wait_until(w, UNTIL_WRITTEN, last, 5000));
+        assert_true(b < 200);
+    }
+    assert_int_equal(list_spares(&t, NULL, 0), 0);
+    n = list_segs(&t, segs, 64);
+    assert_int_equal(n, 3);
+    ino_t a = seg_ino(&t, segs[1]), c = seg_ino(&t, segs[2]);
+    assert_true((a == spare_ino[0] || a == spare_ino[1]) &&
+                (c == spare_ino[0] || c == spare_ino[1]));
+    assert_true(a != c);
+    if (sync != WAL_SYNC_ALWAYS) wal_set_sync(w, WAL_SYNC_ALWAYS);
+    assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+    close_wal(w);
+
+    /* the tools' reader ends cleanly at the last record */
+    struct wal_reader *r = NULL;
+    assert_int_equal(wal_reader_open(&r, t.wal, &err), 0);
+    wal_reader_set_base(r, base);
+    struct wal_record rec;
+    uint64_t seen = 0;
+    while (wal_reader_next(r, &rec) == 1) seen = rec.lsn;
+    if (wal_reader_status(r)->end != WAL_END_CLEAN)
+        fail_msg("reader: %s at %s:%llu", wal_reader_status(r)->why, wal_reader_status(r)->segment,
+                 (unsigned long long)wal_reader_status(r)->offset);
+    assert_int_equal(seen, last);
+    wal_reader_close(r);
+
+    /* recovery replays exactly the records above base, quietly, and
+     * clears the old records after the end of the last segment */
+    struct recs got = {0};
+    o.base_lsn = base;
+    err.len = 0;
+    assert_int_equal(wal_open(&w, &o, collect, &got, &err), 0);
+    assert_non_null(err.ptr);
+    assert_null(strstr(err.ptr, "torn"));
+    assert_non_null(strstr(err.ptr, "earlier contents of the reused segment"));
+    assert_replayed_above(&got, &model, base, last);
+    assert_int_equal(wal_last_lsn(w), last);
+    wal_close(w);
+    char path[256];
+    seg_file(&t, segs[2], path, sizeof(path));
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static uint8_t data[SMALL_SEG];
+    size_t len = fread(data, 1, sizeof(data), f);
+    fclose(f);
+    assert_int_equal(len, SMALL_SEG);
+    /* this life's records, then nothing but zeros */
+    size_t off = WAL_SEG_HEADER;
+    uint64_t lsn = 0;
+    while (off + 16 <= len && le_get32(data + off) && le_get64(data + off + 8) >= segs[2]) {
+        lsn = le_get64(data + off + 8);
+        off += le_get32(data + off);
+    }
+    assert_int_equal(lsn, last);
+    for (size_t i = off; i < len; i++) assert_int_equal(data[i], 0);
+
+    /* appends after recovery go on from the recovered page */
+    assert_int_equal(wal_open(&w, &o, collect, NULL, &err), 0);
+    for (int i = 0; i < 5; i++) last = append_rec(w, &model, 5, 0, 1500);
+    wal_seal(w);
+    if (sync != WAL_SYNC_ALWAYS) wal_set_sync(w, WAL_SYNC_ALWAYS);
+    assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+    wal_close(w);
+    recs_free(&got);
+    memset(&got, 0, sizeof(got));
+    err.len = 0;
+    assert_int_equal(wal_open(&w, &o, collect, &got, &err), 0);
+    assert_true(err.len == 0 || !strstr(err.ptr, "torn"));
+    assert_replayed_above(&got, &model, base, last);
+    recs_free(&got);
+
+    /* a lowered number of spares: the extra ones go at the next trim */
+    wal_set_spare_segments(w, 0);
+    assert_int_equal(wal_trim(w, last, NULL), 2);
+    assert_int_equal(list_spares(&t, NULL, 0), 0);
+    wal_get_stats(w, &st);
+    assert_int_equal(st.spares, 0);
+    wal_close(w);
+    recs_free(&model);
+    buf_release(&err);
+    tdir_free(&t);
+}
+
+static void test_spare_segments(void **state)
+{
+    (void)state;
+    spares_in_mode(WAL_SYNC_ALWAYS);
+    spares_in_mode(WAL_SYNC_NO);
 }
 
 static void test_segment_rollover(void **state)
@@ -1827,6 +2002,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_segment_rollover),
         cmocka_unit_test(test_trim),
+        cmocka_unit_test(test_spare_segments),
         cmocka_unit_test(test_segment_filled_to_the_byte),
         cmocka_unit_test(test_sync_always),
         cmocka_unit_test(test_sync_no),
