@@ -28,6 +28,11 @@
 #   REDIS_FSYNC      redis-server persistence to compare with: [off] (no RDB, no
 #                    AOF), always or everysec (appendonly yes + appendfsync)
 #   RUN_TIMEOUT  seconds before one redis-benchmark run is abandoned [600]
+#   WARMUP       SETs (-c 50 -P 16) each server gets before the rounds, to
+#                measure servers that have run a while [0]: past
+#                checkpoint-wal-bytes lode-server has checkpointed and keeps
+#                trimmed WAL segments for reuse, Redis has rewritten its AOF;
+#                the rounds start when both have finished that
 #   QUICK=1      tiny smoke run: R=2, N_P1=2000, N_P16=20000, MEM_KEYS=20000
 #                (its figures mean nothing)
 set -euo pipefail
@@ -63,6 +68,7 @@ else
     REDIS_PERSIST_TEXT="--save \"\" --appendonly yes --appendfsync $REDIS_FSYNC"
 fi
 RUN_TIMEOUT=${RUN_TIMEOUT:-600}
+WARMUP=${WARMUP:-0}
 
 log() { printf '[compare] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -181,6 +187,7 @@ git_rev=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
     echo "host=$(uname -srm), $ncpu CPU(s), load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "pinning=servers on CPU $SERVER_CPU, redis-benchmark on CPU $CLIENT_CPU"
     echo "durability=lode-server --durability $LODE_DURABILITY ${LODE_ARGS:-}; redis-server $REDIS_PERSIST_TEXT"
+    ((WARMUP > 0)) && echo "warmup=$WARMUP SETs (-c 50 -P 16) into each server before the rounds"
     echo "benchmark=redis-benchmark -c $CLIENTS -r $KEYSPACE, -n $N_P1 at -P 1, $N_P16 at -P >1 (MSET: n / $MSET_DIV), $R round(s), alternating lode/redis per row"
     if [[ "${QUICK:-0}" == 1 ]]; then
         echo "warning=QUICK=1 smoke run: these figures mean nothing"
@@ -207,8 +214,30 @@ run_bench() { # server pipeline test round
     kill -0 "${PID[$server]}" 2>/dev/null || die "$server exited during $t -P $p"
 }
 
+# the background work a warm-up started (lode: checkpoint; Redis: AOF rewrite)
+background_busy() { # server
+    redis-cli -p "${PORT[$1]}" info persistence 2>/dev/null | tr -d '\r' |
+        grep -qE '^(rdb_bgsave_in_progress|aof_rewrite_in_progress):1'
+}
+
+warm_up() {
+    local server deadline
+    for server in lode redis; do
+        log "warm-up: $WARMUP SETs into $server"
+        "${pin_client[@]}" redis-benchmark -h 127.0.0.1 -p "${PORT[$server]}" -c 50 -P 16 \
+            -n "$WARMUP" -r "$KEYSPACE" -t set -q >/dev/null 2>&1 || true
+    done
+    for server in lode redis; do
+        deadline=$((SECONDS + 300))
+        while background_busy "$server" && ((SECONDS < deadline)); do sleep 0.2; done
+    done
+    log "warm-up: lode-server $(redis-cli -p "${PORT[lode]}" info persistence | tr -d '\r' |
+        grep -E '^lode_(checkpoints_ok|wal_spare_segments):' | tr '\n' ' ')"
+}
+
 if [[ "$THROUGHPUT" != 0 ]]; then
     start_servers
+    ((WARMUP > 0)) && warm_up
     for ((round = 1; round <= R; round++)); do
         for p in $PIPELINES; do
             log "round $round/$R, -P $p"
