@@ -1056,10 +1056,7 @@ static int replay_segment(struct wal *w, int fd, const uint8_t *map, uint64_t si
                    reused ? "old records after the end" : "torn tail", path, strerror(-rc));
         return rc;
     }
-    if (reused)
-        note(err, "earlier contents of the reused segment '%s' after its end (LSN %llu) cleared",
-             path, (unsigned long long)*expect - 1);
-    else
+    if (!reused) /* that one is routine: no note */
         note(err, "torn tail of '%s' at LSN %llu (offset %llu: %s) truncated", path,
              (unsigned long long)*expect, (unsigned long long)*off, why);
     return 0;
