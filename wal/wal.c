@@ -796,8 +796,8 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Parses a segment file name, exactly as seg_path writes it (16 lowercase
- * hex digits and ".log"); anything else is not ours. */
+/* Parses a file name as seg_path or spare_path writes it: 16 lowercase hex
+ * digits, then suffix (".log", ".spare"); anything else is not ours. */
 static bool file_name(const char *s, const char *suffix, uint64_t *first)
 {
     if (strlen(s) != 16 + strlen(suffix) || strcmp(s + 16, suffix) != 0) return false;
