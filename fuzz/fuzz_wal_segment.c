@@ -76,7 +76,8 @@ static int fz_fallocate(int fd, off_t off, off_t len)
     errno = rc;
     return -1;
 }
-static const struct wal_io fz_io = {fz_open, pwrite, fz_fdatasync, ftruncate, fz_fallocate, close};
+static const struct wal_io fz_io = {fz_open,      pwrite, fz_fdatasync, ftruncate,
+                                    fz_fallocate, close,  rename};
 
 struct seen {
     uint64_t next; /* the LSN the next record must have */

@@ -19,6 +19,7 @@
 #include "engine/util.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -58,8 +59,8 @@ static int fault_fallocate(int fd, off_t off, off_t len)
     return -1;
 }
 
-static const struct wal_io fault_io = {fault_open, fault_pwrite,    fault_fdatasync,
-                                       ftruncate,  fault_fallocate, close};
+static const struct wal_io fault_io = {fault_open,      fault_pwrite, fault_fdatasync, ftruncate,
+                                       fault_fallocate, close,        rename};
 
 static void debug_wal_fault(struct cmd_ctx *ctx)
 {

@@ -65,8 +65,8 @@ static int real_fallocate(int fd, off_t off, off_t len)
     errno = rc;
     return -1;
 }
-static const struct wal_io real_io = {real_open, pwrite,         fdatasync,
-                                      ftruncate, real_fallocate, close};
+static const struct wal_io real_io = {real_open,      pwrite, fdatasync, ftruncate,
+                                      real_fallocate, close,  rename};
 /* Atomic: tests (and DEBUG WAL-FAULT) swap it while the writer runs. */
 static const struct wal_io *_Atomic io = &real_io;
 
@@ -292,7 +292,7 @@ static int seg_create(struct wal *w, uint64_t first)
     while (spare_take(w, spare, sizeof(spare))) {
         int fd = io->open(spare, O_WRONLY | O_CLOEXEC, 0);
         int rc = fd < 0 ? -errno : seg_start(w, fd, first, true);
-        if (!rc && rename(spare, path) != 0) rc = -errno;
+        if (!rc && io->rename(spare, path) != 0) rc = -errno;
         if (!rc) rc = sync_dir(w->dir);
         if (!rc) {
             seg_adopt(w, fd, first, true);
@@ -1285,11 +1285,11 @@ int wal_trim(struct wal *w, uint64_t lsn, const char *archive_dir)
         seg_path(w, segs[i], path, sizeof(path));
         if (archive_dir) {
             snprintf(to, sizeof(to), "%s/%016llx.log", archive_dir, (unsigned long long)segs[i]);
-            if (rename(path, to) != 0) rc = -errno;
+            if (io->rename(path, to) != 0) rc = -errno;
         } else if (spares < max_spare && file_size(path) == w->seg_size) {
             /* kept for reuse (seg_create; only this thread adds spares) */
             spare_path(w, segs[i], to, sizeof(to));
-            if (rename(path, to) != 0) {
+            if (io->rename(path, to) != 0) {
                 rc = -errno;
             } else {
                 pthread_mutex_lock(&w->mu);

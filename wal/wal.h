@@ -64,6 +64,7 @@ struct wal_io {
     int (*ftruncate)(int fd, off_t len);
     int (*fallocate)(int fd, off_t off, off_t len);
     int (*close)(int fd);
+    int (*rename)(const char *from, const char *to); /* spares: wal_trim, seg_create */
 };
 /* Replaces the I/O table (tests); NULL restores the real one. */
 void wal_set_io(const struct wal_io *io);
