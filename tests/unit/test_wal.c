@@ -70,19 +70,32 @@ static void seg_file(const struct tdir *t, uint64_t first, char *out, size_t cap
     snprintf(out, cap, "%s/%016llx.log", t->wal, (unsigned long long)first);
 }
 
-/* Sorted first LSNs of the segment files in the WAL directory. */
-static size_t list_segs(const struct tdir *t, uint64_t *out, size_t cap)
+/* The files FIRST.suffix in the WAL directory: how many, their first
+ * LSNs into first and inode numbers into ino (either may be NULL; up to
+ * cap of them), in directory order. */
+static size_t list_files(const struct tdir *t, const char *suffix, uint64_t *first, ino_t *ino,
+                         size_t cap)
 {
     DIR *d = opendir(t->wal);
     assert_non_null(d);
     size_t n = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (strlen(e->d_name) != 20 || strcmp(e->d_name + 16, ".log") != 0) continue;
-        assert_true(n < cap);
-        out[n++] = strtoull(e->d_name, NULL, 16);
+        if (strlen(e->d_name) != 16 + strlen(suffix) || strcmp(e->d_name + 16, suffix) != 0)
+            continue;
+        if (n < cap && first) first[n] = strtoull(e->d_name, NULL, 16);
+        if (n < cap && ino) ino[n] = e->d_ino;
+        n++;
     }
     closedir(d);
+    return n;
+}
+
+/* Sorted first LSNs of the segment files in the WAL directory. */
+static size_t list_segs(const struct tdir *t, uint64_t *out, size_t cap)
+{
+    size_t n = list_files(t, ".log", out, NULL, cap);
+    assert_true(n <= cap);
     for (size_t i = 1; i < n; i++)
         for (size_t j = i; j > 0 && out[j - 1] > out[j]; j--) {
             uint64_t x = out[j];
@@ -287,6 +300,24 @@ static bool wait_until(struct wal *w, enum wait_for what, uint64_t lsn, long ms)
     }
 }
 
+/* Makes w the WAL whose durable LSN notify records, starting from durable. */
+static void watch_wal(struct wal *w, uint64_t durable)
+{
+    pthread_mutex_lock(&note_mu);
+    note_wal = w;
+    note_durable = durable;
+    pthread_mutex_unlock(&note_mu);
+}
+
+/* The durable LSN at the last notify. */
+static uint64_t noted_durable(void)
+{
+    pthread_mutex_lock(&note_mu);
+    uint64_t d = note_durable;
+    pthread_mutex_unlock(&note_mu);
+    return d;
+}
+
 static struct wal_options opts(const struct tdir *t, int sync, uint64_t seg)
 {
     struct wal_options o = {
@@ -304,10 +335,7 @@ static struct wal *open_ok(const struct tdir *t, int sync, uint64_t seg, struct 
     err->len = 0;
     int rc = wal_open(&w, &o, collect, got, err);
     if (rc != 0) fail_msg("wal_open: %s (%s)", lode_strerror(rc), err->ptr ? err->ptr : "");
-    pthread_mutex_lock(&note_mu);
-    note_wal = w;
-    note_durable = wal_durable_lsn(w);
-    pthread_mutex_unlock(&note_mu);
+    watch_wal(w, wal_durable_lsn(w));
     return w;
 }
 
@@ -626,18 +654,7 @@ static void assert_replayed_above(const struct recs *got, const struct recs *wan
  * inode numbers into ino (up to cap). */
 static size_t list_spares(const struct tdir *t, ino_t *ino, size_t cap)
 {
-    DIR *d = opendir(t->wal);
-    assert_non_null(d);
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t l = strlen(e->d_name);
-        if (l < 6 || strcmp(e->d_name + l - 6, ".spare") != 0) continue;
-        if (n < cap) ino[n] = e->d_ino;
-        n++;
-    }
-    closedir(d);
-    return n;
+    return list_files(t, ".spare", NULL, ino, cap);
 }
 
 static ino_t seg_ino(const struct tdir *t, uint64_t first)
@@ -662,9 +679,7 @@ static void spares_in_mode(int sync)
     o.spare_segments = 2;
     struct wal *w = NULL;
     assert_int_equal(wal_open(&w, &o, collect, NULL, &err), 0);
-    pthread_mutex_lock(&note_mu);
-    note_wal = w;
-    pthread_mutex_unlock(&note_mu);
+    watch_wal(w, 0);
     uint64_t last = 0;
     for (int b = 0; b < 40; b++) {
         for (int i = 0; i < 8; i++) last = append_rec(w, &model, 5, 0, 1500);
@@ -1672,6 +1687,18 @@ struct crash_tally {
     int lost;       /* trials where appended records did not survive */
 };
 
+/* After a trial's appends: counts a power cut that came while the WAL ran,
+ * else cuts the power now (after a clean close); back to real I/O. */
+static void power_cut(struct crash_tally *tally)
+{
+    pthread_mutex_lock(&S.mu);
+    tally->crashed += S.crashed;
+    if (!S.crashed) sim_crash();
+    S.crashed = true;
+    pthread_mutex_unlock(&S.mu);
+    wal_set_io(NULL);
+}
+
 static void crash_trial(uint64_t seed, struct crash_tally *tally)
 {
     struct tdir live, img;
@@ -1691,10 +1718,7 @@ static void crash_trial(uint64_t seed, struct crash_tally *tally)
     struct wal *w = NULL;
     uint64_t durable = 0;
     if (wal_open(&w, &o, collect, NULL, &err) == 0) {
-        pthread_mutex_lock(&note_mu);
-        note_wal = w;
-        note_durable = 0;
-        pthread_mutex_unlock(&note_mu);
+        watch_wal(w, 0);
         for (int b = 0; b < 60 && !wal_failed(w); b++) {
             int k = 1 + (int)(rng_next(&rng) % 6);
             uint64_t last = 0;
@@ -1705,16 +1729,9 @@ static void crash_trial(uint64_t seed, struct crash_tally *tally)
         close_wal(w);
         /* every publication of the durable LSN is followed by a notify,
          * and none happens after the crash */
-        pthread_mutex_lock(&note_mu);
-        durable = note_durable;
-        pthread_mutex_unlock(&note_mu);
+        durable = noted_durable();
     }
-    pthread_mutex_lock(&S.mu);
-    tally->crashed += S.crashed;
-    if (!S.crashed) sim_crash(); /* the power fails after a clean close */
-    S.crashed = true;
-    pthread_mutex_unlock(&S.mu);
-    wal_set_io(NULL);
+    power_cut(tally);
 
     /* recovery from the image */
     struct recs got = {0};
@@ -1779,10 +1796,7 @@ static void crash_trial_spares(uint64_t seed, struct crash_tally *tally, int *re
     struct wal *w = NULL;
     uint64_t durable = 0, base = 0;
     assert_int_equal(wal_open(&w, &o, collect, NULL, &err), 0);
-    pthread_mutex_lock(&note_mu);
-    note_wal = w;
-    note_durable = 0;
-    pthread_mutex_unlock(&note_mu);
+    watch_wal(w, 0);
     for (int b = 0; b < 200 && !wal_failed(w); b++) {
         int k = 1 + (int)(rng_next(&rng) % 6);
         uint64_t last = 0;
@@ -1797,15 +1811,8 @@ static void crash_trial_spares(uint64_t seed, struct crash_tally *tally, int *re
         }
     }
     close_wal(w);
-    pthread_mutex_lock(&note_mu);
-    durable = note_durable;
-    pthread_mutex_unlock(&note_mu);
-    pthread_mutex_lock(&S.mu);
-    tally->crashed += S.crashed;
-    if (!S.crashed) sim_crash();
-    S.crashed = true;
-    pthread_mutex_unlock(&S.mu);
-    wal_set_io(NULL);
+    durable = noted_durable();
+    power_cut(tally);
 
     /* the image's last segment: was it a reused one? */
     uint64_t segs[256];
