@@ -24,6 +24,8 @@ struct wal_reader {
     size_t nsegs, cur; /* cur: index of the mapped segment */
     const uint8_t *map;
     uint64_t size, off;
+    dev_t dev; /* the mapped segment's file */
+    ino_t ino;
     uint64_t expect; /* next LSN, 0 = any */
     uint64_t base;   /* checkpoint LSN: the log may start up to base + 1 */
     bool done;
@@ -76,6 +78,18 @@ static void unmap(struct wal_reader *r)
     r->map = NULL;
 }
 
+/* A checkpoint may trim the segment being read (and a later segment may
+ * reuse its file, rewriting it) or one not opened yet: what looks damaged
+ * then was the server's normal work, which the reason should say. */
+static const char *trimmed_meanwhile(const struct wal_reader *r, const char *why)
+{
+    struct stat sb;
+    if (stat(r->st.segment, &sb) != 0 || (r->map && (sb.st_ino != r->ino || sb.st_dev != r->dev)))
+        return "the server trimmed this segment while it was being read (a checkpoint ran): "
+               "read again";
+    return why;
+}
+
 static void finish(struct wal_reader *r, int end, const char *why, uint64_t off)
 {
     r->done = true;
@@ -101,9 +115,11 @@ static bool next_segment(struct wal_reader *r)
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) != 0) {
         if (fd >= 0) close(fd);
-        finish(r, WAL_END_CORRUPT, "segment can't be opened", 0);
+        finish(r, WAL_END_CORRUPT, trimmed_meanwhile(r, "segment can't be opened"), 0);
         return false;
     }
+    r->dev = sb.st_dev;
+    r->ino = sb.st_ino;
     r->size = (uint64_t)sb.st_size;
     r->map = r->size >= WAL_SEG_HEADER ? mmap(NULL, r->size, PROT_READ, MAP_SHARED, fd, 0) : NULL;
     close(fd);
@@ -154,7 +170,8 @@ int wal_reader_next(struct wal_reader *r, struct wal_record *rec)
             why = "LSN out of sequence";
         }
         if (d != WAL_DEC_OK) {
-            finish(r, r->cur + 1 == r->nsegs ? WAL_END_TORN : WAL_END_CORRUPT, why, r->off);
+            finish(r, r->cur + 1 == r->nsegs ? WAL_END_TORN : WAL_END_CORRUPT,
+                   trimmed_meanwhile(r, why), r->off);
             return 0;
         }
         r->off += used;

@@ -1939,6 +1939,73 @@ static void header_set_version(const char *path, uint32_t v)
     free(p);
 }
 
+/* Reads records until the end; returns the walk's status. */
+static const struct wal_reader_status *read_to_end(struct wal_reader *r)
+{
+    struct wal_record rec;
+    while (wal_reader_next(r, &rec) == 1) {
+    }
+    return wal_reader_status(r);
+}
+
+/* A reader walking while the server trims: the segment it is reading
+ * renamed to a spare and rewritten, or one it has not opened yet removed,
+ * ends the walk with a reason that says so; real damage does not. */
+static void test_reader_segment_trimmed_meanwhile(void **state)
+{
+    (void)state;
+    struct tdir t;
+    struct recs model = {0};
+    tdir_new(&t);
+    uint64_t segs[64];
+    size_t n = make_segments(&t, &model, segs, 64);
+    struct buf err = BUF_INIT;
+    char path[256], spare[300];
+    uint8_t junk[4096];
+    memset(junk, 0x5a, sizeof(junk));
+    struct wal_reader *r = NULL;
+    struct wal_record rec;
+
+    /* damage, nobody trimming: the usual reason */
+    seg_file(&t, segs[n - 2], path, sizeof(path));
+    size_t len;
+    uint8_t *keep = read_file(path, &len);
+    patch_file(path, WAL_SEG_HEADER + 40, junk, 1);
+    assert_int_equal(wal_reader_open(&r, t.wal, &err), 0);
+    const struct wal_reader_status *st = read_to_end(r);
+    assert_int_equal(st->end, WAL_END_CORRUPT);
+    assert_null(strstr(st->why, "trimmed"));
+    wal_reader_close(r);
+    write_file(path, keep, len);
+    free(keep);
+
+    /* the segment being read becomes a spare and is rewritten */
+    assert_int_equal(wal_reader_open(&r, t.wal, &err), 0);
+    assert_int_equal(wal_reader_next(r, &rec), 1);
+    seg_file(&t, segs[0], path, sizeof(path));
+    snprintf(spare, sizeof(spare), "%s/%016llx.spare", t.wal, (unsigned long long)segs[0]);
+    assert_int_equal(rename(path, spare), 0);
+    patch_file(spare, WAL_SEG_HEADER, junk, sizeof(junk));
+    st = read_to_end(r);
+    assert_int_equal(st->end, WAL_END_CORRUPT);
+    assert_non_null(strstr(st->why, "trimmed this segment while it was being read"));
+    wal_reader_close(r);
+
+    /* a later segment removed before the walk reaches it */
+    assert_int_equal(wal_reader_open(&r, t.wal, &err), 0);
+    wal_reader_set_base(r, segs[1] - 1);
+    assert_int_equal(wal_reader_next(r, &rec), 1);
+    seg_file(&t, segs[2], path, sizeof(path));
+    assert_int_equal(unlink(path), 0);
+    st = read_to_end(r);
+    assert_int_equal(st->end, WAL_END_CORRUPT);
+    assert_non_null(strstr(st->why, "trimmed this segment"));
+    wal_reader_close(r);
+    recs_free(&model);
+    buf_release(&err);
+    tdir_free(&t);
+}
+
 static void test_corrupt_segments(void **state)
 {
     (void)state;
@@ -2175,6 +2242,7 @@ int main(void)
         cmocka_unit_test(test_short_write_completed),
         cmocka_unit_test(test_crash_simulation),
         cmocka_unit_test(test_crash_simulation_spares),
+        cmocka_unit_test(test_reader_segment_trimmed_meanwhile),
         cmocka_unit_test(test_corrupt_segments),
         cmocka_unit_test(test_torn_tail_last_segment),
         cmocka_unit_test(test_hole_in_last_segment),
