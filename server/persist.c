@@ -872,12 +872,14 @@ static void snap_before_key(struct engine *eng, struct db *db, const char *key, 
     /* a db the checkpoint finished owes nothing, but the key must still be
      * recorded below: a new entry will carry the epoch (new_key_epoch), so
      * on_key_changed would not record it */
-    if (!sn.finished[i] && saving.full[i]) {
-        /* the db is written whole: an absent key needs nothing */
-        if (kv) snap_save_kv(i, db, kv);
-    } else if (!sn.finished[i]) {
-        struct dkey *k = (struct dkey *)dict_find(&saving.keys[i], key, klen, h);
-        if (k && !k->done) snap_save_dkey(i, k);
+    if (!sn.finished[i]) {
+        if (saving.full[i]) {
+            /* the db is written whole: an absent key needs nothing */
+            if (kv) snap_save_kv(i, db, kv);
+        } else {
+            struct dkey *k = (struct dkey *)dict_find(&saving.keys[i], key, klen, h);
+            if (k && !k->done) snap_save_dkey(i, k);
+        }
     }
     /* it is about to change: recorded now (as on_key_changed would after
      * the change), so the lookups that follow, and on_key_changed itself,

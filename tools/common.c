@@ -135,6 +135,21 @@ uint64_t tool_checkpoint_lsn(const char *ckdir)
     return lsn;
 }
 
+int tool_open_wal(const char *dir, struct wal_reader **out)
+{
+    char waldir[4096], ckdir[4096];
+    snprintf(waldir, sizeof(waldir), "%s/wal", dir);
+    snprintf(ckdir, sizeof(ckdir), "%s/checkpoint", dir);
+    struct buf err = BUF_INIT;
+    if (wal_reader_open(out, waldir, &err) != 0) {
+        fprintf(stderr, "%s\n", err.ptr);
+        buf_release(&err);
+        return -1;
+    }
+    wal_reader_set_base(*out, tool_checkpoint_lsn(ckdir));
+    return 0;
+}
+
 bool tool_parse_time(const char *s, long long *ms)
 {
     char *end;

@@ -52,6 +52,9 @@ bool tool_parse_time(const char *s, long long *ms);
 /* The LSN of the checkpoint in ckdir (DIR/checkpoint), 0 if there is none
  * or it can't be read: where a trimmed WAL may start (up to it + 1). */
 uint64_t tool_checkpoint_lsn(const char *ckdir);
+/* Opens a reader of DIR/wal starting from DIR's checkpoint (after one, the
+ * segments below it are trimmed). 0, or -1 with the reason printed. */
+int tool_open_wal(const char *dir, struct wal_reader **out);
 /* "YYYY-MM-DD HH:MM:SS.mmm UTC" */
 void tool_fmt_time(long long ms, char *out, size_t cap);
 

@@ -585,17 +585,9 @@ static int cmd_info(const char *dir)
 
 static int cmd_wal(const char *dir, const struct opts *o)
 {
-    char waldir[4096], ckdir[4096];
-    snprintf(waldir, sizeof(waldir), "%s/wal", dir);
-    snprintf(ckdir, sizeof(ckdir), "%s/checkpoint", dir);
     struct wal_reader *r;
-    struct buf err = BUF_INIT, line = BUF_INIT;
-    if (wal_reader_open(&r, waldir, &err) != 0) {
-        fprintf(stderr, "%s\n", err.ptr);
-        return 2;
-    }
-    /* after a checkpoint the segments below it are trimmed */
-    wal_reader_set_base(r, tool_checkpoint_lsn(ckdir));
+    struct buf line = BUF_INIT;
+    if (tool_open_wal(dir, &r) != 0) return 2;
     struct wal_record rec;
     const char *argv[1024];
     size_t lens[1024];

@@ -57,19 +57,8 @@ static int lock_dir(const char *dir)
 /* Walks the whole log; prints a summary. */
 static int scan(const char *dir, struct wal_reader_status *st, bool quiet)
 {
-    char waldir[4096], ckdir[4096];
-    snprintf(waldir, sizeof(waldir), "%s/wal", dir);
-    snprintf(ckdir, sizeof(ckdir), "%s/checkpoint", dir);
     struct wal_reader *r;
-    struct buf err = BUF_INIT;
-    if (wal_reader_open(&r, waldir, &err) != 0) {
-        fprintf(stderr, "%s\n", err.ptr);
-        buf_release(&err);
-        return -1;
-    }
-    /* with a checkpoint the log may start anywhere up to its LSN + 1 (the
-     * segments before were trimmed) */
-    wal_reader_set_base(r, tool_checkpoint_lsn(ckdir));
+    if (tool_open_wal(dir, &r) != 0) return -1;
     struct wal_record rec;
     while (wal_reader_next(r, &rec) == 1) {
     }

@@ -224,6 +224,19 @@ static uint64_t append_rec(struct wal *w, struct recs *model, uint64_t salt, uns
     return lsn;
 }
 
+/* nbatch batches of per records each (append_rec), each sealed; returns
+ * the last LSN. */
+static uint64_t append_batches(struct wal *w, struct recs *model, int nbatch, int per,
+                               uint64_t salt, unsigned gen, size_t vlen_max)
+{
+    uint64_t last = 0;
+    for (int b = 0; b < nbatch; b++) {
+        for (int i = 0; i < per; i++) last = append_rec(w, model, salt, gen, vlen_max);
+        wal_seal(w);
+    }
+    return last;
+}
+
 static int collect(void *priv, const struct wal_record *r)
 {
     struct recs *got = priv;
@@ -578,11 +591,7 @@ static void test_trim(void **state)
     struct buf err = BUF_INIT;
     struct recs model = {0};
     struct wal *w = open_ok(&t, WAL_SYNC_ALWAYS, SMALL_SEG, NULL, &err);
-    uint64_t last = 0;
-    for (int b = 0; b < 40; b++) {
-        for (int i = 0; i < 8; i++) last = append_rec(w, &model, 3, 0, 1500);
-        wal_seal(w);
-    }
+    uint64_t last = append_batches(w, &model, 40, 8, 3, 0, 1500);
     assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
     uint64_t segs[64];
     size_t n = list_segs(&t, segs, 64);
@@ -680,11 +689,7 @@ static void spares_in_mode(int sync)
     struct wal *w = NULL;
     assert_int_equal(wal_open(&w, &o, collect, NULL, &err), 0);
     watch_wal(w, 0);
-    uint64_t last = 0;
-    for (int b = 0; b < 40; b++) {
-        for (int i = 0; i < 8; i++) last = append_rec(w, &model, 5, 0, 1500);
-        wal_seal(w);
-    }
+    uint64_t last = append_batches(w, &model, 40, 8, 5, 0, 1500);
     if (sync != WAL_SYNC_ALWAYS) wal_set_sync(w, WAL_SYNC_ALWAYS); /* syncs what is written */
     assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
     uint64_t segs[64];
@@ -1755,11 +1760,7 @@ static void crash_trial(uint64_t seed, struct crash_tally *tally)
      * the lost ones, so they land exactly over any stale bytes */
     recs_truncate(&model, n);
     w = open_ok(&img, WAL_SYNC_ALWAYS, SMALL_SEG, NULL, &err);
-    uint64_t last = 0;
-    for (int b = 0; b < 6; b++) {
-        for (int i = 0; i < 3; i++) last = append_rec(w, &model, salt, 1, 2500);
-        wal_seal(w);
-    }
+    uint64_t last = append_batches(w, &model, 6, 3, salt, 1, 2500);
     assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
     close_wal(w);
     assert_int_equal(reopen_check(&img, SMALL_SEG, &model, &err), n + 18);
@@ -1900,11 +1901,7 @@ static size_t make_segments(const struct tdir *t, struct recs *model, uint64_t *
 {
     struct buf err = BUF_INIT;
     struct wal *w = open_ok(t, WAL_SYNC_ALWAYS, SMALL_SEG, NULL, &err);
-    uint64_t last = 0;
-    for (int b = 0; b < 30; b++) {
-        for (int i = 0; i < 8; i++) last = append_rec(w, model, 8, 0, 1500);
-        wal_seal(w);
-    }
+    uint64_t last = append_batches(w, model, 30, 8, 8, 0, 1500);
     assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
     close_wal(w);
     buf_release(&err);
