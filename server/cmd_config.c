@@ -73,6 +73,7 @@ void apply_runtime_config(void)
     buf_release(&policy);
     persist_set_durability(srv.cfg.durability);
     persist_set_wal_spares(srv.cfg.wal_spare_segments);
+    persist_set_wal_prefill(srv.cfg.wal_prefill);
 }
 
 void cmd_config_set(struct cmd_ctx *ctx)

@@ -70,6 +70,7 @@ static const struct param params[] = {
     {"save", T_FIXED, 0, 0, 0, 0, save_why, ""},
     {"wal-segment-size", T_MEM, O(wal_segment_size), 65536, 1LL << 40, F_IMMUTABLE, NULL, "64mb"},
     {"wal-spare-segments", T_INT, O(wal_spare_segments), 0, 1024, 0, NULL, "4"},
+    {"wal-prefill", T_BOOL, O(wal_prefill), 0, 0, 0, NULL, "yes"},
     {"checkpoint-wal-bytes", T_MEM, O(checkpoint_wal_bytes), 1, LLONG_MAX, 0, NULL, "256mb"},
     {"checkpoint-interval", T_INT, O(checkpoint_interval), 1, INT_MAX, 0, NULL, "3600"},
     {"checkpoint-method", T_ENUM, O(checkpoint_method), 0, 0, 0, checkpoint_method_names, "thread"},

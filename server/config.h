@@ -52,6 +52,7 @@ struct config {
     int durability;
     long long wal_segment_size;
     long long wal_spare_segments;   /* trimmed segments kept for reuse */
+    bool wal_prefill;               /* zeros ahead of the writer in fresh segments */
     long long checkpoint_wal_bytes; /* WAL bytes since the last checkpoint that start one */
     long long checkpoint_interval;  /* seconds between checkpoints when keys changed */
     int checkpoint_method;          /* CKM_THREAD or CKM_FORK */

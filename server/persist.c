@@ -442,7 +442,8 @@ int persist_open(void)
                               .notify = notify,
                               .priv = NULL,
                               .base_lsn = base,
-                              .spare_segments = (unsigned)srv.cfg.wal_spare_segments};
+                              .spare_segments = (unsigned)srv.cfg.wal_spare_segments,
+                              .prefill_ahead = srv.cfg.wal_prefill ? WAL_PREFILL_AHEAD : 0};
     struct buf err = BUF_INIT;
     long long t0 = util_mono_us();
     replay_stats_init(&replay);
@@ -1365,6 +1366,11 @@ void persist_set_wal_spares(long long n)
     if (wal) wal_set_spare_segments(wal, (unsigned)n);
 }
 
+void persist_set_wal_prefill(bool on)
+{
+    if (wal) wal_set_prefill(wal, on);
+}
+
 void persist_set_durability(int mode)
 {
     if (wal) wal_set_sync(wal, mode);
@@ -1396,6 +1402,7 @@ void persist_info(struct buf *b)
         "lode_wal_bytes:%llu\r\n"
         "lode_wal_segments:%llu\r\n"
         "lode_wal_spare_segments:%llu\r\n"
+        "lode_wal_prefilled_bytes:%llu\r\n"
         "lode_wal_batches:%llu\r\n"
         "lode_wal_records_per_batch:%.2f\r\n"
         "lode_wal_fsyncs:%llu\r\n"
@@ -1418,9 +1425,9 @@ void persist_info(struct buf *b)
         config_durability_name(srv.cfg.durability), (unsigned long long)st.last_lsn,
         (unsigned long long)st.written_lsn, (unsigned long long)st.durable_lsn,
         (unsigned long long)st.bytes, (unsigned long long)st.segments,
-        (unsigned long long)st.spares, (unsigned long long)st.batches,
-        st.batches ? (double)st.records / (double)st.batches : 0.0, (unsigned long long)st.syncs,
-        st.syncs ? (double)st.sync_us_total / (double)st.syncs : 0.0,
+        (unsigned long long)st.spares, (unsigned long long)st.prefilled,
+        (unsigned long long)st.batches, st.batches ? (double)st.records / (double)st.batches : 0.0,
+        (unsigned long long)st.syncs, st.syncs ? (double)st.sync_us_total / (double)st.syncs : 0.0,
         (unsigned long long)st.sync_us_max, st.error ? lode_strerror(st.error) : "ok", recovery_ms,
         (unsigned long long)replay.records, (unsigned long long)ck.lsn, ck.time_ms / 1000,
         ck.last_duration, ck.last_ok ? "ok" : "err", checkpoint_running(),

@@ -47,6 +47,9 @@ const char *persist_error_reply(void);
 void persist_set_durability(int mode);
 /* wal-spare-segments: how many trimmed WAL segments are kept for reuse. */
 void persist_set_wal_spares(long long n);
+/* wal-prefill: zeros written ahead of the WAL writer in fresh segments
+ * (`always`), from the next segment on. */
+void persist_set_wal_prefill(bool on);
 /* Checkpoints (docs/architecture.md, "Checkpoints"). A checkpoint forks:
  * the child writes the keys changed since the last one to DIR/checkpoint
  * at LSN L = the last LSN at fork time; when it succeeds the WAL segments

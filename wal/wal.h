@@ -55,6 +55,8 @@ enum wal_sync { WAL_SYNC_ALWAYS = 0, WAL_SYNC_EVERYSEC, WAL_SYNC_NO };
 /* segment header flags (u32 at offset 32) */
 #define WAL_SEG_REUSED      1u /* the file held an earlier segment: old bytes after the end mark */
 #define WAL_DEFAULT_SEGMENT (64ULL * 1024 * 1024)
+#define WAL_PREFILL_AHEAD   (8ULL << 20) /* wal_options.prefill_ahead the server uses */
+#define WAL_PREFILL_CHUNK   (256u << 10) /* wal_options.prefill_chunk by default */
 
 /* File I/O used by the WAL; every call returns what the POSIX call does. */
 struct wal_io {
@@ -87,6 +89,14 @@ struct wal_options {
      * most this many. Overwriting blocks a segment already wrote spares
      * ext4 converting fresh (unwritten) extents while the log runs. */
     unsigned spare_segments;
+    /* Prefill (`always` only): a thread writes zeros this many bytes ahead
+     * of the writer in a fresh segment, so that the writer's syncs land in
+     * blocks that already hold data (0: off). Writing into blocks that
+     * posix_fallocate only reserved makes every fdatasync commit ext4's
+     * journal for the extents it converts; a chunk of zeros converts its
+     * extents once. prefill_chunk: bytes per write (0: WAL_PREFILL_CHUNK). */
+    uint64_t prefill_ahead;
+    uint32_t prefill_chunk;
 };
 
 struct wal_stats {
@@ -96,6 +106,7 @@ struct wal_stats {
     uint64_t bytes;       /* record bytes in the live segments */
     uint64_t segments;
     uint64_t spares;           /* trimmed segments kept for reuse */
+    uint64_t prefilled;        /* bytes of zeros written ahead of the writer */
     uint64_t batches, records; /* written batches and the records in them */
     uint64_t syncs, sync_us_total, sync_us_max;
     int error; /* sticky: 0 or -errno */
@@ -134,6 +145,9 @@ void wal_get_stats(struct wal *w, struct wal_stats *st);
 /* Changes how many trimmed segments are kept for reuse; spares beyond
  * the new number go at the next trim. */
 void wal_set_spare_segments(struct wal *w, unsigned n);
+/* Turns prefill on (WAL_PREFILL_AHEAD ahead) or off, from the next segment
+ * on. */
+void wal_set_prefill(struct wal *w, bool on);
 /* Removes the segments wholly at or below lsn: every segment whose next
  * segment starts at or below lsn + 1 (so never the newest one). With
  * archive_dir (created when missing) they are moved there instead of

@@ -137,7 +137,7 @@ IDLE_TOLERANCE = 2
 LODE_ONLY_PARAMS = {b"durability", b"wal-segment-size", b"checkpoint-wal-bytes",
                     b"checkpoint-interval", b"checkpoint-method", b"checkpoint-nice",
                     b"checkpoint-key-delay", b"wal-archive", b"busy-poll-us",
-                    b"wal-spare-segments"}
+                    b"wal-spare-segments", b"wal-prefill"}
 CONFIG_PROCESS_PARAMS = {b"dir", b"port", b"pidfile", b"logfile", b"unixsocket", b"bind"}
 # Redis's persistence parameters: the reference runs without persistence,
 # Lodestore always logs (appendonly yes, appendfsync = its durability).

@@ -365,6 +365,65 @@ def test_small_segments_all_replayed(make_server):
     assert pinfo(c)["lode_recovery_records"] == last + 1
 
 
+def fill_segments(c, prefix, mb):
+    """Writes about mb MiB of 4 KiB values in pipelines of 64; returns the
+    {key: value} written."""
+    data = {}
+    for b in range(mb * 4):
+        p = c.pipeline(transaction=False)
+        for i in range(64):
+            k = "%s:%d:%d" % (prefix, b, i)
+            data[k] = os.urandom(2048).hex()
+            p.set(k, data[k])
+        p.execute()
+    return data
+
+
+def test_wal_prefill(make_server):
+    """wal-prefill (on by default): under `always` zeros are written ahead
+    of the writer in each fresh segment; CONFIG SET wal-prefill no stops
+    that from the next segment on; everysec never prefills; every write
+    replays after kill -9."""
+    s = make_server(["--wal-segment-size", "1mb"])
+    c = s.client()
+    assert c.config_get("wal-prefill") == {"wal-prefill": "yes"}
+    # the filler starts on the first segment at once
+    wait_until(lambda: pinfo(c)["lode_wal_prefilled_bytes"] > 0, timeout=10)
+    data = fill_segments(c, "a", 3)
+    info = pinfo(c)
+    assert info["lode_wal_segments"] >= 3
+    # each fresh segment was prefilled from 64 KiB on, ahead of the records
+    assert info["lode_wal_prefilled_bytes"] >= 2 * (1 << 20) - 2 * 65536
+    c.config_set("wal-prefill", "no")
+    assert c.config_get("wal-prefill") == {"wal-prefill": "no"}
+    before = pinfo(c)["lode_wal_prefilled_bytes"]
+    data.update(fill_segments(c, "b", 3))
+    # only the rest of the segment current at CONFIG SET, at most
+    assert pinfo(c)["lode_wal_prefilled_bytes"] - before <= 1 << 20
+    c.config_set("wal-prefill", "yes")
+    c.config_set("durability", "everysec")
+    before = pinfo(c)["lode_wal_prefilled_bytes"]
+    data.update(fill_segments(c, "c", 3))
+    assert pinfo(c)["lode_wal_prefilled_bytes"] - before <= 1 << 20
+    c.config_set("durability", "always")
+    data.update(fill_segments(c, "d", 2))
+    c = restart(s, kill=True)
+    assert c.dbsize() == len(data)
+    p = c.pipeline(transaction=False)
+    for k in data:
+        p.get(k)
+    assert p.execute() == [v.encode() for v in data.values()]
+
+
+def test_everysec_never_prefills(make_server):
+    s = make_server(["--wal-segment-size", "1mb", "--durability", "everysec"])
+    c = s.client()
+    fill_segments(c, "a", 2)
+    info = pinfo(c)
+    assert info["lode_wal_segments"] >= 2
+    assert info["lode_wal_prefilled_bytes"] == 0
+
+
 @pytest.mark.parametrize("kill", [False, True], ids=["clean", "kill9"])
 def test_lazily_expired_key_stays_deleted(make_server, kill):
     s = make_server()
