@@ -151,6 +151,7 @@ struct wal {
      * write_pages): a reused one, or one being prefilled. tail holds its
      * page up to seg_off, aligned the scratch for a write */
     bool page_writes;
+    bool seg_reused; /* recovery: the last segment is a reused one */
     uint8_t *tail;
     struct buf aligned;
     /* Prefill (fill_main): in a fresh segment in `always` mode, the filler
@@ -438,11 +439,14 @@ static void end_roll(struct wal *w)
 /* ---- prefill ---- */
 
 /* The segment just adopted (or recovered) gets a filler when it is fresh,
- * the mode is `always` and prefill is on. Waits for a chunk still being
+ * the mode is `always` and prefill is on; it fills from 64 KiB on, or from
+ * the page after the recovered records. Waits for a chunk still being
  * written into the previous segment: once this returns, the filler writes
- * nothing more into that file. Writer. */
+ * nothing more into that file. Writer (or wal_open). */
 static void fill_switch(struct wal *w, bool fresh)
 {
+    uint64_t from = (w->seg_off + 4 + WAL_PAGE - 1) & ~(uint64_t)(WAL_PAGE - 1);
+    if (from < WAL_PREFILL_SKIP) from = WAL_PREFILL_SKIP;
     pthread_mutex_lock(&w->fill_mu);
     while (w->fill_busy) pthread_cond_wait(&w->fill_done, &w->fill_mu);
     w->fill_gen++;
@@ -450,10 +454,10 @@ static void fill_switch(struct wal *w, bool fresh)
     /* the filler writes with plain system calls: not while tests swap the
      * I/O table */
     w->fill_on = fresh && w->fill_ahead && atomic_load(&io) == &real_io &&
-                 atomic_load(&w->sync) == WAL_SYNC_ALWAYS && w->seg_cap > WAL_PREFILL_SKIP;
+                 atomic_load(&w->sync) == WAL_SYNC_ALWAYS && w->seg_cap > from;
     w->fill_seg = w->seg_first;
     w->fill_cap = w->seg_cap;
-    atomic_store(&w->fill_off, WAL_PREFILL_SKIP);
+    atomic_store(&w->fill_off, from);
     atomic_store(&w->fill_pos, w->seg_off);
     pthread_cond_signal(&w->fill_cv);
     pthread_mutex_unlock(&w->fill_mu);
@@ -1328,9 +1332,11 @@ static int recover(struct wal *w, uint64_t base, wal_replay_fn fn0, void *priv0,
         if (rc == 0)
             rc = replay_segment(w, fd, map, size, last, path, &off, &expect, fn, priv, &scratch,
                                 err);
-        if (rc == 0 && last && (le_get32(map + 32) & WAL_SEG_REUSED)) {
-            /* appends go on in whole pages (write_pages) */
-            w->page_writes = true;
+        if (rc == 0 && last) {
+            /* appends into a reused segment go on in whole pages
+             * (write_pages), as into a fresh one that gets prefilled
+             * (wal_open) */
+            w->seg_reused = (le_get32(map + 32) & WAL_SEG_REUSED) != 0;
             if (!w->tail) w->tail = lode_malloc(WAL_PAGE);
             uint64_t page = off & ~(uint64_t)(WAL_PAGE - 1);
             memcpy(w->tail, map + page, (size_t)(off - page));
@@ -1404,6 +1410,11 @@ int wal_open(struct wal **out, const struct wal_options *opt, wal_replay_fn fn, 
     w->max_spare = opt->spare_segments;
     int rc = recover(w, opt->base_lsn, fn, priv, err);
     if (rc == 0) load_spares(w);
+    if (rc == 0 && w->fd >= 0) {
+        /* the recovered last segment */
+        fill_switch(w, !w->seg_reused);
+        w->page_writes = w->seg_reused || w->filling;
+    }
     if (rc == 0 && w->fd < 0) {
         rc = seg_create(w, w->next_lsn);
         if (rc) buf_printf(err, "can't create a WAL segment in '%s': %s", w->dir, strerror(-rc));

@@ -906,6 +906,28 @@ static void prefill_case(bool on)
     assert_int_equal(len, PF_SEG);
     for (size_t i = end; i < len; i++) assert_int_equal(data[i], 0);
     free(data);
+
+    /* the recovered last segment (fresh) is prefilled too, past its
+     * records, and appends into it replay */
+    err.len = 0;
+    assert_int_equal(wal_open(&w, &o, collect, NULL, &err), 0);
+    watch_wal(w, wal_durable_lsn(w));
+    deadline = util_mono_us() + 5000000;
+    do {
+        wal_get_stats(w, &st);
+        if (!on || st.prefilled) break;
+        struct timespec ts = {0, 2 * 1000000L};
+        nanosleep(&ts, NULL); /* polling the counter, bounded above */
+    } while (util_mono_us() < deadline);
+    if (on)
+        assert_true(st.prefilled > 0);
+    else
+        assert_int_equal(st.prefilled, 0);
+    last = append_batches(w, &model, 20, 4, 11, 0, 300);
+    assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+    assert_int_equal(list_segs(&t, segs, 64), n); /* still that segment */
+    close_wal(w);
+    assert_int_equal(reopen_check(&t, PF_SEG, &model, &err), model.n);
     recs_free(&model);
     buf_release(&err);
     tdir_free(&t);
