@@ -486,6 +486,20 @@ CHECKPOINTS = ["--checkpoint-wal-bytes", "64kb", "--checkpoint-nice", "0", "--hz
 # records then go into reused segments (an earlier segment's bytes after
 # the end of the log).
 REUSED = CHECKPOINTS + ["--wal-segment-size", "65536", "--wal-spare-segments", "4"]
+# small fresh segments, each prefilled (wal-prefill) from 64 KiB on: kills
+# land while the filler writes zeros ahead of the records and at rollovers
+PREFILLED = ["--wal-segment-size", "256kb", "--wal-prefill", "yes"]
+
+
+def prefilled_after_restart(c, timeout=2.0):
+    """lode_wal_prefilled_bytes once the filler has started on the
+    recovered segment (0 if it did not within timeout: no room left)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = int(lode_info(c)["lode_wal_prefilled_bytes"])
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(0.01)
 
 
 @pytest.mark.parametrize("mode,ckargs", [
@@ -495,9 +509,9 @@ REUSED = CHECKPOINTS + ["--wal-segment-size", "65536", "--wal-spare-segments", "
     # value newer than its LSN would apply a write twice
     ("always", CHECKPOINTS + ["--checkpoint-method", "thread"]),
     ("always", CHECKPOINTS + ["--checkpoint-method", "fork"]),
-    ("always", REUSED), ("everysec", REUSED)],
+    ("always", REUSED), ("everysec", REUSED), ("always", PREFILLED)],
     ids=["always", "everysec", "always-thread-checkpoints", "always-fork-checkpoints",
-         "always-reused-segments", "everysec-reused-segments"])
+         "always-reused-segments", "everysec-reused-segments", "always-prefilled-segments"])
 def test_kill9_rounds(tmp_path, capsys, mode, ckargs):
     """`always`: an acknowledged write survives any crash. `everysec`: it
     survives a crash of the process (kill -9), as with Redis's appendfsync
@@ -518,6 +532,7 @@ def test_kill9_rounds(tmp_path, capsys, mode, ckargs):
     report = []
     ck_lsns = []
     reused = 0  # live segments found reused at the restarts
+    prefilled = 0  # restarts whose recovered segment the filler went on filling
     try:
         srv.start()
         assert lode_info(srv.client())["lode_durability"] == mode
@@ -543,6 +558,8 @@ def test_kill9_rounds(tmp_path, capsys, mode, ckargs):
             c = srv.client()
             info = lode_info(c)
             ck_lsns.append(int(info["lode_checkpoint_lsn"]))
+            if ckargs is PREFILLED:
+                prefilled += prefilled_after_restart(c) > 0
             try:
                 applied = verify(c, states, writers, now_ms())
             except AssertionError as e:
@@ -553,10 +570,12 @@ def test_kill9_rounds(tmp_path, capsys, mode, ckargs):
                           "(%s records replayed)" % (rnd + 1, rounds, acked, in_flight, applied,
                                                      restart_s, info["lode_recovery_ms"],
                                                      info["lode_recovery_records"]))
-        if ckargs:  # restarts began from checkpoints taken under the load
+        if ckargs and ckargs is not PREFILLED:  # restarts began from checkpoints taken under the load
             assert max(ck_lsns) > 0, ck_lsns
         if ckargs is REUSED:  # the kills found records in reused segments
             assert reused > 0
+        if ckargs is PREFILLED:
+            assert prefilled > 0
         # a clean restart at the end keeps the same state
         srv.stop()
         srv.start()
