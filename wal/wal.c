@@ -513,11 +513,13 @@ static bool fill_chunk(int fd, const char *zeros, uint64_t off, size_t len)
 
 /*
  * The filler thread. ext4 converts the extents of preallocated blocks when
- * data first reaches them, and an fdatasync then commits the journal: in
- * `always` mode nearly every sync paid for that (0.48 vs 0.30 ms per 32 KiB
- * group here, docs/benchmarks.md). Zeros written ahead, a chunk at a time
- * with the chunk's own fdatasync, convert the blocks once per chunk and
- * away from the writer's syncs; the records then overwrite data blocks.
+ * data first reaches them, and the fdatasync after must write that
+ * metadata too (a journal commit, or the inode's blocks without a
+ * journal): in `always` mode nearly every sync paid for that (0.48 vs 0.30
+ * ms per 32 KiB group here, and more CPU per sync, docs/benchmarks.md).
+ * Zeros written ahead, a chunk at a time with the chunk's own fdatasync,
+ * convert the blocks once per chunk and away from the writer's syncs; the
+ * records then overwrite data blocks.
  * Its descriptor is its own (an fdatasync error it sees is still reported
  * to the writer's), and it gives up on a segment at the first error.
  */
@@ -1438,7 +1440,8 @@ int wal_open(struct wal **out, const struct wal_options *opt, wal_replay_fn fn, 
     atomic_store(&w->written_lsn, w->next_lsn - 1);
     atomic_store(&w->durable_lsn, w->next_lsn - 1);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) LODE_PANIC("can't start WAL thread");
-    if (pthread_create(&w->filler, NULL, fill_main, w) != 0) LODE_PANIC("can't start WAL thread");
+    if (pthread_create(&w->filler, NULL, fill_main, w) != 0)
+        LODE_PANIC("can't start the WAL filler thread");
     w->filler_started = true;
     *out = w;
     return 0;

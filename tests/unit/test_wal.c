@@ -3,7 +3,8 @@
  * rollover, the three durability modes, sticky failures injected through
  * the I/O table (EIO, short writes, ENOSPC at rollover, failed fdatasync),
  * a simulated power cut at the Nth fdatasync that keeps only a random part
- * of the unsynced writes, and recovery's refusal of damaged segments.
+ * of the unsynced writes, recovery's refusal of damaged segments, spare
+ * segments and prefill (zeros written ahead of the writer).
  *
  * Every WAL lives in its own mkdtemp directory under /tmp, removed at the
  * end of the test. Nothing sleeps a fixed time: waits are on a condition
