@@ -155,12 +155,13 @@ struct wal {
     uint8_t *tail;
     struct buf aligned;
     /* Prefill (fill_main): in a fresh segment in `always` mode, the filler
-     * thread writes zeros from fill_off on, one chunk at a time (fill_busy),
-     * up to fill_ahead bytes past fill_pos (the end of the writer's last
-     * write), and moves fill_off past each chunk it finished. The writer
-     * never writes past fill_off while a chunk is being written, and a
-     * write past it moves fill_off past the write (fill_claim): zeros never
-     * land on records. Under fill_mu, except the atomics. */
+     * thread writes zeros from fill_off on, one chunk at a time (fill_busy
+     * while its pwrite runs), up to fill_ahead bytes past fill_pos (the end
+     * of the writer's last write), and moves fill_off past each chunk it
+     * wrote. The writer never writes past fill_off while a chunk is being
+     * written, and a write past it moves fill_off past the write
+     * (fill_claim): zeros never land on records. Under fill_mu, except the
+     * atomics. */
     pthread_mutex_t fill_mu;
     pthread_cond_t fill_cv;   /* wakes the filler */
     pthread_cond_t fill_done; /* the filler finished a chunk */
@@ -459,21 +460,23 @@ static void fill_switch(struct wal *w, bool fresh)
     w->fill_cap = w->seg_cap;
     atomic_store(&w->fill_off, from);
     atomic_store(&w->fill_pos, w->seg_off);
+    bool on = w->fill_on; /* the filler may clear it once unlocked */
     pthread_cond_signal(&w->fill_cv);
     pthread_mutex_unlock(&w->fill_mu);
-    w->filling = w->fill_on;
+    w->filling = on;
 }
 
 /* Before the writer writes below end: a write reaching past fill_off waits
- * for the chunk being written there (if any) and moves fill_off past the
- * write, so the filler goes on after it. Outside `always` mode the filler
- * stops for this segment. Writer. */
+ * for the chunk being written there (if any: its pwrite, not its sync) and
+ * moves fill_off a chunk past the write, so the filler goes on ahead of
+ * the writer's next writes rather than in their way. Outside `always` mode
+ * the filler stops for this segment. Writer. */
 static void fill_claim(struct wal *w, uint64_t end)
 {
     if (!w->filling || end <= atomic_load(&w->fill_off)) return;
     pthread_mutex_lock(&w->fill_mu);
     while (w->fill_busy) pthread_cond_wait(&w->fill_done, &w->fill_mu);
-    if (atomic_load(&w->fill_off) < end) atomic_store(&w->fill_off, end);
+    if (atomic_load(&w->fill_off) < end) atomic_store(&w->fill_off, end + w->fill_chunk);
     if (atomic_load(&w->sync) != WAL_SYNC_ALWAYS) w->fill_on = false;
     w->filling = w->fill_on;
     pthread_mutex_unlock(&w->fill_mu);
@@ -493,8 +496,7 @@ static void fill_progress(struct wal *w, uint64_t end)
     }
 }
 
-/* Writes len zeros at off and waits until they are on the disk (not in
- * its cache: the flush comes with the fdatasync after). */
+/* Writes len zeros at off (into the page cache). */
 static bool fill_chunk(int fd, const char *zeros, uint64_t off, size_t len)
 {
     uint64_t at = off;
@@ -506,9 +508,19 @@ static bool fill_chunk(int fd, const char *zeros, uint64_t off, size_t len)
         at += (uint64_t)k;
         left -= (size_t)k;
     }
+    return true;
+}
+
+/* Writes the chunk at off to the disk and commits the extent conversion.
+ * The writer may be writing records into these pages meanwhile: the page
+ * cache holds one copy, whose last bytes reach the disk (its own fdatasync
+ * waits for this writeback and writes the pages again if they changed). */
+static bool fill_flush(int fd, uint64_t off, size_t len)
+{
     return sync_file_range(fd, (off_t)off, (off_t)len,
                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                               SYNC_FILE_RANGE_WAIT_AFTER) == 0;
+                               SYNC_FILE_RANGE_WAIT_AFTER) == 0 &&
+           fdatasync(fd) == 0;
 }
 
 /*
@@ -520,8 +532,10 @@ static bool fill_chunk(int fd, const char *zeros, uint64_t off, size_t len)
  * Zeros written ahead, a chunk at a time with the chunk's own fdatasync,
  * convert the blocks once per chunk and away from the writer's syncs; the
  * records then overwrite data blocks.
- * Its descriptor is its own (an fdatasync error it sees is still reported
- * to the writer's), and it gives up on a segment at the first error.
+ * Its descriptor is its own (on Linux 4.13 and later a writeback error is
+ * reported to every descriptor of the file, so an fdatasync error the
+ * filler sees is still the writer's to see), and it gives up on a segment
+ * at the first error.
  */
 static void *fill_main(void *arg)
 {
@@ -543,12 +557,18 @@ static void *fill_main(void *arg)
             }
         }
         uint64_t off = atomic_load(&w->fill_off);
-        bool can = w->fill_on && off < w->fill_cap && atomic_load(&w->sync) == WAL_SYNC_ALWAYS;
-        if (!can || off >= atomic_load(&w->fill_pos) + w->fill_ahead) {
-            /* sleep; fill_progress looks at fill_waiting after storing
-             * fill_pos, so one of the two sees the other's store */
+        if (!w->fill_on || off >= w->fill_cap || atomic_load(&w->sync) != WAL_SYNC_ALWAYS) {
+            /* nothing to fill until the next segment, a switch to
+             * `always` (wal_set_sync) or the end */
+            pthread_cond_wait(&w->fill_cv, &w->fill_mu);
+            continue;
+        }
+        if (off >= atomic_load(&w->fill_pos) + w->fill_ahead) {
+            /* far enough ahead: sleep until the writer moves on.
+             * fill_progress looks at fill_waiting after storing fill_pos,
+             * so one of the two sees the other's store */
             atomic_store(&w->fill_waiting, true);
-            if (!can || off >= atomic_load(&w->fill_pos) + w->fill_ahead)
+            if (off >= atomic_load(&w->fill_pos) + w->fill_ahead)
                 pthread_cond_wait(&w->fill_cv, &w->fill_mu);
             atomic_store(&w->fill_waiting, false);
             continue;
@@ -568,9 +588,9 @@ static void *fill_main(void *arg)
         }
         pthread_cond_broadcast(&w->fill_done);
         if (ok) {
-            /* commit the conversion now, not in the writer's next sync */
+            /* the conversion now, not in the writer's next sync */
             pthread_mutex_unlock(&w->fill_mu);
-            if (fdatasync(fd) != 0) ok = false;
+            ok = fill_flush(fd, off, len);
             pthread_mutex_lock(&w->fill_mu);
             if (!ok && gen == w->fill_gen) w->fill_on = false;
         }
@@ -914,6 +934,10 @@ void wal_set_sync(struct wal *w, int sync)
     atomic_store(&w->sync, sync);
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
+    /* the filler waits for `always` */
+    pthread_mutex_lock(&w->fill_mu);
+    pthread_cond_signal(&w->fill_cv);
+    pthread_mutex_unlock(&w->fill_mu);
 }
 
 void wal_get_stats(struct wal *w, struct wal_stats *st)

@@ -861,6 +861,13 @@ static void prefill_case(bool on)
     struct wal *w = NULL;
     assert_int_equal(wal_open(&w, &o, collect, NULL, &err), 0);
     watch_wal(w, 0);
+    /* the extents tell only where posix_fallocate reserves blocks without
+     * writing them (not where the C library emulates it with zeros) */
+    uint64_t segs[64];
+    char path[256];
+    assert_int_equal(list_segs(&t, segs, 64), 1);
+    seg_file(&t, segs[0], path, sizeof(path));
+    bool extents = extent_written(path, PF_SEG - 4096) == 0;
     uint64_t last = 0;
     for (int round = 0; round < 3; round++) {
         /* fast: no waiting, records up to 3000 bytes (overtakes) */
@@ -880,13 +887,11 @@ static void prefill_case(bool on)
         assert_int_equal(st.prefilled, 0);
     /* the filler gets 96 KiB ahead of the last record (a deadline, not a
      * sleep: each chunk is synced by the filler) */
-    uint64_t segs[64];
     size_t n = list_segs(&t, segs, 64);
-    char path[256];
     seg_file(&t, segs[n - 1], path, sizeof(path));
     uint64_t end = records_end(path);
     uint64_t probe = ((end + 4095) & ~(uint64_t)4095) + (64u << 10);
-    int written = extent_written(path, probe);
+    int written = extents ? extent_written(path, probe) : -1;
     long long deadline = util_mono_us() + 5000000;
     while (on && written == 0 && util_mono_us() < deadline) {
         struct timespec ts = {0, 5 * 1000000L};
@@ -896,7 +901,7 @@ static void prefill_case(bool on)
     if (written >= 0) {
         assert_int_equal(written, on ? 1 : 0);
     } else {
-        print_message("prefill: no FIEMAP on this file system, extents not checked\n");
+        print_message("prefill: no unwritten extents to see here, extents not checked\n");
     }
     close_wal(w);
     assert_int_equal(reopen_check(&t, PF_SEG, &model, &err), model.n);
