@@ -904,6 +904,15 @@ static void prefill_case(bool on)
         print_message("prefill: no unwritten extents to see here, extents not checked\n");
     }
     close_wal(w);
+    /* the tools' reader ends cleanly at the last record */
+    struct wal_reader *r = NULL;
+    assert_int_equal(wal_reader_open(&r, t.wal, &err), 0);
+    struct wal_record rec;
+    uint64_t seen = 0;
+    while (wal_reader_next(r, &rec) == 1) seen = rec.lsn;
+    assert_int_equal(wal_reader_status(r)->end, WAL_END_CLEAN);
+    assert_int_equal(seen, last);
+    wal_reader_close(r);
     assert_int_equal(reopen_check(&t, PF_SEG, &model, &err), model.n);
     assert_true(err.len == 0 || !strstr(err.ptr, "torn"));
     /* after the last record: zeros up to the end of the segment */
