@@ -11,11 +11,15 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Address space reserved for the map of readers and of ckpt_open's
@@ -24,6 +28,17 @@
 /* A writer from ckpt_open_writer hands what it wrote to the kernel and
  * unmaps it after every this many bytes of values. */
 #define CKPT_TRIM_BYTES ((uint64_t)32 << 20)
+/* ... and unmaps it (without the writeback) after every this many puts
+ * when most of them (all but a quarter) came in ascending key order. Each
+ * put's search maps its path, and the kernel maps up to 16 cached pages
+ * around every page read through the map (fault-around), so the puts of an
+ * incremental checkpoint, whose keys spread over the whole key space, map
+ * all of the file within a few thousand puts. Puts in random order (the
+ * threaded method's first checkpoint gets keys in hash order; half of them
+ * descend) are not unmapped this often: they would fault their whole path
+ * back in at nearly every put. */
+#define CKPT_UNMAP_PUTS     16
+#define CKPT_UNMAP_DESCENTS 1
 
 struct ckpt {
     MDB_env *env;
@@ -41,8 +56,12 @@ struct ckpt {
     bool map_full; /* the last failure was MDB_MAP_FULL */
     char *map;     /* writemap: the map and its size */
     size_t map_size;
-    uint64_t since_trim; /* value bytes put since the last trim */
-    char path[4096];     /* writemap: DIR/data.mdb, trimmed at close */
+    uint64_t since_trim;                 /* value bytes put since the last trim */
+    uint32_t since_unmap, descents;      /* puts since the map was last unmapped,
+                                            and how many of them descended */
+    uint8_t prev_key[CKPT_LMDB_KEY_MAX]; /* the last put's LMDB key */
+    size_t prev_len;
+    char path[4096]; /* writemap: DIR/data.mdb, trimmed at close */
     char error[256];
 };
 
@@ -75,6 +94,35 @@ static int own_fail(struct ckpt *c, int code, const char *what)
 const char *ckpt_last_error(const struct ckpt *c)
 {
     return c && c->error[0] ? c->error : "no error";
+}
+
+/* The address of env's map of size bytes, which LMDB does not tell
+ * (mdb_env_info's me_mapaddr is only the address asked for with
+ * MDB_FIXEDMAP): the shared mapping of its file of that size in
+ * /proc/self/maps. NULL when not found (the map is then never unmapped
+ * early: more resident memory, nothing else). */
+static char *find_map(MDB_env *env, size_t size)
+{
+    int fd;
+    struct stat st;
+    if (mdb_env_get_fd(env, &fd) != 0 || fstat(fd, &st) != 0) return NULL;
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f) return NULL;
+    char line[4096];
+    char *found = NULL;
+    while (!found && fgets(line, sizeof(line), f)) {
+        unsigned long long start, end, off, ino;
+        unsigned dmaj, dmin;
+        char perms[8];
+        if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &start, &end, perms, &off, &dmaj, &dmin,
+                   &ino) != 7)
+            continue;
+        if (ino == (unsigned long long)st.st_ino && dmaj == major(st.st_dev) &&
+            dmin == minor(st.st_dev) && perms[3] == 's' && off == 0 && end - start == size)
+            found = (char *)(uintptr_t)start;
+    }
+    fclose(f);
+    return found;
 }
 
 /* Opens dir for ckpt_open (map_size 0: readers and plain writers) or for
@@ -110,8 +158,8 @@ static int open_store(struct ckpt **out, const char *dir, bool readonly, size_t 
     if (c->writemap) {
         MDB_envinfo info;
         if ((rc = mdb_env_info(c->env, &info)) != 0) goto fail;
-        c->map = info.me_mapaddr;
         c->map_size = info.me_mapsize;
+        c->map = find_map(c->env, c->map_size);
     }
     if ((rc = mdb_txn_begin(c->env, NULL, readonly ? MDB_RDONLY : 0, &txn)) != 0) goto fail;
     unsigned flags = readonly ? 0 : MDB_CREATE;
@@ -190,12 +238,15 @@ bool ckpt_map_full(const struct ckpt *c)
 /* A writemap writer: starts writeback of what the map holds and unmaps it
  * (the data stays in the file's page cache; LMDB's pointers into the map
  * stay valid and fault the pages back in when touched again). */
-static void trim_map(struct ckpt *c)
+static void trim_map(struct ckpt *c, bool writeback)
 {
-    c->since_trim = 0;
+    c->since_unmap = c->descents = 0;
     int fd;
-    if (mdb_env_get_fd(c->env, &fd) == 0) sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-    madvise(c->map, c->map_size, MADV_DONTNEED);
+    if (writeback && mdb_env_get_fd(c->env, &fd) == 0) {
+        c->since_trim = 0;
+        sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    }
+    if (c->map) madvise(c->map, c->map_size, MADV_DONTNEED);
 }
 
 /* A writemap writer at close: the file was extended to the whole map;
@@ -451,7 +502,16 @@ static int put_bytes(struct ckpt *c, uint32_t db, const char *key, size_t klen, 
     int rc = append ? mdb_put(c->wtxn, c->data, &k, &v, MDB_APPEND) : MDB_KEYEXIST;
     if (rc == MDB_KEYEXIST) rc = mdb_put(c->wtxn, c->data, &k, &v, 0); /* not last */
     if (rc) return fail(c, rc, "can't write to the checkpoint");
-    if (c->writemap && (c->since_trim += v.mv_size + k.mv_size) >= CKPT_TRIM_BYTES) trim_map(c);
+    if (c->writemap) {
+        MDB_val prev = {c->prev_len, c->prev_key};
+        if (c->prev_len && mdb_cmp(c->wtxn, c->data, &prev, &k) >= 0) c->descents++;
+        memcpy(c->prev_key, k.mv_data, k.mv_size);
+        c->prev_len = k.mv_size;
+        bool writeback = (c->since_trim += v.mv_size + k.mv_size) >= CKPT_TRIM_BYTES;
+        if (++c->since_unmap >= CKPT_UNMAP_PUTS && c->descents > CKPT_UNMAP_DESCENTS)
+            c->since_unmap = c->descents = 0; /* random order: not now */
+        if (writeback || c->since_unmap >= CKPT_UNMAP_PUTS) trim_map(c, writeback);
+    }
     return 0;
 }
 
@@ -553,6 +613,70 @@ int ckpt_get_meta(struct ckpt *c, const char *name, struct buf *out)
     return found;
 }
 
+/*
+ * A writemap writer's commit touches every page of the transaction (LMDB
+ * clears each one's dirty flag), faulting all of them back into the map at
+ * once: hundreds of MB of page cache counted in the process's RSS (and by
+ * the OOM killer) for a checkpoint that rewrote as many pages. While the
+ * commit runs, a thread unmaps the map every millisecond, as trim_map does
+ * between puts: the pages stay in the page cache, dirty ones stay dirty
+ * (unmapping hands the dirty bit to the page) and LMDB's msync writes
+ * them; a page touched again faults back in.
+ */
+struct unmapper {
+    struct ckpt *c;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+};
+
+#define CKPT_UNMAP_EVERY_NS 1000000L
+
+static void *unmapper_main(void *arg)
+{
+    struct unmapper *u = arg;
+    pthread_mutex_lock(&u->mu);
+    while (!u->stop) {
+        pthread_mutex_unlock(&u->mu);
+        madvise(u->c->map, u->c->map_size, MADV_DONTNEED);
+        pthread_mutex_lock(&u->mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += CKPT_UNMAP_EVERY_NS;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (!u->stop) pthread_cond_timedwait(&u->cv, &u->mu, &ts);
+    }
+    pthread_mutex_unlock(&u->mu);
+    return NULL;
+}
+
+/* mdb_txn_commit with the unmapper running for a writemap writer (without
+ * it when no thread can be started). */
+static int commit_unmapped(struct ckpt *c, MDB_txn *txn)
+{
+    if (!c->writemap || !c->map) return mdb_txn_commit(txn);
+    struct unmapper u = {.c = c, .stop = false};
+    pthread_mutex_init(&u.mu, NULL);
+    pthread_cond_init(&u.cv, NULL);
+    pthread_t t;
+    bool started = pthread_create(&t, NULL, unmapper_main, &u) == 0;
+    int rc = mdb_txn_commit(txn);
+    if (started) {
+        pthread_mutex_lock(&u.mu);
+        u.stop = true;
+        pthread_cond_signal(&u.cv);
+        pthread_mutex_unlock(&u.mu);
+        pthread_join(t, NULL);
+    }
+    pthread_mutex_destroy(&u.mu);
+    pthread_cond_destroy(&u.cv);
+    madvise(c->map, c->map_size, MADV_DONTNEED); /* what the last sweep left */
+    return rc;
+}
+
 int ckpt_commit(struct ckpt *c, const struct ckpt_meta *m)
 {
     lode_assert(c->wtxn);
@@ -568,7 +692,7 @@ int ckpt_commit(struct ckpt *c, const struct ckpt_meta *m)
         ckpt_abort(c);
         return fail(c, rc, "can't write the checkpoint meta");
     }
-    rc = mdb_txn_commit(c->wtxn);
+    rc = commit_unmapped(c, c->wtxn);
     c->wtxn = NULL;
     return rc ? fail(c, rc, "can't commit the checkpoint") : 0;
 }
