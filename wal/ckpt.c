@@ -29,16 +29,18 @@
  * unmaps it after every this many bytes of values. */
 #define CKPT_TRIM_BYTES ((uint64_t)32 << 20)
 /* ... and unmaps it (without the writeback) after every this many puts
- * when most of them (all but a quarter) came in ascending key order. Each
- * put's search maps its path, and the kernel maps up to 16 cached pages
- * around every page read through the map (fault-around), so the puts of an
- * incremental checkpoint, whose keys spread over the whole key space, map
- * all of the file within a few thousand puts. Puts in random order (the
- * threaded method's first checkpoint gets keys in hash order; half of them
- * descend) are not unmapped this often: they would fault their whole path
- * back in at nearly every put. */
+ * while the puts come mostly in ascending key order: fewer than a quarter
+ * of the recent ones descended (a moving average over ~64 puts, in 1/1024).
+ * A read fault through the map maps a whole folio of the page cache, and
+ * readahead makes those large, so each put's search maps hundreds of pages
+ * and the puts of an incremental checkpoint, whose keys spread over the
+ * whole key space, map all of the file within a few thousand puts (the
+ * loop's keys saved out of turn, before a write changes them, descend now
+ * and then). Puts in random order (the threaded method's first checkpoint
+ * gets keys in hash order: half descend) are not unmapped this often: they
+ * would fault their whole path back in at nearly every put. */
 #define CKPT_UNMAP_PUTS     16
-#define CKPT_UNMAP_DESCENTS 1
+#define CKPT_UNMAP_DESC_MAX 256 /* a quarter of 1024 */
 
 struct ckpt {
     MDB_env *env;
@@ -57,8 +59,8 @@ struct ckpt {
     char *map;     /* writemap: the map and its size */
     size_t map_size;
     uint64_t since_trim;                 /* value bytes put since the last trim */
-    uint32_t since_unmap, descents;      /* puts since the map was last unmapped,
-                                            and how many of them descended */
+    uint32_t since_unmap;                /* puts since the map was last unmapped */
+    uint32_t desc_avg;                   /* moving share of descending puts, 1/1024 */
     uint8_t prev_key[CKPT_LMDB_KEY_MAX]; /* the last put's LMDB key */
     size_t prev_len;
     char path[4096]; /* writemap: DIR/data.mdb, trimmed at close */
@@ -240,7 +242,7 @@ bool ckpt_map_full(const struct ckpt *c)
  * stay valid and fault the pages back in when touched again). */
 static void trim_map(struct ckpt *c, bool writeback)
 {
-    c->since_unmap = c->descents = 0;
+    c->since_unmap = 0;
     int fd;
     if (writeback && mdb_env_get_fd(c->env, &fd) == 0) {
         c->since_trim = 0;
@@ -504,12 +506,13 @@ static int put_bytes(struct ckpt *c, uint32_t db, const char *key, size_t klen, 
     if (rc) return fail(c, rc, "can't write to the checkpoint");
     if (c->writemap) {
         MDB_val prev = {c->prev_len, c->prev_key};
-        if (c->prev_len && mdb_cmp(c->wtxn, c->data, &prev, &k) >= 0) c->descents++;
+        bool desc = c->prev_len && mdb_cmp(c->wtxn, c->data, &prev, &k) >= 0;
+        c->desc_avg = c->desc_avg - c->desc_avg / 64 + (desc ? 1024 / 64 : 0);
         memcpy(c->prev_key, k.mv_data, k.mv_size);
         c->prev_len = k.mv_size;
         bool writeback = (c->since_trim += v.mv_size + k.mv_size) >= CKPT_TRIM_BYTES;
-        if (++c->since_unmap >= CKPT_UNMAP_PUTS && c->descents > CKPT_UNMAP_DESCENTS)
-            c->since_unmap = c->descents = 0; /* random order: not now */
+        if (++c->since_unmap >= CKPT_UNMAP_PUTS && c->desc_avg >= CKPT_UNMAP_DESC_MAX)
+            c->since_unmap = 0; /* random order: not now */
         if (writeback || c->since_unmap >= CKPT_UNMAP_PUTS) trim_map(c, writeback);
     }
     return 0;
@@ -630,7 +633,7 @@ struct unmapper {
     bool stop;
 };
 
-#define CKPT_UNMAP_EVERY_NS 1000000L
+#define CKPT_UNMAP_EVERY_NS 200000L
 
 static void *unmapper_main(void *arg)
 {
