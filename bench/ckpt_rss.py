@@ -18,7 +18,8 @@ the write load starts, so the measured one writes only what changed since
 (lode-server's incremental checkpoint; Redis always writes everything).
 Pages the two processes still share are counted once (in the
 parent's RSS); every page copied on write, and whatever the child allocates
-itself, is counted on top. Reports the snapshot's duration, the peak and
+itself, is counted on top. Reports the snapshot's duration, the peak (and which of the
+parent's file mappings held the most pages at that moment) and
 peak / steady, and the same without file pages (the parent's RssAnon +
 RssShmem plus the child's private anonymous pages, over the steady
 RssAnon + RssShmem): the LMDB map's pages are page cache the kernel writes
@@ -29,6 +30,7 @@ lode-server runs with --durability no and --checkpoint-wal-bytes 100gb (no
 automatic checkpoint), redis-server with --save "" --appendonly no.
 """
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -76,6 +78,24 @@ def private_pages(pid):
     return total, anon
 
 
+def file_mappings(pid, top=3):
+    """The parent's file-backed mappings holding the most resident pages:
+    [(path, KiB)], largest first (where a peak's file pages are)."""
+    per = {}
+    path = None
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                    parts = line.split()
+                    path = parts[5] if len(parts) >= 6 and parts[5].startswith("/") else None
+                elif path and line.startswith("Rss:"):
+                    per[path] = per.get(path, 0) + int(line.split()[1])
+    except OSError:
+        return []
+    return sorted(per.items(), key=lambda kv: -kv[1])[:top]
+
+
 def children(pid):
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
@@ -114,7 +134,7 @@ def run_one(kind, binary, work, keys, size, clients, incremental, lode_args):
         time.sleep(1.0)  # the write load is running before the snapshot starts
         cli(port, "BGSAVE")
         t0 = time.monotonic()
-        peak, peak_anon, samples = 0, 0, 0
+        peak, peak_anon, samples, peak_files = 0, 0, 0, []
         while True:
             parent = kb_field("/proc/%d/status" % pid, ("VmRSS",)) or 0
             # the parent's own file pages: with checkpoint-method thread the
@@ -125,6 +145,8 @@ def run_one(kind, binary, work, keys, size, clients, incremental, lode_args):
                 t, a = private_pages(c)
                 child += t
                 child_anon += a
+            if parent + child > peak:
+                peak_files = file_mappings(pid)
             peak = max(peak, parent + child)
             peak_anon = max(peak_anon, parent_anon + child_anon)
             samples += 1
@@ -137,7 +159,7 @@ def run_one(kind, binary, work, keys, size, clients, incremental, lode_args):
         status = info(port, "persistence")
         ok = status.get("rdb_last_bgsave_status", status.get("lode_checkpoint_status"))
         return {"keys": nkeys, "steady": steady, "peak": peak, "peak_anon": peak_anon, "dur": dur,
-                "status": ok, "steady_anon": steady_anon}
+                "status": ok, "steady_anon": steady_anon, "peak_files": peak_files}
     finally:
         srv.stop()
 
@@ -168,6 +190,9 @@ def main():
                   % (kind, r["keys"], r["steady"] / 1e6, r["dur"], r["peak"] / 1e6,
                      r["peak"] / r["steady"], r["peak_anon"] / 1e6,
                      r["peak_anon"] / r["steady_anon"], r["status"]), flush=True)
+            print("      the parent's file pages at the peak: " +
+                  (", ".join("%s %.0f MB" % (os.path.basename(p), kb / 1024)
+                             for p, kb in r["peak_files"]) or "none"), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if a.md:
