@@ -325,6 +325,19 @@ long long util_us_now(void)
     return (long long)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
+struct timespec util_deadline_after_us(long long us)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += us / 1000000;
+    ts.tv_nsec += (us % 1000000) * 1000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    return ts;
+}
+
 long long util_mono_us(void)
 {
     struct timespec ts;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Longest decimal form of a long long, with sign and NUL. */
 #define UTIL_LLSTR_SIZE 21
@@ -60,6 +61,9 @@ uint64_t util_rand_below(uint64_t n);
 long long util_ms_now(void);
 long long util_us_now(void);
 long long util_mono_us(void);
+/* The CLOCK_REALTIME time us microseconds from now: a deadline for
+ * pthread_cond_timedwait. */
+struct timespec util_deadline_after_us(long long us);
 
 /* Case-insensitive ASCII equality of a counted string with a C string. */
 bool util_eq_nocase(const char *s, size_t n, const char *lit);

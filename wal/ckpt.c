@@ -5,6 +5,7 @@
 #include "wal/ckpt.h"
 #include "engine/digest.h"
 #include "engine/lode.h"
+#include "engine/util.h"
 #include "engine/serialize.h"
 
 #include <errno.h>
@@ -244,11 +245,26 @@ static void trim_map(struct ckpt *c, bool writeback)
 {
     c->since_unmap = 0;
     int fd;
-    if (writeback && mdb_env_get_fd(c->env, &fd) == 0) {
+    if (writeback) {
         c->since_trim = 0;
-        sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        if (mdb_env_get_fd(c->env, &fd) == 0) sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     }
     if (c->map) madvise(c->map, c->map_size, MADV_DONTNEED);
+}
+
+/* A writemap writer after a put of key k with vlen bytes of value: trims
+ * the map by bytes, and unmaps it by puts while they mostly ascend. */
+static void after_put(struct ckpt *c, const MDB_val *k, size_t vlen)
+{
+    MDB_val prev = {c->prev_len, c->prev_key};
+    bool desc = c->prev_len && mdb_cmp(c->wtxn, c->data, &prev, (MDB_val *)k) >= 0;
+    c->desc_avg = c->desc_avg - c->desc_avg / 64 + (desc ? 1024 / 64 : 0);
+    memcpy(c->prev_key, k->mv_data, k->mv_size);
+    c->prev_len = k->mv_size;
+    bool writeback = (c->since_trim += vlen + k->mv_size) >= CKPT_TRIM_BYTES;
+    if (++c->since_unmap >= CKPT_UNMAP_PUTS && c->desc_avg >= CKPT_UNMAP_DESC_MAX)
+        c->since_unmap = 0; /* random order: not now */
+    if (writeback || c->since_unmap >= CKPT_UNMAP_PUTS) trim_map(c, writeback);
 }
 
 /* A writemap writer at close: the file was extended to the whole map;
@@ -504,17 +520,7 @@ static int put_bytes(struct ckpt *c, uint32_t db, const char *key, size_t klen, 
     int rc = append ? mdb_put(c->wtxn, c->data, &k, &v, MDB_APPEND) : MDB_KEYEXIST;
     if (rc == MDB_KEYEXIST) rc = mdb_put(c->wtxn, c->data, &k, &v, 0); /* not last */
     if (rc) return fail(c, rc, "can't write to the checkpoint");
-    if (c->writemap) {
-        MDB_val prev = {c->prev_len, c->prev_key};
-        bool desc = c->prev_len && mdb_cmp(c->wtxn, c->data, &prev, &k) >= 0;
-        c->desc_avg = c->desc_avg - c->desc_avg / 64 + (desc ? 1024 / 64 : 0);
-        memcpy(c->prev_key, k.mv_data, k.mv_size);
-        c->prev_len = k.mv_size;
-        bool writeback = (c->since_trim += v.mv_size + k.mv_size) >= CKPT_TRIM_BYTES;
-        if (++c->since_unmap >= CKPT_UNMAP_PUTS && c->desc_avg >= CKPT_UNMAP_DESC_MAX)
-            c->since_unmap = 0; /* random order: not now */
-        if (writeback || c->since_unmap >= CKPT_UNMAP_PUTS) trim_map(c, writeback);
-    }
+    if (c->writemap) after_put(c, &k, v.mv_size);
     return 0;
 }
 
@@ -633,7 +639,7 @@ struct unmapper {
     bool stop;
 };
 
-#define CKPT_UNMAP_EVERY_NS 200000L
+#define CKPT_UNMAP_EVERY_US 200
 
 static void *unmapper_main(void *arg)
 {
@@ -643,13 +649,7 @@ static void *unmapper_main(void *arg)
         pthread_mutex_unlock(&u->mu);
         madvise(u->c->map, u->c->map_size, MADV_DONTNEED);
         pthread_mutex_lock(&u->mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += CKPT_UNMAP_EVERY_NS;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = util_deadline_after_us(CKPT_UNMAP_EVERY_US);
         if (!u->stop) pthread_cond_timedwait(&u->cv, &u->mu, &ts);
     }
     pthread_mutex_unlock(&u->mu);

@@ -151,7 +151,6 @@ struct wal {
      * write_pages): a reused one, or one being prefilled. tail holds its
      * page up to seg_off, aligned the scratch for a write */
     bool page_writes;
-    bool seg_reused; /* recovery: the last segment is a reused one */
     uint8_t *tail;
     struct buf aligned;
     /* Prefill (fill_main): in a fresh segment in `always` mode, the filler
@@ -707,21 +706,6 @@ static void inline_sync(struct wal *w)
     pthread_cond_broadcast(&w->idle);
 }
 
-/* The CLOCK_REALTIME time us microseconds from now: a deadline for
- * pthread_cond_timedwait. */
-static struct timespec deadline_after_us(long long us)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += us / 1000000;
-    ts.tv_nsec += (us % 1000000) * 1000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    return ts;
-}
-
 /* `always` group commit, called with mu held and something queued: the
  * clients the last sync released are sending their next writes, so wait
  * (at most half the average sync time, and WAL_GROUP_WAIT_MAX_US) until as
@@ -736,7 +720,7 @@ static void group_wait(struct wal *w)
     long long us = syncs ? (long long)(atomic_load(&w->sync_us_total) / syncs) / 2 : 0;
     if (us > WAL_GROUP_WAIT_MAX_US) us = WAL_GROUP_WAIT_MAX_US;
     if (us <= 0) return;
-    struct timespec ts = deadline_after_us(us);
+    struct timespec ts = util_deadline_after_us(us);
     while (w->queued_records < w->last_group && !w->stop)
         if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) != 0) break;
 }
@@ -757,7 +741,7 @@ static void *writer_main(void *arg)
             if (pending && m == WAL_SYNC_EVERYSEC) {
                 long long due = w->last_sync_ms + 1000 - util_ms_now();
                 if (due <= 0) break;
-                struct timespec ts = deadline_after_us(due * 1000);
+                struct timespec ts = util_deadline_after_us(due * 1000);
                 pthread_cond_timedwait(&w->cv, &w->mu, &ts);
             } else {
                 pthread_cond_wait(&w->cv, &w->mu);
@@ -1361,8 +1345,8 @@ static int recover(struct wal *w, uint64_t base, wal_replay_fn fn0, void *priv0,
         if (rc == 0 && last) {
             /* appends into a reused segment go on in whole pages
              * (write_pages), as into a fresh one that gets prefilled
-             * (wal_open) */
-            w->seg_reused = (le_get32(map + 32) & WAL_SEG_REUSED) != 0;
+             * (wal_open adds those) */
+            w->page_writes = (le_get32(map + 32) & WAL_SEG_REUSED) != 0;
             if (!w->tail) w->tail = lode_malloc(WAL_PAGE);
             uint64_t page = off & ~(uint64_t)(WAL_PAGE - 1);
             memcpy(w->tail, map + page, (size_t)(off - page));
@@ -1437,9 +1421,9 @@ int wal_open(struct wal **out, const struct wal_options *opt, wal_replay_fn fn, 
     int rc = recover(w, opt->base_lsn, fn, priv, err);
     if (rc == 0) load_spares(w);
     if (rc == 0 && w->fd >= 0) {
-        /* the recovered last segment */
-        fill_switch(w, !w->seg_reused);
-        w->page_writes = w->seg_reused || w->filling;
+        /* the recovered last segment: page_writes says reused so far */
+        fill_switch(w, !w->page_writes);
+        w->page_writes = w->page_writes || w->filling;
     }
     if (rc == 0 && w->fd < 0) {
         rc = seg_create(w, w->next_lsn);

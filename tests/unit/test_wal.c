@@ -679,6 +679,25 @@ static ino_t seg_ino(const struct tdir *t, uint64_t first)
     return st.st_ino;
 }
 
+/* The tools' reader walks the WAL in t from base and ends cleanly at the
+ * record with LSN last. */
+static void assert_reader_ends_at(const struct tdir *t, uint64_t base, uint64_t last)
+{
+    struct buf err = BUF_INIT;
+    struct wal_reader *r = NULL;
+    assert_int_equal(wal_reader_open(&r, t->wal, &err), 0);
+    wal_reader_set_base(r, base);
+    struct wal_record rec;
+    uint64_t seen = 0;
+    while (wal_reader_next(r, &rec) == 1) seen = rec.lsn;
+    if (wal_reader_status(r)->end != WAL_END_CLEAN)
+        fail_msg("reader: %s at %s:%llu", wal_reader_status(r)->why, wal_reader_status(r)->segment,
+                 (unsigned long long)wal_reader_status(r)->offset);
+    assert_int_equal(seen, last);
+    wal_reader_close(r);
+    buf_release(&err);
+}
+
 /* Trimmed segments kept as spares and reused for new segments, whose old
  * records after the end of the log neither replay nor count as a torn
  * tail or corruption, in the last segment and in earlier ones. */
@@ -730,17 +749,7 @@ static void spares_in_mode(int sync)
     close_wal(w);
 
     /* the tools' reader ends cleanly at the last record */
-    struct wal_reader *r = NULL;
-    assert_int_equal(wal_reader_open(&r, t.wal, &err), 0);
-    wal_reader_set_base(r, base);
-    struct wal_record rec;
-    uint64_t seen = 0;
-    while (wal_reader_next(r, &rec) == 1) seen = rec.lsn;
-    if (wal_reader_status(r)->end != WAL_END_CLEAN)
-        fail_msg("reader: %s at %s:%llu", wal_reader_status(r)->why, wal_reader_status(r)->segment,
-                 (unsigned long long)wal_reader_status(r)->offset);
-    assert_int_equal(seen, last);
-    wal_reader_close(r);
+    assert_reader_ends_at(&t, base, last);
 
     /* recovery replays exactly the records above base, quietly, and
      * clears the old records after the end of the last segment */
@@ -905,14 +914,7 @@ static void prefill_case(bool on)
     }
     close_wal(w);
     /* the tools' reader ends cleanly at the last record */
-    struct wal_reader *r = NULL;
-    assert_int_equal(wal_reader_open(&r, t.wal, &err), 0);
-    struct wal_record rec;
-    uint64_t seen = 0;
-    while (wal_reader_next(r, &rec) == 1) seen = rec.lsn;
-    assert_int_equal(wal_reader_status(r)->end, WAL_END_CLEAN);
-    assert_int_equal(seen, last);
-    wal_reader_close(r);
+    assert_reader_ends_at(&t, 0, last);
     assert_int_equal(reopen_check(&t, PF_SEG, &model, &err), model.n);
     assert_true(err.len == 0 || !strstr(err.ptr, "torn"));
     /* after the last record: zeros up to the end of the segment */
