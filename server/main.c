@@ -178,6 +178,21 @@ static void busy_poll(void)
     }
 }
 
+/* In `always` mode the WAL writer holds its group open while the loop's
+ * turns read requests, and a turn that reads nothing tells it to sync
+ * (wal_loop_busy, in the next turn's prepare). A loop about to sleep after
+ * a turn that read requests would leave that unsaid until something woke
+ * it: poll without sleeping until a turn reads nothing first (busy polling
+ * mostly ends that way already; not when a checkpoint cut it short). */
+static void poll_until_dry(void)
+{
+    while (!srv.shutdown_asap && persist_wal_holding()) {
+        long long seen = srv.stat_net_input_bytes;
+        ev_run(srv.loop, EVRUN_NOWAIT);
+        if (srv.stat_net_input_bytes == seen) return;
+    }
+}
+
 static void serve(void)
 {
     ev_check_init(&bp.after_poll, on_after_poll);
@@ -185,12 +200,15 @@ static void serve(void)
     while (!srv.shutdown_asap) {
         long long seen = srv.stat_net_input_bytes;
         ev_run(srv.loop, EVRUN_ONCE);
+        if (srv.stat_net_input_bytes == seen) continue;
         long long window = srv.cfg.busy_poll_us;
-        if (!window || srv.stat_net_input_bytes == seen || persist_bgsave_in_progress()) continue;
-        /* input that came within the window of the sleep's start: a
-         * window would have caught it */
-        if (bp.poll_end_us - bp.poll_start_us <= window) bp.misses = 0;
-        if (bp.misses < BUSY_POLL_MAX_MISSES) busy_poll();
+        if (window && !persist_bgsave_in_progress()) {
+            /* input that came within the window of the sleep's start: a
+             * window would have caught it */
+            if (bp.poll_end_us - bp.poll_start_us <= window) bp.misses = 0;
+            if (bp.misses < BUSY_POLL_MAX_MISSES) busy_poll();
+        }
+        poll_until_dry();
     }
     ev_check_stop(srv.loop, &bp.after_poll);
 }

@@ -40,6 +40,7 @@ static ev_async wal_async;
 static struct client *held; /* clients with marks, through held_next */
 static char error_reply[256];
 static long long recovery_ms;
+static long long input_seen; /* srv.stat_net_input_bytes at the last turn's seal */
 
 /* ---- the dirty set ---- */
 
@@ -521,7 +522,17 @@ void persist_before_sleep(void)
         snap_step(SNAP_SLICE_US);
         snap_arm();
     }
-    if (wal) wal_seal(wal);
+    if (wal) {
+        wal_seal(wal);
+        /* `always`: the writer holds its group open while turns read requests */
+        wal_loop_busy(wal, srv.stat_net_input_bytes != input_seen);
+        input_seen = srv.stat_net_input_bytes;
+    }
+}
+
+bool persist_wal_holding(void)
+{
+    return wal && wal_holding(wal);
 }
 
 /* ---- checkpoints ---- */

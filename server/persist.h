@@ -32,8 +32,12 @@ void persist_close(void);
 /* After a command (or a cron step) ran: logs the engine's effects, if any,
  * as one WAL record. */
 void persist_log_effects(void);
-/* Called once per loop turn before sleeping: hands the batch to the writer. */
+/* Called once per loop turn before sleeping: hands the batch to the writer
+ * and tells it whether the turn read requests (wal_loop_busy). */
 void persist_before_sleep(void);
+/* The WAL writer holds a group open while the loop's turns read requests:
+ * the loop must not sleep before a turn that read nothing (wal.h). */
+bool persist_wal_holding(void);
 /* The reply the client's last command appended from offset start must wait
  * for the WAL (durability always, writes in flight): remember it. */
 void persist_hold_reply(struct client *c, size_t start);

@@ -10,7 +10,9 @@
  * the main thread never waits for disk. Before taking the next batches it
  * waits, at most half its average sync time and 200 us, until as many
  * records are queued as its last sync carried (the clients that sync
- * released coming back), so that one sync serves a whole group. In
+ * released coming back), and then, at most group_hold_us, while the loop
+ * reports turns that read requests (wal_loop_busy), so that one sync
+ * serves a whole group. In
  * `everysec` and `no` mode
  * wal_seal writes the batch itself (a write to the page cache, no sync), so
  * a reply leaves only after its records reached the kernel and survives a
@@ -57,6 +59,7 @@ enum wal_sync { WAL_SYNC_ALWAYS = 0, WAL_SYNC_EVERYSEC, WAL_SYNC_NO };
 #define WAL_DEFAULT_SEGMENT (64ULL * 1024 * 1024)
 #define WAL_PREFILL_AHEAD   (8ULL << 20) /* wal_options.prefill_ahead the server uses */
 #define WAL_PREFILL_CHUNK   (256u << 10) /* wal_options.prefill_chunk by default */
+#define WAL_GROUP_HOLD_US   1000u        /* wal_options.group_hold_us by default */
 
 /* File I/O used by the WAL; every call returns what the POSIX call does. */
 struct wal_io {
@@ -97,6 +100,10 @@ struct wal_options {
      * extents once. prefill_chunk: bytes per write (0: WAL_PREFILL_CHUNK). */
     uint64_t prefill_ahead;
     uint32_t prefill_chunk;
+    /* `always`: the longest the writer holds a group open while the main
+     * thread reports turns that read requests (wal_loop_busy), in us
+     * (0: WAL_GROUP_HOLD_US). */
+    uint32_t group_hold_us;
 };
 
 struct wal_stats {
@@ -135,6 +142,15 @@ uint64_t wal_append(struct wal *w, uint32_t db, uint32_t ncmds, const char *cmds
                     uint64_t time_ms);
 /* Hands the records appended since the last seal to the writer. */
 void wal_seal(struct wal *w);
+/* The main thread reports, once per loop turn (after wal_seal), whether
+ * the turn read requests. In `always` mode the writer holds a group open
+ * (up to group_hold_us) while turns do, so that one sync covers what they
+ * bring; a turn that reads nothing releases it. A loop about to sleep in
+ * its poll must first report a turn that read nothing while the writer is
+ * holding (wal_holding), or the sync waits for its time limit. */
+void wal_loop_busy(struct wal *w, bool busy);
+/* The writer is holding a group open for the loop (any thread). */
+bool wal_holding(const struct wal *w);
 uint64_t wal_last_lsn(const struct wal *w);
 uint64_t wal_durable_lsn(const struct wal *w);
 uint64_t wal_written_lsn(const struct wal *w);

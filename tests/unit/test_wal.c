@@ -1178,6 +1178,90 @@ static void test_sync_always_group_wait(void **state)
     tdir_free(&t);
 }
 
+/* Polls until the writer holds a group open for the loop; false after ms. */
+static bool wait_holding(struct wal *w, long ms)
+{
+    long long deadline = util_mono_us() + ms * 1000LL;
+    while (!wal_holding(w)) {
+        if (util_mono_us() >= deadline) return false;
+        struct timespec ts = {0, 200 * 1000};
+        nanosleep(&ts, NULL); /* polling the flag, bounded above */
+    }
+    return true;
+}
+
+/* `always` group hold: after a group, while the loop reports turns that
+ * read requests the writer holds the next group open, the batches sealed
+ * meanwhile join it (one sync for all), and a turn that reads nothing
+ * releases it at once; a loop that stays busy is held no longer than
+ * group_hold_us, a quiet loop not at all, nor a first record (no group
+ * yet); closing releases a hold and syncs what it held. */
+static void test_sync_always_group_hold(void **state)
+{
+    (void)state;
+    struct tdir t;
+    tdir_new(&t);
+    struct buf err = BUF_INIT;
+    struct recs model = {0};
+    struct wal_options o = opts(&t, WAL_SYNC_ALWAYS, WAL_DEFAULT_SEGMENT);
+    o.group_hold_us = 60u * 1000 * 1000; /* far beyond every deadline below */
+    struct wal *w = NULL;
+    assert_int_equal(wal_open(&w, &o, collect, NULL, &err), 0);
+    watch_wal(w, 0);
+    wal_loop_busy(w, true);
+    uint64_t last = append_rec(w, &model, 12, 0, 100); /* no group yet */
+    wal_seal(w);
+    assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+    wal_loop_busy(w, false);
+    for (int i = 0; i < 10; i++) last = append_rec(w, &model, 12, 0, 100);
+    wal_seal(w);
+    assert_true(wait_until(w, UNTIL_DURABLE, last, 5000)); /* quiet loop: no hold */
+    for (int round = 0; round < 3; round++) {
+        wal_loop_busy(w, true);
+        uint64_t durable = wal_durable_lsn(w);
+        for (int i = 0; i < 10; i++) last = append_rec(w, &model, 12, 0, 100);
+        wal_seal(w);
+        assert_true(wait_holding(w, 5000));
+        struct wal_stats st0, st1;
+        wal_get_stats(w, &st0);
+        for (int b = 0; b < 3; b++) {
+            for (int i = 0; i < 2; i++) last = append_rec(w, &model, 12, 0, 100);
+            wal_seal(w);
+        }
+        assert_true(wal_holding(w));
+        assert_int_equal(wal_durable_lsn(w), durable);
+        wal_loop_busy(w, false);
+        assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+        wal_get_stats(w, &st1);
+        assert_int_equal(st1.syncs, st0.syncs + 1);
+    }
+    /* held when the WAL closes: the close ends the hold and syncs */
+    wal_loop_busy(w, true);
+    for (int i = 0; i < 20; i++) last = append_rec(w, &model, 12, 0, 100);
+    wal_seal(w);
+    assert_true(wait_holding(w, 5000));
+    long long t0 = util_mono_us();
+    close_wal(w);
+    assert_true(util_mono_us() - t0 < 5000000);
+    assert_int_equal(reopen_check(&t, WAL_DEFAULT_SEGMENT, &model, &err), last);
+
+    /* a loop that never reports a quiet turn: the hold's time limit */
+    o.group_hold_us = 20000;
+    assert_int_equal(wal_open(&w, &o, collect, NULL, &err), 0);
+    watch_wal(w, wal_durable_lsn(w));
+    for (int round = 0; round < 3; round++) {
+        wal_loop_busy(w, true);
+        for (int i = 0; i < 10; i++) last = append_rec(w, &model, 12, 0, 100);
+        wal_seal(w);
+        assert_true(wait_until(w, UNTIL_DURABLE, last, 5000));
+    }
+    close_wal(w);
+    assert_int_equal(reopen_check(&t, WAL_DEFAULT_SEGMENT, &model, &err), last);
+    recs_free(&model);
+    buf_release(&err);
+    tdir_free(&t);
+}
+
 /* `no` never syncs for durability, but once 8 MiB are unsynced the writer
  * syncs them in the background, so that a segment change, which syncs on
  * the event loop, finds little left to sync. */
@@ -2388,6 +2472,7 @@ int main(void)
         cmocka_unit_test(test_sync_preroll),
         cmocka_unit_test(test_always_one_write_per_list),
         cmocka_unit_test(test_sync_always_group_wait),
+        cmocka_unit_test(test_sync_always_group_hold),
         cmocka_unit_test(test_sync_everysec),
         cmocka_unit_test(test_fault_pwrite_eio),
         cmocka_unit_test(test_fault_short_write),
