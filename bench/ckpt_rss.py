@@ -8,9 +8,10 @@ checkpoint (BGSAVE: a writer thread, or a forked child, writing LMDB) and redis-
                     [--clients C] [--incremental] [--servers lode,redis]
                     [--lode-args ARGS] [--md OUT]
 
-For each server: load N SETs of B-byte values over N random keys
-(redis-benchmark -t set -r N), note the steady RSS, start redis-benchmark
-writing random keys with C clients, run BGSAVE, and sample every 50 ms the
+For each server: load N keys with B-byte values (every key the write load
+uses: redis-benchmark's key:%012d, through redis-cli --pipe), note the
+steady RSS, start redis-benchmark overwriting random keys of them (-r N)
+with C clients (so the dataset does not grow meanwhile), run BGSAVE, and sample every 50 ms the
 parent's RSS (/proc/PID/status VmRSS) plus the child's private pages
 (/proc/CHILD/smaps_rollup Private_Clean + Private_Dirty) until the snapshot
 ends. With --incremental a first snapshot is taken (and waited for) before
@@ -112,15 +113,32 @@ def wait_snapshot(port):
         time.sleep(0.05)
 
 
+def load_all(port, work, keys, size):
+    """SETs every key the write load will use (redis-benchmark's
+    key:%012d for 0 <= i < keys) with a size-byte value, through redis-cli
+    --pipe: the load then only overwrites, and the dataset keeps its size
+    while the snapshot runs."""
+    path = os.path.join(work, "load.resp")
+    val = b"x" * size
+    with open(path, "wb") as f:
+        for i in range(keys):
+            k = b"key:%012d" % i
+            f.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(k), k, size, val))
+    with open(path, "rb") as f:
+        out = subprocess.run(["redis-cli", "-p", str(port), "--pipe"], stdin=f,
+                             capture_output=True, text=True)
+    os.unlink(path)
+    if "errors: 0" not in out.stdout:
+        sys.exit("loading failed: " + out.stdout + out.stderr)
+
+
 def run_one(kind, binary, work, keys, size, clients, incremental, lode_args):
     # not pinned: the parent, its child and the load share the machine
     srv = Srv(kind, binary, work, lode_args=["--checkpoint-wal-bytes", "100gb"] + lode_args,
               cpu=None)
     port, pid = srv.port, srv.pid
     try:
-        subprocess.run(["redis-benchmark", "-p", str(port), "-t", "set", "-d", str(size), "-r",
-                        str(keys), "-n", str(keys), "-c", "50", "-P", "16", "-q"],
-                       capture_output=True)
+        load_all(port, work, keys, size)
         nkeys = int(re.search(r"keys=(\d+)", cli(port, "INFO", "keyspace")).group(1))
         if incremental:
             cli(port, "BGSAVE")
