@@ -179,17 +179,22 @@ static void busy_poll(void)
 }
 
 /* In `always` mode the WAL writer holds its group open while the loop's
- * turns read requests, and a turn that reads nothing tells it to sync
- * (wal_loop_busy, in the next turn's prepare). A loop about to sleep after
- * a turn that read requests would leave that unsaid until something woke
- * it: poll without sleeping until a turn reads nothing first (busy polling
- * mostly ends that way already; not when a checkpoint cut it short). */
+ * turns append records, and a turn that appends none tells it to sync
+ * (wal_loop_busy, from the prepare watcher). A loop that slept with its
+ * last report busy would leave the sync waiting for its time limit
+ * (nobody sends more while every reply waits for it), so before sleeping
+ * the loop polls without sleeping until a poll finds nothing and nothing
+ * was appended since the last report, and then reports the quiet turn at
+ * once. Busy polling mostly ends that way already; this covers the turns
+ * it does not run (busy-poll-us 0, after its misses, while a checkpoint
+ * runs) and records appended by timers. Costs one more epoll_wait per
+ * turn that appended records, in `always` mode only. */
 static void poll_until_dry(void)
 {
-    while (!srv.shutdown_asap && persist_wal_holding()) {
+    while (!srv.shutdown_asap && !persist_may_sleep()) {
         long long seen = srv.stat_net_input_bytes;
         ev_run(srv.loop, EVRUN_NOWAIT);
-        if (srv.stat_net_input_bytes == seen) return;
+        if (srv.stat_net_input_bytes == seen) persist_found_nothing();
     }
 }
 
@@ -200,9 +205,8 @@ static void serve(void)
     while (!srv.shutdown_asap) {
         long long seen = srv.stat_net_input_bytes;
         ev_run(srv.loop, EVRUN_ONCE);
-        if (srv.stat_net_input_bytes == seen) continue;
         long long window = srv.cfg.busy_poll_us;
-        if (window && !persist_bgsave_in_progress()) {
+        if (srv.stat_net_input_bytes != seen && window && !persist_bgsave_in_progress()) {
             /* input that came within the window of the sleep's start: a
              * window would have caught it */
             if (bp.poll_end_us - bp.poll_start_us <= window) bp.misses = 0;

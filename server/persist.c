@@ -40,7 +40,8 @@ static ev_async wal_async;
 static struct client *held; /* clients with marks, through held_next */
 static char error_reply[256];
 static long long recovery_ms;
-static long long input_seen; /* srv.stat_net_input_bytes at the last turn's seal */
+static uint64_t lsn_seen; /* the last LSN at the last report to the WAL */
+static bool turn_busy;    /* that report: the turn appended records */
 
 /* ---- the dirty set ---- */
 
@@ -524,15 +525,27 @@ void persist_before_sleep(void)
     }
     if (wal) {
         wal_seal(wal);
-        /* `always`: the writer holds its group open while turns read requests */
-        wal_loop_busy(wal, srv.stat_net_input_bytes != input_seen);
-        input_seen = srv.stat_net_input_bytes;
+        /* `always`: the writer holds its group open while turns append
+         * records (reads alone do not: they bring nothing to sync) */
+        uint64_t lsn = wal_last_lsn(wal);
+        turn_busy = lsn != lsn_seen;
+        wal_loop_busy(wal, turn_busy);
+        lsn_seen = lsn;
     }
 }
 
-bool persist_wal_holding(void)
+bool persist_may_sleep(void)
 {
-    return wal && wal_holding(wal);
+    if (!wal || srv.cfg.durability != DUR_ALWAYS) return true;
+    return !turn_busy && wal_last_lsn(wal) == lsn_seen;
+}
+
+void persist_found_nothing(void)
+{
+    if (wal && turn_busy && wal_last_lsn(wal) == lsn_seen) {
+        turn_busy = false;
+        wal_loop_busy(wal, false);
+    }
 }
 
 /* ---- checkpoints ---- */
@@ -1419,6 +1432,8 @@ void persist_info(struct buf *b)
         "lode_wal_fsyncs:%llu\r\n"
         "lode_wal_fsync_avg_us:%.1f\r\n"
         "lode_wal_fsync_max_us:%llu\r\n"
+        "lode_wal_group_holds:%llu\r\n"
+        "lode_wal_group_hold_timeouts:%llu\r\n"
         "lode_wal_status:%s\r\n"
         "lode_recovery_ms:%lld\r\n"
         "lode_recovery_records:%llu\r\n"
@@ -1439,9 +1454,10 @@ void persist_info(struct buf *b)
         (unsigned long long)st.spares, (unsigned long long)st.prefilled,
         (unsigned long long)st.batches, st.batches ? (double)st.records / (double)st.batches : 0.0,
         (unsigned long long)st.syncs, st.syncs ? (double)st.sync_us_total / (double)st.syncs : 0.0,
-        (unsigned long long)st.sync_us_max, st.error ? lode_strerror(st.error) : "ok", recovery_ms,
-        (unsigned long long)replay.records, (unsigned long long)ck.lsn, ck.time_ms / 1000,
-        ck.last_duration, ck.last_ok ? "ok" : "err", checkpoint_running(),
+        (unsigned long long)st.sync_us_max, (unsigned long long)st.holds,
+        (unsigned long long)st.hold_timeouts, st.error ? lode_strerror(st.error) : "ok",
+        recovery_ms, (unsigned long long)replay.records, (unsigned long long)ck.lsn,
+        ck.time_ms / 1000, ck.last_duration, ck.last_ok ? "ok" : "err", checkpoint_running(),
         srv.cfg.checkpoint_method == CKM_THREAD ? "thread" : "fork",
         ck.child >= 0 ? (int)ck.child : -1, (unsigned long long)ck.keys_written,
         (unsigned long long)ck.n_ok, (unsigned long long)ck.n_failed, (unsigned long long)sn.saved);

@@ -33,11 +33,15 @@ void persist_close(void);
  * as one WAL record. */
 void persist_log_effects(void);
 /* Called once per loop turn before sleeping: hands the batch to the writer
- * and tells it whether the turn read requests (wal_loop_busy). */
+ * and tells it whether the turn appended records (wal_loop_busy). */
 void persist_before_sleep(void);
-/* The WAL writer holds a group open while the loop's turns read requests:
- * the loop must not sleep before a turn that read nothing (wal.h). */
-bool persist_wal_holding(void);
+/* `always`: the WAL writer holds a group open while the loop reports turns
+ * that append records (wal.h, wal_loop_busy), so the loop may sleep only
+ * once its last report was quiet and nothing was appended since. */
+bool persist_may_sleep(void);
+/* The loop polled without sleeping and found nothing, and nothing was
+ * appended since the last report: reports a quiet turn at once. */
+void persist_found_nothing(void);
 /* The reply the client's last command appended from offset start must wait
  * for the WAL (durability always, writes in flight): remember it. */
 void persist_hold_reply(struct client *c, size_t start);

@@ -42,13 +42,17 @@
  * would fault their whole path back in at nearly every put. */
 #define CKPT_UNMAP_PUTS     16
 #define CKPT_UNMAP_DESC_MAX 256 /* a quarter of 1024 */
-/* Puts that do not mostly ascend unmap it when it holds more than this
- * (checked every CKPT_UNMAP_PUTS puts: the process's resident file pages,
- * from /proc/self/statm, over what they were when the transaction began).
- * Without it a stretch of out-of-order puts mapped the file without limit
- * (an incremental checkpoint under heavy writes, whose loop saves many keys
- * out of turn, peaked at 1.4-1.6x steady RSS in some runs), and the first
- * checkpoint (hash order) mapped all of it. */
+/* Puts that do not mostly ascend, into a db not emptied in this
+ * transaction, unmap it when it holds more than this (checked every
+ * CKPT_UNMAP_PUTS puts: the process's resident file pages, from
+ * /proc/self/statm, over what they were when the transaction began).
+ * Without it a stretch of out-of-order puts into the existing tree mapped
+ * the file without limit (an incremental checkpoint under heavy writes,
+ * whose loop saves many keys out of turn, peaked at 1.4-1.6x steady RSS in
+ * some runs). A db written whole in hash order (the threaded method's first
+ * checkpoint) is left alone: there each put's leaf is new, and faulting
+ * pages back in after every unmap made a first checkpoint of 1.3M keys
+ * take minutes instead of ~17 s. */
 #define CKPT_MAP_BUDGET ((uint64_t)16 << 20)
 
 struct ckpt {
@@ -72,6 +76,7 @@ struct ckpt {
     uint32_t desc_avg;                   /* moving share of descending puts, 1/1024 */
     int statm_fd;                        /* writemap: /proc/self/statm, or -1 */
     uint64_t file_base;                  /* resident file bytes at ckpt_begin */
+    uint64_t dropped;                    /* bit db % 64: db emptied (written whole) */
     uint8_t prev_key[CKPT_LMDB_KEY_MAX]; /* the last put's LMDB key */
     size_t prev_len;
     char path[4096]; /* writemap: DIR/data.mdb, trimmed at close */
@@ -277,10 +282,11 @@ static uint64_t file_resident(const struct ckpt *c)
     return shared * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* A writemap writer after a put of key k with vlen bytes of value: trims
- * the map by bytes, and unmaps it by puts while they mostly ascend, else
- * when it outgrew CKPT_MAP_BUDGET. */
-static void after_put(struct ckpt *c, const MDB_val *k, size_t vlen)
+/* A writemap writer after a put of key k (of db) with vlen bytes of
+ * value: trims the map by bytes, and unmaps it by puts while they mostly
+ * ascend, else when it outgrew CKPT_MAP_BUDGET (not in a db written
+ * whole). */
+static void after_put(struct ckpt *c, uint32_t db, const MDB_val *k, size_t vlen)
 {
     MDB_val prev = {c->prev_len, c->prev_key};
     bool desc = c->prev_len && mdb_cmp(c->wtxn, c->data, &prev, (MDB_val *)k) >= 0;
@@ -291,7 +297,8 @@ static void after_put(struct ckpt *c, const MDB_val *k, size_t vlen)
     if (++c->since_unmap >= CKPT_UNMAP_PUTS && c->desc_avg >= CKPT_UNMAP_DESC_MAX) {
         /* out of order: each unmap makes the next puts fault their whole
          * path back in, so only past the budget */
-        if (file_resident(c) <= c->file_base + CKPT_MAP_BUDGET) c->since_unmap = 0;
+        if ((c->dropped >> (db % 64) & 1) || file_resident(c) <= c->file_base + CKPT_MAP_BUDGET)
+            c->since_unmap = 0;
     }
     if (writeback || c->since_unmap >= CKPT_UNMAP_PUTS) trim_map(c, writeback);
 }
@@ -537,6 +544,7 @@ int ckpt_begin(struct ckpt *c)
         return fail(c, rc, "can't start a checkpoint transaction");
     }
     if (c->writemap) c->file_base = file_resident(c);
+    c->dropped = 0;
     return 0;
 }
 
@@ -551,7 +559,7 @@ static int put_bytes(struct ckpt *c, uint32_t db, const char *key, size_t klen, 
     int rc = append ? mdb_put(c->wtxn, c->data, &k, &v, MDB_APPEND) : MDB_KEYEXIST;
     if (rc == MDB_KEYEXIST) rc = mdb_put(c->wtxn, c->data, &k, &v, 0); /* not last */
     if (rc) return fail(c, rc, "can't write to the checkpoint");
-    if (c->writemap) after_put(c, &k, v.mv_size);
+    if (c->writemap) after_put(c, db, &k, v.mv_size);
     return 0;
 }
 
@@ -609,6 +617,7 @@ int ckpt_drop_db(struct ckpt *c, uint32_t db)
         if ((rc = mdb_cursor_del(cur, 0)) != 0) break;
     }
     mdb_cursor_close(cur);
+    c->dropped |= 1ull << (db % 64);
     if (rc == MDB_NOTFOUND || rc == 0) return 0;
     return fail(c, rc, "can't delete from the checkpoint");
 }

@@ -135,16 +135,19 @@ struct wal {
      * for a group, the queued records that complete it (UINT64_MAX: it
      * waits for the loop's report, not for a count), else 0 */
     uint64_t queued_records, last_group, group_target;
-    /* group hold (group_wait): the main thread's last turn read requests;
-     * the writer holds its group for them (a Dekker pair: each side stores
-     * its flag, then reads the other's) */
+    /* group hold (group_wait): the main thread's last turn appended
+     * records, and how many turns it reported that appended none; the
+     * writer holds its group while they come (loop_busy and holding are a
+     * Dekker pair: each side stores its own, then reads the other's) */
     _Atomic bool loop_busy, holding;
+    _Atomic uint64_t quiet_turns;
     uint32_t hold_us;
     pthread_t thread;
     /* published */
     _Atomic uint64_t last_lsn, written_lsn, durable_lsn;
     _Atomic int error;
     _Atomic uint64_t bytes, segments, batches, records, syncs, sync_us_total, sync_us_max;
+    _Atomic uint64_t holds, hold_timeouts; /* group_wait's holds, and those that hit hold_us */
     /* wal_trim: the thread closing the last removed segments (see there) */
     pthread_t closer;
     bool closer_started;
@@ -718,18 +721,19 @@ static void inline_sync(struct wal *w)
  * 1. The clients the last sync released are sending their next writes:
  *    wait (at most half the average sync time, and WAL_GROUP_WAIT_MAX_US)
  *    until as many records are queued as the last list held.
- * 2. Hold: while the main thread reports turns that read requests
+ * 2. Hold: while the main thread reports turns that append records
  *    (wal_loop_busy), wait on (at most hold_us) for the records they bring;
- *    the loop's first turn that reads nothing ends the hold. Where the
+ *    the loop's first turn that appends none ends the hold. Where the
  *    loop, the writer and the disk's interrupts share a CPU, every sync
  *    costs the loop 100-250 us of it on this VM (and two or more context
  *    switches), so a sync that covers what the loop is still reading leaves
  *    the loop more of the CPU; once the loop runs dry nothing more is
  *    coming and the sync starts at once.
  * One sync then covers a whole group, as Redis's fsync per loop turn does,
- * while the loop goes on serving. wal_seal wakes the writer only when the
- * count it waits for is reached (group_target), not at every seal: each
- * needless wake-up is two context switches on a shared CPU. */
+ * while the loop goes on serving. While the writer waits here, wal_seal
+ * wakes it only when the count it waits for is reached (group_target), not
+ * at every seal: each needless wake-up is two context switches on a shared
+ * CPU. */
 static void group_wait(struct wal *w)
 {
     if (w->last_group < 2) return;
@@ -745,11 +749,19 @@ static void group_wait(struct wal *w)
         }
     }
     atomic_store(&w->holding, true);
+    /* a quiet turn counted after this ends the hold, even when the turn
+     * after it is busy again by the time this thread runs */
+    uint64_t quiet = atomic_load(&w->quiet_turns);
     if (atomic_load(&w->loop_busy) && w->hold_us) {
         struct timespec ts = util_deadline_after_us(w->hold_us);
         w->group_target = UINT64_MAX;
-        while (atomic_load(&w->loop_busy) && !w->stop)
-            if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) != 0) break;
+        atomic_fetch_add(&w->holds, 1);
+        while (atomic_load(&w->quiet_turns) == quiet && !w->stop) {
+            if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) != 0) {
+                if (atomic_load(&w->quiet_turns) == quiet) atomic_fetch_add(&w->hold_timeouts, 1);
+                break;
+            }
+        }
     }
     atomic_store(&w->holding, false);
     w->group_target = 0;
@@ -917,6 +929,7 @@ void wal_seal(struct wal *w)
 
 void wal_loop_busy(struct wal *w, bool busy)
 {
+    if (!busy) atomic_fetch_add(&w->quiet_turns, 1);
     atomic_store(&w->loop_busy, busy);
     if (!busy && atomic_load(&w->holding)) {
         pthread_mutex_lock(&w->mu);
@@ -958,7 +971,9 @@ void wal_set_sync(struct wal *w, int sync)
     if (inl != w->inline_io) {
         /* hand the segment over: the writer must be idle (and holds no
          * group for a loop that waits here) */
+        atomic_fetch_add(&w->quiet_turns, 1);
         atomic_store(&w->loop_busy, false);
+        pthread_cond_signal(&w->cv);
         while (w->queue || w->writer_busy || w->sync_busy) pthread_cond_wait(&w->idle, &w->mu);
         w->inline_io = inl;
     }
@@ -985,6 +1000,8 @@ void wal_get_stats(struct wal *w, struct wal_stats *st)
     st->syncs = atomic_load(&w->syncs);
     st->sync_us_total = atomic_load(&w->sync_us_total);
     st->sync_us_max = atomic_load(&w->sync_us_max);
+    st->holds = atomic_load(&w->holds);
+    st->hold_timeouts = atomic_load(&w->hold_timeouts);
     st->error = atomic_load(&w->error);
 }
 

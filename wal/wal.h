@@ -11,7 +11,7 @@
  * waits, at most half its average sync time and 200 us, until as many
  * records are queued as its last sync carried (the clients that sync
  * released coming back), and then, at most group_hold_us, while the loop
- * reports turns that read requests (wal_loop_busy), so that one sync
+ * reports turns that append records (wal_loop_busy), so that one sync
  * serves a whole group. In
  * `everysec` and `no` mode
  * wal_seal writes the batch itself (a write to the page cache, no sync), so
@@ -116,7 +116,8 @@ struct wal_stats {
     uint64_t prefilled;        /* bytes of zeros written ahead of the writer */
     uint64_t batches, records; /* written batches and the records in them */
     uint64_t syncs, sync_us_total, sync_us_max;
-    int error; /* sticky: 0 or -errno */
+    uint64_t holds, hold_timeouts; /* groups held for the loop; holds that hit the limit */
+    int error;                     /* sticky: 0 or -errno */
 };
 
 /* Called for every record found at recovery, in LSN order. A non-zero
@@ -143,11 +144,12 @@ uint64_t wal_append(struct wal *w, uint32_t db, uint32_t ncmds, const char *cmds
 /* Hands the records appended since the last seal to the writer. */
 void wal_seal(struct wal *w);
 /* The main thread reports, once per loop turn (after wal_seal), whether
- * the turn read requests. In `always` mode the writer holds a group open
- * (up to group_hold_us) while turns do, so that one sync covers what they
- * bring; a turn that reads nothing releases it. A loop about to sleep in
- * its poll must first report a turn that read nothing while the writer is
- * holding (wal_holding), or the sync waits for its time limit. */
+ * the turn appended records. In `always` mode the writer holds a group
+ * open (up to group_hold_us) while turns do, so that one sync covers what
+ * they bring; a turn that appends none releases it. The loop must never
+ * sleep in its poll after reporting a busy turn (it would hold the sync
+ * for the time limit): after a turn that read requests it polls without
+ * sleeping until a turn reads nothing, whose report is then quiet. */
 void wal_loop_busy(struct wal *w, bool busy);
 /* The writer is holding a group open for the loop (any thread). */
 bool wal_holding(const struct wal *w);

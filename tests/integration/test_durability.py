@@ -424,6 +424,39 @@ def test_everysec_never_prefills(make_server):
     assert info["lode_wal_prefilled_bytes"] == 0
 
 
+@pytest.mark.parametrize("busy_poll", ["0", "20"])
+def test_group_hold_released_by_quiet_loop(make_server, busy_poll):
+    """`always`: the WAL writer holds a group open while the loop's turns
+    append records and syncs as soon as a turn appends none. Clients that
+    each wait for their reply send nothing during a hold, so a hold that
+    ran to its time limit was a sync waiting for nothing: nearly all holds
+    must end by the loop's report, with busy polling (its last poll finds
+    nothing) and without it (the loop polls once more before sleeping)."""
+    import threading
+    s = make_server(["--busy-poll-us", busy_poll])
+    errors = []
+
+    def writer(i):
+        try:
+            c = s.client()
+            for n in range(300):
+                c.set("k%d:%d" % (i, n), n)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    info = pinfo(s.client())
+    assert info["lode_wal_durable_lsn"] == info["lode_wal_last_lsn"]
+    holds, timeouts = info["lode_wal_group_holds"], info["lode_wal_group_hold_timeouts"]
+    assert holds > 0
+    assert timeouts <= holds // 4, (holds, timeouts)
+
+
 @pytest.mark.parametrize("kill", [False, True], ids=["clean", "kill9"])
 def test_lazily_expired_key_stays_deleted(make_server, kill):
     s = make_server()
