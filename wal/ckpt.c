@@ -42,17 +42,19 @@
  * would fault their whole path back in at nearly every put. */
 #define CKPT_UNMAP_PUTS     16
 #define CKPT_UNMAP_DESC_MAX 256 /* a quarter of 1024 */
-/* Puts that do not mostly ascend, into a db not emptied in this
- * transaction, unmap it when it holds more than this (checked every
- * CKPT_UNMAP_PUTS puts: the process's resident file pages, from
- * /proc/self/statm, over what they were when the transaction began).
- * Without it a stretch of out-of-order puts into the existing tree mapped
- * the file without limit (an incremental checkpoint under heavy writes,
- * whose loop saves many keys out of turn, peaked at 1.4-1.6x steady RSS in
- * some runs). A db written whole in hash order (the threaded method's first
- * checkpoint) is left alone: there each put's leaf is new, and faulting
- * pages back in after every unmap made a first checkpoint of 1.3M keys
- * take minutes instead of ~17 s. */
+/* Whatever the order, every CKPT_CHECK_PUTS puts the writer reads how much
+ * the process's resident file pages grew since the transaction began
+ * (/proc/self/statm, ~1.7 us here) and unmaps the map past this budget:
+ * one read fault can map a large page-cache folio, so even 16 ascending
+ * puts that land far apart (an incremental checkpoint's sparse keys) mapped
+ * up to ~60 MB at once, and a stretch of out-of-order puts into the
+ * existing tree (keys the loop saved out of turn under heavy writes)
+ * mapped the file without limit (peaks of 1.4-1.6x steady RSS in some
+ * runs). Not in a db written whole in hash order (the threaded method's
+ * first checkpoint): there each put's leaf is new, and faulting pages back
+ * in after every unmap made a first checkpoint of 1.3M keys take minutes
+ * instead of ~17 s. */
+#define CKPT_CHECK_PUTS 4
 #define CKPT_MAP_BUDGET ((uint64_t)16 << 20)
 
 struct ckpt {
@@ -73,8 +75,9 @@ struct ckpt {
     size_t map_size;
     uint64_t since_trim;                 /* value bytes put since the last trim */
     uint32_t since_unmap;                /* puts since the map was last unmapped */
+    uint32_t since_check;                /* puts since file_resident was last read */
     uint32_t desc_avg;                   /* moving share of descending puts, 1/1024 */
-    int statm_fd;                        /* writemap: /proc/self/statm, or -1 */
+    int statm_fd;                        /* writemap: this process's statm (-1: none) */
     uint64_t file_base;                  /* resident file bytes at ckpt_begin */
     uint64_t dropped;                    /* bit db % 64: db emptied (written whole) */
     uint8_t prev_key[CKPT_LMDB_KEY_MAX]; /* the last put's LMDB key */
@@ -260,7 +263,7 @@ bool ckpt_map_full(const struct ckpt *c)
  * stay valid and fault the pages back in when touched again). */
 static void trim_map(struct ckpt *c, bool writeback)
 {
-    c->since_unmap = 0;
+    c->since_unmap = c->since_check = 0;
     int fd;
     if (writeback) {
         c->since_trim = 0;
@@ -283,9 +286,9 @@ static uint64_t file_resident(const struct ckpt *c)
 }
 
 /* A writemap writer after a put of key k (of db) with vlen bytes of
- * value: trims the map by bytes, and unmaps it by puts while they mostly
- * ascend, else when it outgrew CKPT_MAP_BUDGET (not in a db written
- * whole). */
+ * value: trims the map by bytes, unmaps it by puts while they mostly
+ * ascend, and when it outgrew CKPT_MAP_BUDGET (out of order: not in a db
+ * written whole). */
 static void after_put(struct ckpt *c, uint32_t db, const MDB_val *k, size_t vlen)
 {
     MDB_val prev = {c->prev_len, c->prev_key};
@@ -294,13 +297,18 @@ static void after_put(struct ckpt *c, uint32_t db, const MDB_val *k, size_t vlen
     memcpy(c->prev_key, k->mv_data, k->mv_size);
     c->prev_len = k->mv_size;
     bool writeback = (c->since_trim += vlen + k->mv_size) >= CKPT_TRIM_BYTES;
-    if (++c->since_unmap >= CKPT_UNMAP_PUTS && c->desc_avg >= CKPT_UNMAP_DESC_MAX) {
+    bool ascending = c->desc_avg < CKPT_UNMAP_DESC_MAX;
+    bool unmap = writeback || (ascending && ++c->since_unmap >= CKPT_UNMAP_PUTS);
+    if (!unmap && ++c->since_check >= CKPT_CHECK_PUTS) {
+        c->since_check = 0;
         /* out of order: each unmap makes the next puts fault their whole
-         * path back in, so only past the budget */
-        if ((c->dropped >> (db % 64) & 1) || file_resident(c) <= c->file_base + CKPT_MAP_BUDGET)
-            c->since_unmap = 0;
+         * path back in, so only past the budget, and never in a db
+         * written whole (each leaf there is new) */
+        if ((ascending || !(c->dropped >> (db % 64) & 1)) &&
+            file_resident(c) > c->file_base + CKPT_MAP_BUDGET)
+            unmap = true;
     }
-    if (writeback || c->since_unmap >= CKPT_UNMAP_PUTS) trim_map(c, writeback);
+    if (unmap) trim_map(c, writeback);
 }
 
 /* A writemap writer at close: the file was extended to the whole map;
