@@ -726,8 +726,8 @@ static void inline_sync(struct wal *w)
  *    the loop's first turn that appends none ends the hold. Where the
  *    loop, the writer and the disk's interrupts share a CPU, every sync
  *    costs the loop 100-250 us of it on this VM (and two or more context
- *    switches), so a sync that covers what the loop is still reading leaves
- *    the loop more of the CPU; once the loop runs dry nothing more is
+ *    switches), so a sync that covers what the loop is still appending
+ *    leaves the loop more of the CPU; once the loop runs dry nothing more is
  *    coming and the sync starts at once.
  * One sync then covers a whole group, as Redis's fsync per loop turn does,
  * while the loop goes on serving. While the writer waits here, wal_seal
@@ -749,16 +749,19 @@ static void group_wait(struct wal *w)
         }
     }
     atomic_store(&w->holding, true);
-    /* a quiet turn counted after this ends the hold, even when the turn
-     * after it is busy again by the time this thread runs */
+    /* the hold ends when the loop is quiet, or was quiet since this read
+     * (a quiet turn is not missed when the next one is busy again by the
+     * time this thread runs; and a quiet turn counted just before this
+     * read, whose busy flag is cleared just after, still ends it) */
     uint64_t quiet = atomic_load(&w->quiet_turns);
     if (atomic_load(&w->loop_busy) && w->hold_us) {
         struct timespec ts = util_deadline_after_us(w->hold_us);
         w->group_target = UINT64_MAX;
         atomic_fetch_add(&w->holds, 1);
-        while (atomic_load(&w->quiet_turns) == quiet && !w->stop) {
+        while (atomic_load(&w->quiet_turns) == quiet && atomic_load(&w->loop_busy) && !w->stop) {
             if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) != 0) {
-                if (atomic_load(&w->quiet_turns) == quiet) atomic_fetch_add(&w->hold_timeouts, 1);
+                if (atomic_load(&w->quiet_turns) == quiet && atomic_load(&w->loop_busy))
+                    atomic_fetch_add(&w->hold_timeouts, 1);
                 break;
             }
         }
