@@ -8,6 +8,8 @@
 # Environment (defaults in brackets):
 #   A_ARGS / B_ARGS  lode-server arguments of each side
 #                    ["--wal-prefill yes" / "--wal-prefill no"]
+#   A_SERVER / B_SERVER  the binary of each side [LODE_SERVER]: an A/B of
+#                    two builds (e.g. a worktree of the previous commit)
 #   DURABILITY       --durability for both [always]
 #   R                rounds [4]
 #   N_P1 / N_P16     requests per run [100000 / 1000000]
@@ -42,22 +44,27 @@ ops() { # -P value, requests -> ops/s
 }
 field() { redis-cli -p "$PORT" info persistence | tr -d '\r' | awk -F: -v k="$1" '$1 == k {print $2}'; }
 
-echo "A: $A_ARGS | B: $B_ARGS | durability $DURABILITY | SET -c 50 -r 100000, -n $N_P1 at -P 1, $N_P16 at -P 16"
+echo "A: ${A_SERVER:-$LODE_SERVER} $A_ARGS | B: ${B_SERVER:-$LODE_SERVER} $B_ARGS | durability $DURABILITY | SET -c 50 -r 100000, -n $N_P1 at -P 1, $N_P16 at -P 16"
 for r in $(seq 1 "$R"); do
     for side in A B; do
         args=$A_ARGS
-        [[ $side == B ]] && args=$B_ARGS
+        server=${A_SERVER:-$LODE_SERVER}
+        if [[ $side == B ]]; then
+            args=$B_ARGS
+            server=${B_SERVER:-$LODE_SERVER}
+        fi
         rm -rf "$DIR/data" && mkdir "$DIR/data"
         # shellcheck disable=SC2086
-        taskset -c "$SERVER_CPU" "$LODE_SERVER" --port "$PORT" --dir "$DIR/data" \
+        taskset -c "$SERVER_CPU" "$server" --port "$PORT" --dir "$DIR/data" \
             --durability "$DURABILITY" $args >"$DIR/log" 2>&1 &
         pid=$!
         for _ in $(seq 100); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
         p1=$(ops 1 "$N_P1")
         f1=$(field lode_wal_fsync_avg_us)
         p16=$(ops 16 "$N_P16")
-        printf "round %d %s: -P 1 %10s SET/s (fsync avg %s us)  -P 16 %10s SET/s  (fsync avg %s us, prefilled %s bytes)\n" \
-            "$r" "$side" "$p1" "$f1" "$p16" "$(field lode_wal_fsync_avg_us)" "$(field lode_wal_prefilled_bytes)"
+        printf "round %d %s: -P 1 %10s SET/s (fsync avg %s us)  -P 16 %10s SET/s  (fsync avg %s us, prefilled %s bytes, %s records per sync)\n" \
+            "$r" "$side" "$p1" "$f1" "$p16" "$(field lode_wal_fsync_avg_us)" "$(field lode_wal_prefilled_bytes)" \
+            "$(field lode_wal_records_per_batch)"
         kill "$pid"; wait "$pid" || true
         pid=
     done
