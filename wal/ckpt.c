@@ -311,6 +311,15 @@ static void after_put(struct ckpt *c, uint32_t db, const MDB_val *k, size_t vlen
     if (unmap) trim_map(c, writeback);
 }
 
+/* A writemap writer after a delete (whose search maps pages as a put's
+ * does): unmaps the map past the budget. Deletes come in key order. */
+static void after_delete(struct ckpt *c)
+{
+    if (!c->writemap || ++c->since_check < CKPT_CHECK_PUTS) return;
+    c->since_check = 0;
+    if (file_resident(c) > c->file_base + CKPT_MAP_BUDGET) trim_map(c, false);
+}
+
 /* A writemap writer at close: the file was extended to the whole map;
  * cut it back to the pages the last commit uses (no reader can use a page
  * above that), so the file is the size of its data. */
@@ -607,6 +616,7 @@ int ckpt_delete(struct ckpt *c, uint32_t db, const char *key, size_t klen)
     uint8_t kb[CKPT_LMDB_KEY_MAX];
     MDB_val k = {make_key(kb, db, key, klen), kb};
     int rc = mdb_del(c->wtxn, c->data, &k, NULL);
+    after_delete(c);
     if (rc == MDB_NOTFOUND) return 0;
     return rc ? fail(c, rc, "can't delete from the checkpoint") : 0;
 }
@@ -623,6 +633,7 @@ int ckpt_drop_db(struct ckpt *c, uint32_t db)
         if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) != 0) break;
         if (k.mv_size < 4 || memcmp(k.mv_data, prefix, 4) != 0) break;
         if ((rc = mdb_cursor_del(cur, 0)) != 0) break;
+        after_delete(c);
     }
     mdb_cursor_close(cur);
     c->dropped |= 1ull << (db % 64);

@@ -385,6 +385,20 @@ static void test_writer_map(void **state)
         expect_get(c, 0, key, kl, want, -1);
     }
     ckpt_close(c);
+
+    /* dropping the db deletes all of it (every page searched): held to
+     * the budget too */
+    assert_int_equal(ckpt_open_writer(&c, dir, (uint64_t)256 << 20, &err), 0);
+    assert_int_equal(ckpt_begin(c), 0);
+    assert_int_equal(ckpt_drop_db(c, 0), 0);
+    during = mapped_kb();
+    m = meta_at(9);
+    assert_int_equal(ckpt_commit(c, &m), 0);
+    ckpt_close(c);
+    if (during > 24 << 10) fail_msg("map resident: %ld KiB after dropping the db", during);
+    c = open_ro();
+    expect_get(c, 0, "k0", 2, NULL, 0);
+    ckpt_close(c);
     buf_release(&err);
 }
 
