@@ -523,10 +523,10 @@ void persist_before_sleep(void)
         snap_step(SNAP_SLICE_US);
         snap_arm();
     }
-    if (wal) {
-        wal_seal(wal);
-        /* `always`: the writer holds its group open while turns append
-         * records (reads alone do not: they bring nothing to sync) */
+    if (wal) wal_seal(wal);
+    if (wal && srv.cfg.durability == DUR_ALWAYS) {
+        /* the writer holds its group open while turns append records
+         * (reads alone do not: they bring nothing to sync) */
         uint64_t lsn = wal_last_lsn(wal);
         turn_busy = lsn != lsn_seen;
         wal_loop_busy(wal, turn_busy);

@@ -285,6 +285,14 @@ static uint64_t file_resident(const struct ckpt *c)
     return shared * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* Every CKPT_CHECK_PUTS calls: whether the map grew past CKPT_MAP_BUDGET. */
+static bool over_budget(struct ckpt *c)
+{
+    if (++c->since_check < CKPT_CHECK_PUTS) return false;
+    c->since_check = 0;
+    return file_resident(c) > c->file_base + CKPT_MAP_BUDGET;
+}
+
 /* A writemap writer after a put of key k (of db) with vlen bytes of
  * value: trims the map by bytes, unmaps it by puts while they mostly
  * ascend, and when it outgrew CKPT_MAP_BUDGET (out of order: not in a db
@@ -298,26 +306,19 @@ static void after_put(struct ckpt *c, uint32_t db, const MDB_val *k, size_t vlen
     c->prev_len = k->mv_size;
     bool writeback = (c->since_trim += vlen + k->mv_size) >= CKPT_TRIM_BYTES;
     bool ascending = c->desc_avg < CKPT_UNMAP_DESC_MAX;
-    bool unmap = writeback || (ascending && ++c->since_unmap >= CKPT_UNMAP_PUTS);
-    if (!unmap && ++c->since_check >= CKPT_CHECK_PUTS) {
-        c->since_check = 0;
-        /* out of order: each unmap makes the next puts fault their whole
-         * path back in, so only past the budget, and never in a db
-         * written whole (each leaf there is new) */
-        if ((ascending || !(c->dropped >> (db % 64) & 1)) &&
-            file_resident(c) > c->file_base + CKPT_MAP_BUDGET)
-            unmap = true;
-    }
-    if (unmap) trim_map(c, writeback);
+    /* out of order, each unmap makes the next puts fault their whole path
+     * back in: only past the budget, and never in a db written whole
+     * (each leaf there is new) */
+    if (writeback || (ascending && ++c->since_unmap >= CKPT_UNMAP_PUTS) ||
+        ((ascending || !(c->dropped >> (db % 64) & 1)) && over_budget(c)))
+        trim_map(c, writeback);
 }
 
 /* A writemap writer after a delete (whose search maps pages as a put's
- * does): unmaps the map past the budget. Deletes come in key order. */
+ * does; deletes come in key order). */
 static void after_delete(struct ckpt *c)
 {
-    if (!c->writemap || ++c->since_check < CKPT_CHECK_PUTS) return;
-    c->since_check = 0;
-    if (file_resident(c) > c->file_base + CKPT_MAP_BUDGET) trim_map(c, false);
+    if (c->writemap && over_budget(c)) trim_map(c, false);
 }
 
 /* A writemap writer at close: the file was extended to the whole map;
@@ -686,10 +687,10 @@ int ckpt_get_meta(struct ckpt *c, const char *name, struct buf *out)
  * clears each one's dirty flag), faulting all of them back into the map at
  * once: hundreds of MB of page cache counted in the process's RSS (and by
  * the OOM killer) for a checkpoint that rewrote as many pages. While the
- * commit runs, a thread unmaps the map every millisecond, as trim_map does
- * between puts: the pages stay in the page cache, dirty ones stay dirty
- * (unmapping hands the dirty bit to the page) and LMDB's msync writes
- * them; a page touched again faults back in.
+ * commit runs, a thread unmaps the map every CKPT_UNMAP_EVERY_US, as
+ * trim_map does between puts: the pages stay in the page cache, dirty
+ * ones stay dirty (unmapping hands the dirty bit to the page) and LMDB's
+ * msync writes them; a page touched again faults back in.
  */
 struct unmapper {
     struct ckpt *c;

@@ -969,14 +969,13 @@ int wal_failed(const struct wal *w)
 void wal_set_sync(struct wal *w, int sync)
 {
     bool inl = sync != WAL_SYNC_ALWAYS;
-    if (inl != w->inline_io) wal_seal(w); /* what was appended goes the old way */
+    if (inl != w->inline_io) {
+        wal_seal(w);             /* what was appended goes the old way */
+        wal_loop_busy(w, false); /* the loop waits here: no group to hold for it */
+    }
     pthread_mutex_lock(&w->mu);
     if (inl != w->inline_io) {
-        /* hand the segment over: the writer must be idle (and holds no
-         * group for a loop that waits here) */
-        atomic_fetch_add(&w->quiet_turns, 1);
-        atomic_store(&w->loop_busy, false);
-        pthread_cond_signal(&w->cv);
+        /* hand the segment over: the writer must be idle */
         while (w->queue || w->writer_busy || w->sync_busy) pthread_cond_wait(&w->idle, &w->mu);
         w->inline_io = inl;
     }

@@ -101,7 +101,7 @@ struct wal_options {
     uint64_t prefill_ahead;
     uint32_t prefill_chunk;
     /* `always`: the longest the writer holds a group open while the main
-     * thread reports turns that read requests (wal_loop_busy), in us
+     * thread reports turns that append records (wal_loop_busy), in us
      * (0: WAL_GROUP_HOLD_US). */
     uint32_t group_hold_us;
 };
@@ -147,9 +147,9 @@ void wal_seal(struct wal *w);
  * the turn appended records. In `always` mode the writer holds a group
  * open (up to group_hold_us) while turns do, so that one sync covers what
  * they bring; a turn that appends none releases it. The loop must never
- * sleep in its poll after reporting a busy turn (it would hold the sync
- * for the time limit): after a turn that read requests it polls without
- * sleeping until a turn reads nothing, whose report is then quiet. */
+ * sleep in its poll with a busy report standing (it would hold the sync
+ * for the time limit): it polls without sleeping until a poll finds
+ * nothing and nothing was appended since, and reports that as quiet. */
 void wal_loop_busy(struct wal *w, bool busy);
 /* The writer is holding a group open for the loop (any thread). */
 bool wal_holding(const struct wal *w);

@@ -304,6 +304,45 @@ static long mapped_kb(void)
     return kb;
 }
 
+/* Reads back every step-th of the n values k<from>... from the store. */
+static void expect_many(int from, int n, int step)
+{
+    struct ckpt *c = open_ro();
+    for (int i = from; i < from + n; i += step) {
+        char key[32], want[1024];
+        size_t kl = many_entry(i, key, want);
+        expect_get(c, 0, key, kl, want, -1);
+    }
+    ckpt_close(c);
+}
+
+static int update_out_of_order(struct ckpt *c)
+{
+    return put_strided(c, 0, 20000, 7919);
+}
+
+static int drop_db0(struct ckpt *c)
+{
+    return ckpt_drop_db(c, 0);
+}
+
+/* Runs op in a writemap writer's transaction, committed at lsn; returns
+ * the KiB of the map resident right after op. */
+static long resident_after(int (*op)(struct ckpt *), uint64_t lsn)
+{
+    struct ckpt *c;
+    struct buf err = BUF_INIT;
+    assert_int_equal(ckpt_open_writer(&c, dir, (uint64_t)256 << 20, &err), 0);
+    assert_int_equal(ckpt_begin(c), 0);
+    assert_int_equal(op(c), 0);
+    long kb = mapped_kb();
+    struct ckpt_meta m = meta_at(lsn);
+    assert_int_equal(ckpt_commit(c, &m), 0);
+    ckpt_close(c);
+    buf_release(&err);
+    return kb;
+}
+
 /* ckpt_open_writer: more than the trim interval written through the shared
  * map reads back intact, and the map is unmapped as the puts go (in key
  * order) and after the commit, so the writer's resident memory stays small;
@@ -360,41 +399,19 @@ static void test_writer_map(void **state)
     assert_int_equal(ckpt_read_meta(c, &r), 0);
     assert_int_equal(r.lsn, 7);
     expect_get(c, 0, "before", 6, NULL, 0);
-    for (int i = 0; i < 40000; i += 997) {
-        char key[32], want[1024];
-        size_t kl = many_entry(i, key, want);
-        expect_get(c, 0, key, kl, want, -1);
-    }
     ckpt_close(c);
+    expect_many(0, 40000, 997);
 
     /* updates out of order (half the puts descend) all over the tree, 20
      * MiB of values (no trim by bytes): each copies its leaf, ~100 MiB
      * through the map, unmapped once past the budget (16 MiB) */
-    assert_int_equal(ckpt_open_writer(&c, dir, (uint64_t)256 << 20, &err), 0);
-    assert_int_equal(ckpt_begin(c), 0);
-    assert_int_equal(put_strided(c, 0, 20000, 7919), 0);
-    during = mapped_kb();
-    m = meta_at(8);
-    assert_int_equal(ckpt_commit(c, &m), 0);
-    ckpt_close(c);
+    during = resident_after(update_out_of_order, 8);
     if (during > 24 << 10) fail_msg("map resident: %ld KiB after out-of-order puts", during);
-    c = open_ro();
-    for (int i = 0; i < 40000; i += 991) {
-        char key[32], want[1024];
-        size_t kl = many_entry(i, key, want);
-        expect_get(c, 0, key, kl, want, -1);
-    }
-    ckpt_close(c);
+    expect_many(0, 40000, 991);
 
     /* dropping the db deletes all of it (every page searched): held to
      * the budget too */
-    assert_int_equal(ckpt_open_writer(&c, dir, (uint64_t)256 << 20, &err), 0);
-    assert_int_equal(ckpt_begin(c), 0);
-    assert_int_equal(ckpt_drop_db(c, 0), 0);
-    during = mapped_kb();
-    m = meta_at(9);
-    assert_int_equal(ckpt_commit(c, &m), 0);
-    ckpt_close(c);
+    during = resident_after(drop_db0, 9);
     if (during > 24 << 10) fail_msg("map resident: %ld KiB after dropping the db", during);
     c = open_ro();
     expect_get(c, 0, "k0", 2, NULL, 0);
