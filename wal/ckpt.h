@@ -100,6 +100,8 @@ int ckpt_put_serialized(struct ckpt *c, uint32_t db, const void *p, size_t n);
  * ckpt_key_cmp): LMDB appends it without a search and fills its pages
  * whole. A key that does not sort last is stored by an ordinary put. */
 int ckpt_append(struct ckpt *c, uint32_t db, const struct kv *kv, long long expire_ms);
+/* As ckpt_put_serialized, appended as ckpt_append does. */
+int ckpt_append_serialized(struct ckpt *c, uint32_t db, const void *p, size_t n);
 /* The order of two keys of one db in the store: <0, 0 or >0. */
 int ckpt_key_cmp(const char *a, size_t alen, const char *b, size_t blen);
 /* The first CKPT_KEY_HEAD bytes of a key's place in that order (zero

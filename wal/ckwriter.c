@@ -7,6 +7,7 @@
  */
 #include "wal/ckwriter.h"
 #include "engine/lode.h"
+#include "wal/ckrun.h"
 #include "engine/serialize.h"
 #include "engine/util.h"
 
@@ -22,7 +23,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-enum { REC_PUT = 1, REC_DEL = 2 };
+enum { REC_PUT = CKRUN_PUT, REC_DEL = CKRUN_DEL };
 #define REC_HEAD 9
 
 /* a block is handed over when it reaches this size */
@@ -52,6 +53,8 @@ struct ckwriter {
     _Atomic int state;
     _Atomic bool sorted;
     bool map_full;
+    struct ckrun *runs; /* the thread's: puts of dbs written whole, sorted */
+    bool direct;        /* the sort file failed: dbs written whole are put as they come */
     char error[256];
 };
 
@@ -76,6 +79,43 @@ static void fail(struct ckwriter *w, const char *what)
     atomic_store(&w->state, CKW_FAILED);
 }
 
+static int emit_sorted(void *priv, int op, uint32_t db, const char *p, size_t n)
+{
+    struct ckpt *c = priv;
+    return op == REC_PUT ? ckpt_append_serialized(c, db, p, n) : ckpt_delete(c, db, p, n);
+}
+
+/* Writes what the runs hold, in key order. */
+static void drain_runs(struct ckwriter *w, struct ckpt *c)
+{
+    struct buf err = BUF_INIT;
+    if (ckrun_drain(w->runs, emit_sorted, c, &err) != 0) {
+        if (err.len) {
+            fail(w, err.ptr);
+        } else {
+            w->map_full = ckpt_map_full(c);
+            fail(w, ckpt_last_error(c));
+        }
+    }
+    buf_release(&err);
+}
+
+/* A record of a db written whole goes to the runs (ckrun.h): the loop
+ * hands those dbs over in hash order. */
+static void sort_record(struct ckwriter *w, struct ckpt *c, const char *rec, uint32_t db,
+                        const char *payload, uint32_t len)
+{
+    int rc = ckrun_add(w->runs, rec[0], db, payload, len);
+    if (rc == LODE_ECORRUPT) {
+        fail(w, "a serialized entry without its key");
+    } else if (rc) {
+        /* the sort file can't take more (a full disk?): what the runs
+         * hold goes in now, in order, and the rest as it comes */
+        w->direct = true;
+        drain_runs(w, c);
+    }
+}
+
 static void apply_block(struct ckwriter *w, struct ckpt *c, const struct buf *b)
 {
     size_t off = 0;
@@ -85,6 +125,11 @@ static void apply_block(struct ckwriter *w, struct ckpt *c, const struct buf *b)
         memcpy(&db, p + 1, 4);
         memcpy(&len, p + 5, 4);
         const char *payload = p + REC_HEAD;
+        if (w->runs && !w->direct && db < (uint32_t)w->o.ndbs && w->drop[db]) {
+            sort_record(w, c, p, db, payload, len);
+            off += REC_HEAD + len;
+            continue;
+        }
         int rc = p[0] == REC_PUT ? ckpt_put_serialized(c, db, payload, len)
                                  : ckpt_delete(c, db, payload, len);
         if (rc) {
@@ -98,6 +143,15 @@ static void apply_block(struct ckwriter *w, struct ckpt *c, const struct buf *b)
 static void *writer_main(void *arg)
 {
     struct ckwriter *w = arg;
+    /* opened first: the store's own thread (the commit's unmapper) keeps
+     * the loop's priority */
+    struct ckpt *c = NULL;
+    struct buf err = BUF_INIT;
+    if (ckpt_open_writer(&c, w->o.dir, w->o.room, &err) != 0) {
+        fail(w, err.ptr ? err.ptr : "can't open the checkpoint store");
+        c = NULL;
+    }
+    buf_release(&err);
     if (w->o.nice > 0) {
         pid_t tid = (pid_t)syscall(SYS_gettid);
         if (setpriority(PRIO_PROCESS, (id_t)tid, w->o.nice) != 0) { /* runs at the loop's */
@@ -109,16 +163,13 @@ static void *writer_main(void *arg)
         if (w->o.nice >= 19 && sched_setscheduler(tid, SCHED_IDLE, &sp) != 0) { /* nice 19 then */
         }
     }
-    struct ckpt *c = NULL;
-    struct buf err = BUF_INIT;
-    if (ckpt_open_writer(&c, w->o.dir, w->o.room, &err) != 0) {
-        fail(w, err.ptr ? err.ptr : "can't open the checkpoint store");
-        c = NULL;
-    }
-    buf_release(&err);
     if (c && ckpt_begin(c) != 0) fail(w, ckpt_last_error(c));
-    for (int i = 0; i < w->o.ndbs && atomic_load(&w->state) == CKW_RUNNING; i++)
-        if (w->drop[i] && ckpt_drop_db(c, (uint32_t)i) != 0) fail(w, ckpt_last_error(c));
+    for (int i = 0; i < w->o.ndbs && atomic_load(&w->state) == CKW_RUNNING; i++) {
+        if (!w->drop[i]) continue;
+        if (ckpt_drop_db(c, (uint32_t)i) != 0) fail(w, ckpt_last_error(c));
+        if (!w->runs)
+            w->runs = ckrun_new(w->o.dir, w->o.run_bytes ? w->o.run_bytes : CKW_RUN_BYTES);
+    }
     if (w->o.collect) w->norder = w->o.collect(w->o.priv, &w->order);
     if (w->norder) qsort(w->order, w->norder, sizeof(*w->order), entry_cmp);
     pthread_mutex_lock(&w->mu);
@@ -159,6 +210,7 @@ static void *writer_main(void *arg)
         }
         if (finish) break;
     }
+    if (w->runs && !w->direct && atomic_load(&w->state) == CKW_RUNNING) drain_runs(w, c);
     if (atomic_load(&w->state) == CKW_RUNNING) {
         int rc = ckpt_put_meta(c, CKPT_META_FUNCTIONS, w->fns.ptr ? w->fns.ptr : "", w->fns.len);
         if (rc == 0) {
@@ -173,6 +225,8 @@ static void *writer_main(void *arg)
         }
     }
     ckpt_close(c);
+    ckrun_free(w->runs);
+    w->runs = NULL;
     if (atomic_load(&w->state) == CKW_RUNNING) atomic_store(&w->state, CKW_DONE);
     pthread_mutex_lock(&w->mu);
     pthread_cond_broadcast(&w->room);

@@ -10,7 +10,11 @@
  * lists (ckw_options.collect) and sorts the keys of an incremental
  * checkpoint into the store's key order, so that the loop can hand them
  * over in the order LMDB writes fastest without spending its own time on
- * the list.
+ * the list. What the loop hands over for a db written whole (in hash
+ * order: it scans the db) is not written as it comes but gathered in
+ * sorted runs (ckrun.h) and written in key order, appended, after the
+ * loop's last block: the map of the file then stays small and its pages
+ * full.
  *
  * A failure (LMDB error, full map) is sticky: the thread discards what
  * still comes, ckw_state says CKW_FAILED, and nothing is committed. An
@@ -48,6 +52,10 @@ struct ckw_options {
     const bool *drop; /* ndbs flags: dbs emptied before anything is written */
     int ndbs;
     int nice; /* the thread's nice value (0: unchanged) */
+    /* Puts into the dbs written whole are sorted into the store's order
+     * before they are written (ckrun.h), in runs of this many bytes in
+     * memory, merged from a sort file beside the store. 0: CKW_RUN_BYTES */
+    size_t run_bytes;
     /* Called in the thread first: lists the keys to sort (*out, allocated
      * with lode_malloc, owned by the writer until ckw_end); returns their
      * count. NULL: none. It must only read what the loop leaves alone. */
@@ -57,6 +65,9 @@ struct ckw_options {
 };
 
 enum { CKW_RUNNING = 0, CKW_DONE = 1, CKW_FAILED = 2 };
+
+/* The default run: as much as the loop may queue for the thread. */
+#define CKW_RUN_BYTES ((size_t)4 << 20)
 
 struct ckwriter;
 

@@ -1,0 +1,239 @@
+/*
+ * test_ckwriter.c - the checkpoint writer thread: a db written whole,
+ * handed over out of order (as the loop's hash-order scan does), is stored
+ * in key order through sorted runs: every key with its last value, none of
+ * the db's old keys, the other dbs changed key by key, and a file as
+ * compact as appending makes it.
+ */
+#include "engine/lode.h"
+#include "engine/object.h"
+#include "engine/util.h"
+#include "wal/ckpt.h"
+#include "wal/ckwriter.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char root[256], dir[300], other[300];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(root, sizeof(root), "/tmp/lode_test_ckwriter_XXXXXX");
+    assert_non_null(mkdtemp(root));
+    snprintf(dir, sizeof(dir), "%s/checkpoint", root);
+    snprintf(other, sizeof(other), "%s/unsorted", root);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+#define NKEYS 20000
+
+/* Key i's value in version v: ~100 bytes. */
+static size_t value_of(int i, int v, char *out)
+{
+    return (size_t)sprintf(out, "value-%d-%d-%090d", i, v, i);
+}
+
+static size_t key_of(int i, char *out)
+{
+    return (size_t)sprintf(out, "key:%08d", i);
+}
+
+/* The order of the n keys: scrambled, as a hash table's is. */
+static int nth(int j)
+{
+    return (int)(((long long)j * 7919) % NKEYS);
+}
+
+static void expect_str(struct ckpt *c, uint32_t db, const char *k, size_t klen, const char *v,
+                       size_t vlen)
+{
+    struct kv *kv = NULL;
+    long long e = 0;
+    int rc = ckpt_get(c, db, k, klen, &kv, &e);
+    if (!v) {
+        if (rc != 0) fail_msg("%.*s in db %u: present, should not be", (int)klen, k, db);
+        return;
+    }
+    if (rc != 1) fail_msg("%.*s in db %u: missing", (int)klen, k, db);
+    char tmp[UTIL_LLSTR_SIZE];
+    size_t len;
+    const char *s = kv_str(kv, tmp, &len);
+    assert_int_equal(len, vlen);
+    assert_memory_equal(s, v, len);
+    kv_free(kv);
+}
+
+static off_t size_of(const char *d)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/data.mdb", d);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+static void put_str(struct ckpt *c, uint32_t db, const char *k, const char *v)
+{
+    struct kv *kv = kv_new_str(k, strlen(k), v, strlen(v));
+    assert_int_equal(ckpt_put(c, db, kv, -1), 0);
+    kv_free(kv);
+}
+
+static void test_db_written_whole(void **state)
+{
+    (void)state;
+    /* a previous checkpoint: db 1 is to be replaced, db 0 updated (a db
+     * written whole goes in by appends when no higher db has keys) */
+    struct ckpt *c = NULL;
+    struct buf err = BUF_INIT;
+    assert_int_equal(ckpt_open(&c, dir, false, &err), 0);
+    assert_int_equal(ckpt_begin(c), 0);
+    put_str(c, 1, "stale", "gone after the drop");
+    put_str(c, 1, "key:00000007", "old value");
+    put_str(c, 0, "kept", "untouched");
+    put_str(c, 0, "changed", "before");
+    put_str(c, 0, "deleted", "before");
+    struct ckpt_meta m = {.version = CKPT_VERSION, .lsn = 3, .time_ms = 1};
+    memset(m.replid, '0', sizeof(m.replid));
+    assert_int_equal(ckpt_commit(c, &m), 0);
+    ckpt_close(c);
+
+    bool drop[2] = {false, true};
+    struct ckw_options o = {
+        .dir = dir, .room = (uint64_t)64 << 20, .drop = drop, .ndbs = 2, .run_bytes = 64 << 10};
+    struct ckwriter *w = NULL;
+    assert_int_equal(ckw_start(&w, &o), 0);
+    ckw_wait_sorted(w);
+    char key[32], val[128];
+    /* every key, then a second version of every third key (a key saved
+     * again), all out of order, with the other db's changes among them */
+    for (int v = 0; v < 2; v++) {
+        for (int j = 0; j < NKEYS; j++) {
+            int i = nth(j);
+            if (v == 1 && i % 3) continue;
+            size_t kl = key_of(i, key), vl = value_of(i, v, val);
+            struct kv *kv = kv_new_str(key, kl, val, vl);
+            assert_int_equal(ckw_put_kv(w, 1, kv, -1), 0);
+            kv_free(kv);
+            if (j == NKEYS / 2 && v == 0) {
+                kv = kv_new_str("changed", 7, "after", 5);
+                assert_int_equal(ckw_put_kv(w, 0, kv, -1), 0);
+                kv_free(kv);
+                ckw_delete(w, 0, "deleted", 7);
+            }
+            if (j % 512 == 0) ckw_wait_room(w, 1 << 20);
+        }
+    }
+    ckw_finish(w, 9, "", 0);
+    bool map_full = true;
+    assert_int_equal(ckw_end(w, false, &err, &map_full), CKW_DONE);
+    assert_false(map_full);
+    buf_release(&err);
+
+    assert_int_equal(ckpt_open(&c, dir, true, &err), 0);
+    struct ckpt_meta r;
+    assert_int_equal(ckpt_read_meta(c, &r), 0);
+    assert_int_equal(r.lsn, 9);
+    for (int i = 0; i < NKEYS; i++) {
+        size_t kl = key_of(i, key), vl = value_of(i, i % 3 ? 0 : 1, val);
+        expect_str(c, 1, key, kl, val, vl);
+    }
+    expect_str(c, 1, "stale", 5, NULL, 0);
+    expect_str(c, 0, "kept", 4, "untouched", 9);
+    expect_str(c, 0, "changed", 7, "after", 5);
+    expect_str(c, 0, "deleted", 7, NULL, 0);
+    ckpt_close(c);
+
+    /* the same entries put in the order they came: LMDB splits pages all
+     * over the tree and leaves them part full */
+    assert_int_equal(ckpt_open_writer(&c, other, (uint64_t)64 << 20, &err), 0);
+    assert_int_equal(ckpt_begin(c), 0);
+    for (int j = 0; j < NKEYS; j++) {
+        int i = nth(j);
+        size_t kl = key_of(i, key), vl = value_of(i, i % 3 ? 0 : 1, val);
+        struct kv *kv = kv_new_str(key, kl, val, vl);
+        assert_int_equal(ckpt_put(c, 1, kv, -1), 0);
+        kv_free(kv);
+    }
+    assert_int_equal(ckpt_commit(c, &m), 0);
+    ckpt_close(c);
+    buf_release(&err);
+    off_t sorted = size_of(dir), unsorted = size_of(other);
+    if (sorted * 10 > unsorted * 8)
+        fail_msg("data.mdb: %lld bytes written in key order, %lld in the order handed over",
+                 (long long)sorted, (long long)unsorted);
+}
+
+/* A db written whole below a db that keeps its keys: its keys can't be
+ * appended (LMDB appends only after the last key of all) and go in by
+ * ordinary puts, still in key order; spilled runs and all. */
+static void test_db_written_whole_below_others(void **state)
+{
+    (void)state;
+    struct ckpt *c = NULL;
+    struct buf err = BUF_INIT;
+    assert_int_equal(ckpt_open(&c, dir, false, &err), 0);
+    assert_int_equal(ckpt_begin(c), 0);
+    put_str(c, 0, "stale", "gone after the drop");
+    put_str(c, 1, "kept", "untouched");
+    struct ckpt_meta m = {.version = CKPT_VERSION, .lsn = 3, .time_ms = 1};
+    memset(m.replid, '0', sizeof(m.replid));
+    assert_int_equal(ckpt_commit(c, &m), 0);
+    ckpt_close(c);
+
+    bool drop[2] = {true, false};
+    struct ckw_options o = {
+        .dir = dir, .room = (uint64_t)64 << 20, .drop = drop, .ndbs = 2, .run_bytes = 64 << 10};
+    struct ckwriter *w = NULL;
+    assert_int_equal(ckw_start(&w, &o), 0);
+    ckw_wait_sorted(w);
+    char key[32], val[128];
+    for (int j = 0; j < NKEYS; j++) {
+        int i = nth(j);
+        size_t kl = key_of(i, key), vl = value_of(i, 0, val);
+        struct kv *kv = kv_new_str(key, kl, val, vl);
+        assert_int_equal(ckw_put_kv(w, 0, kv, -1), 0);
+        kv_free(kv);
+        if (i % 7 == 0) ckw_delete(w, 0, key, kl); /* saved, then found gone */
+        if (j % 512 == 0) ckw_wait_room(w, 1 << 20);
+    }
+    ckw_finish(w, 10, "", 0);
+    assert_int_equal(ckw_end(w, false, &err, NULL), CKW_DONE);
+    assert_int_equal(ckpt_open(&c, dir, true, &err), 0);
+    for (int i = 0; i < NKEYS; i++) {
+        size_t kl = key_of(i, key), vl = value_of(i, 0, val);
+        expect_str(c, 0, key, kl, i % 7 ? val : NULL, vl);
+    }
+    expect_str(c, 0, "stale", 5, NULL, 0);
+    expect_str(c, 1, "kept", 4, "untouched", 9);
+    ckpt_close(c);
+    buf_release(&err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_db_written_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_written_whole_below_others, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
