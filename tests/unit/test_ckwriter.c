@@ -98,31 +98,47 @@ static void put_str(struct ckpt *c, uint32_t db, const char *k, const char *v)
     kv_free(kv);
 }
 
+/* A previous checkpoint (LSN 3) of the n (db, key, value) triples. */
+static void previous(const uint32_t *dbs, const char *const *kv, int n)
+{
+    struct ckpt *c = NULL;
+    struct buf err = BUF_INIT;
+    assert_int_equal(ckpt_open(&c, dir, false, &err), 0);
+    buf_release(&err);
+    assert_int_equal(ckpt_begin(c), 0);
+    for (int i = 0; i < n; i++) put_str(c, dbs[i], kv[2 * i], kv[2 * i + 1]);
+    struct ckpt_meta m = {.version = CKPT_VERSION, .lsn = 3, .time_ms = 1};
+    memset(m.replid, '0', sizeof(m.replid));
+    assert_int_equal(ckpt_commit(c, &m), 0);
+    ckpt_close(c);
+}
+
+/* A writer of two dbs, db drop written whole, in runs of 64 KiB. */
+static struct ckwriter *start(int drop)
+{
+    static bool flags[2];
+    flags[0] = drop == 0;
+    flags[1] = drop == 1;
+    struct ckw_options o = {
+        .dir = dir, .room = (uint64_t)64 << 20, .drop = flags, .ndbs = 2, .run_bytes = 64 << 10};
+    struct ckwriter *w = NULL;
+    assert_int_equal(ckw_start(&w, &o), 0);
+    ckw_wait_sorted(w);
+    return w;
+}
+
 static void test_db_written_whole(void **state)
 {
     (void)state;
     /* a previous checkpoint: db 1 is to be replaced, db 0 updated (a db
      * written whole goes in by appends when no higher db has keys) */
+    previous((const uint32_t[]){1, 1, 0, 0, 0},
+             (const char *const[]){"stale", "gone after the drop", "key:00000007", "old value",
+                                   "kept", "untouched", "changed", "before", "deleted", "before"},
+             5);
     struct ckpt *c = NULL;
     struct buf err = BUF_INIT;
-    assert_int_equal(ckpt_open(&c, dir, false, &err), 0);
-    assert_int_equal(ckpt_begin(c), 0);
-    put_str(c, 1, "stale", "gone after the drop");
-    put_str(c, 1, "key:00000007", "old value");
-    put_str(c, 0, "kept", "untouched");
-    put_str(c, 0, "changed", "before");
-    put_str(c, 0, "deleted", "before");
-    struct ckpt_meta m = {.version = CKPT_VERSION, .lsn = 3, .time_ms = 1};
-    memset(m.replid, '0', sizeof(m.replid));
-    assert_int_equal(ckpt_commit(c, &m), 0);
-    ckpt_close(c);
-
-    bool drop[2] = {false, true};
-    struct ckw_options o = {
-        .dir = dir, .room = (uint64_t)64 << 20, .drop = drop, .ndbs = 2, .run_bytes = 64 << 10};
-    struct ckwriter *w = NULL;
-    assert_int_equal(ckw_start(&w, &o), 0);
-    ckw_wait_sorted(w);
+    struct ckwriter *w = start(1);
     char key[32], val[128];
     /* every key, then a second version of every third key (a key saved
      * again), all out of order, with the other db's changes among them */
@@ -174,6 +190,8 @@ static void test_db_written_whole(void **state)
         assert_int_equal(ckpt_put(c, 1, kv, -1), 0);
         kv_free(kv);
     }
+    struct ckpt_meta m = {.version = CKPT_VERSION, .lsn = 9, .time_ms = 1};
+    memset(m.replid, '0', sizeof(m.replid));
     assert_int_equal(ckpt_commit(c, &m), 0);
     ckpt_close(c);
     buf_release(&err);
@@ -189,23 +207,11 @@ static void test_db_written_whole(void **state)
 static void test_db_written_whole_below_others(void **state)
 {
     (void)state;
+    previous((const uint32_t[]){0, 1},
+             (const char *const[]){"stale", "gone after the drop", "kept", "untouched"}, 2);
     struct ckpt *c = NULL;
     struct buf err = BUF_INIT;
-    assert_int_equal(ckpt_open(&c, dir, false, &err), 0);
-    assert_int_equal(ckpt_begin(c), 0);
-    put_str(c, 0, "stale", "gone after the drop");
-    put_str(c, 1, "kept", "untouched");
-    struct ckpt_meta m = {.version = CKPT_VERSION, .lsn = 3, .time_ms = 1};
-    memset(m.replid, '0', sizeof(m.replid));
-    assert_int_equal(ckpt_commit(c, &m), 0);
-    ckpt_close(c);
-
-    bool drop[2] = {true, false};
-    struct ckw_options o = {
-        .dir = dir, .room = (uint64_t)64 << 20, .drop = drop, .ndbs = 2, .run_bytes = 64 << 10};
-    struct ckwriter *w = NULL;
-    assert_int_equal(ckw_start(&w, &o), 0);
-    ckw_wait_sorted(w);
+    struct ckwriter *w = start(0);
     char key[32], val[128];
     for (int j = 0; j < NKEYS; j++) {
         int i = nth(j);
