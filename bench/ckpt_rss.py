@@ -11,7 +11,8 @@ checkpoint (BGSAVE: a writer thread, or a forked child, writing LMDB) and redis-
 For each server: load N keys with B-byte values (every key the write load
 uses: redis-benchmark's key:%012d, through redis-cli --pipe), note the
 steady RSS, start redis-benchmark overwriting random keys of them (-r N)
-with C clients (so the dataset does not grow meanwhile), run BGSAVE, and sample every 50 ms the
+with C clients (so the dataset does not grow meanwhile; --clients 0: no
+load), run BGSAVE, and sample every 50 ms the
 parent's RSS (/proc/PID/status VmRSS) plus the child's private pages
 (/proc/CHILD/smaps_rollup Private_Clean + Private_Dirty) until the snapshot
 ends. With --incremental a first snapshot is taken (and waited for) before
@@ -145,11 +146,13 @@ def run_one(kind, binary, work, keys, size, clients, incremental, lode_args):
             wait_snapshot(port)
         steady = kb_field("/proc/%d/status" % pid, ("VmRSS",))
         steady_anon = kb_field("/proc/%d/status" % pid, ("RssAnon", "RssShmem"))
-        load = subprocess.Popen(["redis-benchmark", "-p", str(port), "-t", "set", "-d",
-                                 str(size), "-r", str(keys), "-n", "100000000", "-c",
-                                 str(clients), "-q"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        time.sleep(1.0)  # the write load is running before the snapshot starts
+        load = None
+        if clients:
+            load = subprocess.Popen(["redis-benchmark", "-p", str(port), "-t", "set", "-d",
+                                     str(size), "-r", str(keys), "-n", "100000000", "-c",
+                                     str(clients), "-q"], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            time.sleep(1.0)  # the write load is running before the snapshot starts
         cli(port, "BGSAVE")
         t0 = time.monotonic()
         peak, peak_anon, samples, peak_files = 0, 0, 0, []
@@ -172,8 +175,9 @@ def run_one(kind, binary, work, keys, size, clients, incremental, lode_args):
                 break
             time.sleep(0.05)
         dur = time.monotonic() - t0
-        load.terminate()
-        load.wait()
+        if load:
+            load.terminate()
+            load.wait()
         status = info(port, "persistence")
         ok = status.get("rdb_last_bgsave_status", status.get("lode_checkpoint_status"))
         return {"keys": nkeys, "steady": steady, "peak": peak, "peak_anon": peak_anon, "dur": dur,
