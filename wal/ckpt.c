@@ -152,8 +152,6 @@ static char *find_map(MDB_env *env, size_t size)
     return found;
 }
 
-/* Opens dir for ckpt_open (map_size 0: readers and plain writers) or for
- * ckpt_open_writer (map_size: the exact map, with MDB_WRITEMAP). */
 /*
  * A writemap writer's commit touches every page of the transaction (LMDB
  * clears each one's dirty flag), faulting all of them back into the map at
@@ -252,6 +250,8 @@ static int commit_unmapped(struct ckpt *c, MDB_txn *txn)
     return rc;
 }
 
+/* Opens dir for ckpt_open (map_size 0: readers and plain writers) or for
+ * ckpt_open_writer (map_size: the exact map, with MDB_WRITEMAP). */
 static int open_store(struct ckpt **out, const char *dir, bool readonly, size_t map_size,
                       struct buf *err)
 {

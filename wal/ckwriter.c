@@ -7,9 +7,9 @@
  */
 #include "wal/ckwriter.h"
 #include "engine/lode.h"
-#include "wal/ckrun.h"
 #include "engine/serialize.h"
 #include "engine/util.h"
+#include "wal/ckrun.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -144,7 +144,8 @@ static void *writer_main(void *arg)
 {
     struct ckwriter *w = arg;
     /* opened first: the store's own thread (the commit's unmapper) keeps
-     * the loop's priority */
+     * the loop's priority (so does the open, whose fallocate takes a few
+     * ms of the CPU) */
     struct ckpt *c = NULL;
     struct buf err = BUF_INIT;
     if (ckpt_open_writer(&c, w->o.dir, w->o.room, &err) != 0) {
