@@ -169,7 +169,8 @@ static void *writer_main(void *arg)
         if (!w->drop[i]) continue;
         if (ckpt_drop_db(c, (uint32_t)i) != 0) fail(w, ckpt_last_error(c));
         if (!w->runs)
-            w->runs = ckrun_new(w->o.dir, w->o.run_bytes ? w->o.run_bytes : CKW_RUN_BYTES);
+            w->runs = ckrun_new(w->o.sort_dir ? w->o.sort_dir : w->o.dir,
+                                w->o.run_bytes ? w->o.run_bytes : CKW_RUN_BYTES);
     }
     if (w->o.collect) w->norder = w->o.collect(w->o.priv, &w->order);
     if (w->norder) qsort(w->order, w->norder, sizeof(*w->order), entry_cmp);

@@ -56,6 +56,7 @@ struct ckw_options {
      * before they are written (ckrun.h), in runs of this many bytes in
      * memory, merged from a sort file beside the store. 0: CKW_RUN_BYTES */
     size_t run_bytes;
+    const char *sort_dir; /* where the runs' sort file goes (NULL: dir) */
     /* Called in the thread first: lists the keys to sort (*out, allocated
      * with lode_malloc, owned by the writer until ckw_end); returns their
      * count. NULL: none. It must only read what the loop leaves alone. */

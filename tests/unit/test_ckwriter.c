@@ -113,18 +113,28 @@ static void previous(const uint32_t *dbs, const char *const *kv, int n)
     ckpt_close(c);
 }
 
-/* A writer of two dbs, db drop written whole, in runs of 64 KiB. */
-static struct ckwriter *start(int drop)
+/* A writer of two dbs, db drop written whole, in runs of 64 KiB, its
+ * sort file in sort_dir (NULL: beside the store). */
+static struct ckwriter *start_sorting_in(int drop, const char *sort_dir)
 {
     static bool flags[2];
     flags[0] = drop == 0;
     flags[1] = drop == 1;
-    struct ckw_options o = {
-        .dir = dir, .room = (uint64_t)64 << 20, .drop = flags, .ndbs = 2, .run_bytes = 64 << 10};
+    struct ckw_options o = {.dir = dir,
+                            .room = (uint64_t)64 << 20,
+                            .drop = flags,
+                            .ndbs = 2,
+                            .run_bytes = 64 << 10,
+                            .sort_dir = sort_dir};
     struct ckwriter *w = NULL;
     assert_int_equal(ckw_start(&w, &o), 0);
     ckw_wait_sorted(w);
     return w;
+}
+
+static struct ckwriter *start(int drop)
+{
+    return start_sorting_in(drop, NULL);
 }
 
 static void test_db_written_whole(void **state)
@@ -204,14 +214,13 @@ static void test_db_written_whole(void **state)
 /* A db written whole below a db that keeps its keys: its keys can't be
  * appended (LMDB appends only after the last key of all) and go in by
  * ordinary puts, still in key order; spilled runs and all. */
-static void test_db_written_whole_below_others(void **state)
+static void written_whole_below_others(const char *sort_dir)
 {
-    (void)state;
     previous((const uint32_t[]){0, 1},
              (const char *const[]){"stale", "gone after the drop", "kept", "untouched"}, 2);
     struct ckpt *c = NULL;
     struct buf err = BUF_INIT;
-    struct ckwriter *w = start(0);
+    struct ckwriter *w = start_sorting_in(0, sort_dir);
     char key[32], val[128];
     for (int j = 0; j < NKEYS; j++) {
         int i = nth(j);
@@ -235,11 +244,28 @@ static void test_db_written_whole_below_others(void **state)
     buf_release(&err);
 }
 
+static void test_db_written_whole_below_others(void **state)
+{
+    (void)state;
+    written_whole_below_others(NULL);
+}
+
+/* No sort file can be made (as on a full disk): what the runs hold is
+ * written at once and the rest as it comes; the checkpoint is the same. */
+static void test_sort_file_fails(void **state)
+{
+    (void)state;
+    char missing[400];
+    snprintf(missing, sizeof(missing), "%s/missing", root);
+    written_whole_below_others(missing);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_db_written_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_written_whole_below_others, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sort_file_fails, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
