@@ -45,6 +45,7 @@ struct ckwriter {
     pthread_cond_t room;        /* the loop (SAVE) waits for pending to drop */
     struct block *head, **tail; /* handed over, oldest first (mu) */
     bool finish, cancel;        /* (mu) */
+    _Atomic bool cancelled;     /* cancel, for the merge of the runs to see without mu */
     bool finished;              /* ckw_finish was called (the loop's) */
     uint64_t lsn;
     struct buf fns;
@@ -79,17 +80,28 @@ static void fail(struct ckwriter *w, const char *what)
     atomic_store(&w->state, CKW_FAILED);
 }
 
+struct emit_ctx {
+    struct ckwriter *w;
+    struct ckpt *c;
+};
+
 static int emit_sorted(void *priv, int op, uint32_t db, const char *p, size_t n)
 {
-    struct ckpt *c = priv;
-    return op == REC_PUT ? ckpt_append_serialized(c, db, p, n) : ckpt_delete(c, db, p, n);
+    struct emit_ctx *x = priv;
+    if (atomic_load_explicit(&x->w->cancelled, memory_order_relaxed)) return -ECANCELED;
+    return op == REC_PUT ? ckpt_append_serialized(x->c, db, p, n) : ckpt_delete(x->c, db, p, n);
 }
 
-/* Writes what the runs hold, in key order. */
+/* Writes what the runs hold, in key order (seconds for millions of keys:
+ * a cancel stops it). */
 static void drain_runs(struct ckwriter *w, struct ckpt *c)
 {
     struct buf err = BUF_INIT;
-    if (ckrun_drain(w->runs, emit_sorted, c, &err) != 0) {
+    struct emit_ctx x = {w, c};
+    int rc = ckrun_drain(w->runs, emit_sorted, &x, &err);
+    if (rc == -ECANCELED) {
+        fail(w, "cancelled");
+    } else if (rc) {
         if (err.len) {
             fail(w, err.ptr);
         } else {
@@ -388,7 +400,10 @@ void ckw_wait_room(struct ckwriter *w, size_t below)
 int ckw_end(struct ckwriter *w, bool cancel, struct buf *err, bool *map_full)
 {
     pthread_mutex_lock(&w->mu);
-    if (cancel || !w->finished) w->cancel = true; /* never commit a partial snapshot */
+    if (cancel || !w->finished) { /* never commit a partial snapshot */
+        w->cancel = true;
+        atomic_store(&w->cancelled, true);
+    }
     pthread_cond_signal(&w->more);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);

@@ -260,12 +260,57 @@ static void test_sort_file_fails(void **state)
     written_whole_below_others(missing);
 }
 
+/* A cancel after the last block (SHUTDOWN) stops the merge of the runs:
+ * either nothing is committed (the previous checkpoint stays, whole) or,
+ * when the merge and commit won the race, everything is. */
+static void test_cancel_during_merge(void **state)
+{
+    (void)state;
+    previous((const uint32_t[]){0}, (const char *const[]){"stale", "before"}, 1);
+    struct ckwriter *w = start(0);
+    char key[32], val[128];
+    for (int j = 0; j < NKEYS; j++) {
+        int i = nth(j);
+        size_t kl = key_of(i, key), vl = value_of(i, 0, val);
+        struct kv *kv = kv_new_str(key, kl, val, vl);
+        assert_int_equal(ckw_put_kv(w, 0, kv, -1), 0);
+        kv_free(kv);
+        if (j % 512 == 0) ckw_wait_room(w, 1 << 20);
+    }
+    ckw_finish(w, 11, "", 0);
+    ckw_wait_room(w, 1); /* every block taken: the merge is next */
+    struct buf err = BUF_INIT;
+    int st = ckw_end(w, true, &err, NULL);
+    struct ckpt *c = NULL;
+    assert_int_equal(ckpt_open(&c, dir, true, &err), 0);
+    struct ckpt_meta r;
+    assert_int_equal(ckpt_read_meta(c, &r), 0);
+    if (st == CKW_FAILED) {
+        assert_non_null(strstr(err.ptr, "cancelled"));
+        assert_int_equal(r.lsn, 3);
+        expect_str(c, 0, "stale", 5, "before", 6);
+        size_t kl = key_of(nth(0), key);
+        expect_str(c, 0, key, kl, NULL, 0);
+    } else {
+        assert_int_equal(st, CKW_DONE);
+        assert_int_equal(r.lsn, 11);
+        expect_str(c, 0, "stale", 5, NULL, 0);
+        for (int i = 0; i < NKEYS; i += 97) {
+            size_t kl = key_of(i, key), vl = value_of(i, 0, val);
+            expect_str(c, 0, key, kl, val, vl);
+        }
+    }
+    ckpt_close(c);
+    buf_release(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_db_written_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_written_whole_below_others, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sort_file_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_during_merge, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
