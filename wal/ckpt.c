@@ -7,13 +7,13 @@
 #include "engine/lode.h"
 #include "engine/util.h"
 #include "engine/serialize.h"
+#include "wal/thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <lmdb.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,9 +38,9 @@
  * and the puts of an incremental checkpoint, whose keys spread over the
  * whole key space, map all of the file within a few thousand puts (the
  * loop's keys saved out of turn, before a write changes them, descend now
- * and then). Puts in random order (the threaded method's first checkpoint
- * gets keys in hash order: half descend) are not unmapped this often: they
- * would fault their whole path back in at nearly every put. Nor are
+ * and then). Puts in random order (half descend) are not unmapped this
+ * often: they would fault their whole path back in at nearly every put.
+ * Nor are
  * appends (ckpt_append*): they fill the file's pages in order, the
  * budget below bounds their map, and an unmap every 16 appends (each
  * unmap a TLB shootdown of every CPU the process runs on) made a first
@@ -55,7 +55,8 @@
  * up to ~60 MB at once, and a stretch of out-of-order puts into the
  * existing tree (keys the loop saved out of turn under heavy writes)
  * mapped the file without limit (peaks of 1.4-1.6x steady RSS in some
- * runs). Not in a db written whole in hash order (the threaded method's
+ * runs). Not for puts out of order into a db written whole (the threaded
+ * writer's, when its sort file failed, ckwriter.h; it used to be every
  * first checkpoint): there each put's leaf is new, and faulting pages back
  * in after every unmap made a first checkpoint of 1.3M keys take minutes
  * instead of ~17 s. */
@@ -205,13 +206,7 @@ static struct unmapper *unmapper_start(char *map, size_t map_size)
     u->map_size = map_size;
     pthread_mutex_init(&u->mu, NULL);
     pthread_cond_init(&u->cv, NULL);
-    /* signals stay with the threads that handle them */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    int rc = pthread_create(&u->thread, NULL, unmapper_main, u);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc == 0) return u;
+    if (wal_thread_start(&u->thread, unmapper_main, u) == 0) return u;
     pthread_mutex_destroy(&u->mu);
     pthread_cond_destroy(&u->cv);
     lode_free(u);

@@ -10,11 +10,11 @@
 #include "engine/serialize.h"
 #include "engine/util.h"
 #include "wal/ckrun.h"
+#include "wal/thread.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,10 +114,10 @@ static void drain_runs(struct ckwriter *w, struct ckpt *c)
 
 /* A record of a db written whole goes to the runs (ckrun.h): the loop
  * hands those dbs over in hash order. */
-static void sort_record(struct ckwriter *w, struct ckpt *c, const char *rec, uint32_t db,
+static void sort_record(struct ckwriter *w, struct ckpt *c, int op, uint32_t db,
                         const char *payload, uint32_t len)
 {
-    int rc = ckrun_add(w->runs, rec[0], db, payload, len);
+    int rc = ckrun_add(w->runs, op, db, payload, len);
     if (rc == LODE_ECORRUPT) {
         fail(w, "a serialized entry without its key");
     } else if (rc) {
@@ -137,9 +137,9 @@ static void apply_block(struct ckwriter *w, struct ckpt *c, const struct buf *b)
         memcpy(&db, p + 1, 4);
         memcpy(&len, p + 5, 4);
         const char *payload = p + REC_HEAD;
+        off += REC_HEAD + len;
         if (w->runs && !w->direct && db < (uint32_t)w->o.ndbs && w->drop[db]) {
-            sort_record(w, c, p, db, payload, len);
-            off += REC_HEAD + len;
+            sort_record(w, c, p[0], db, payload, len);
             continue;
         }
         int rc = p[0] == REC_PUT ? ckpt_put_serialized(c, db, payload, len)
@@ -148,7 +148,6 @@ static void apply_block(struct ckwriter *w, struct ckpt *c, const struct buf *b)
             w->map_full = ckpt_map_full(c);
             fail(w, ckpt_last_error(c));
         }
-        off += REC_HEAD + len;
     }
 }
 
@@ -259,12 +258,7 @@ int ckw_start(struct ckwriter **out, const struct ckw_options *o)
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->more, NULL);
     pthread_cond_init(&w->room, NULL);
-    /* signals are the loop's: the thread starts with all of them blocked */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    int rc = pthread_create(&w->thread, NULL, writer_main, w);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = wal_thread_start(&w->thread, writer_main, w);
     if (rc) {
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->more);

@@ -137,6 +137,22 @@ static struct ckwriter *start(int drop)
     return start_sorting_in(drop, NULL);
 }
 
+/* Hands every key over to db, version 0, out of order; each key that
+ * drop_every divides is then handed over as gone (0: none). */
+static void hand_over_all(struct ckwriter *w, uint32_t db, int drop_every)
+{
+    char key[32], val[128];
+    for (int j = 0; j < NKEYS; j++) {
+        int i = nth(j);
+        size_t kl = key_of(i, key), vl = value_of(i, 0, val);
+        struct kv *kv = kv_new_str(key, kl, val, vl);
+        assert_int_equal(ckw_put_kv(w, db, kv, -1), 0);
+        kv_free(kv);
+        if (drop_every && i % drop_every == 0) ckw_delete(w, db, key, kl);
+        if (j % 512 == 0) ckw_wait_room(w, 1 << 20);
+    }
+}
+
 static void test_db_written_whole(void **state)
 {
     (void)state;
@@ -221,17 +237,9 @@ static void written_whole_below_others(const char *sort_dir)
     struct ckpt *c = NULL;
     struct buf err = BUF_INIT;
     struct ckwriter *w = start_sorting_in(0, sort_dir);
-    char key[32], val[128];
-    for (int j = 0; j < NKEYS; j++) {
-        int i = nth(j);
-        size_t kl = key_of(i, key), vl = value_of(i, 0, val);
-        struct kv *kv = kv_new_str(key, kl, val, vl);
-        assert_int_equal(ckw_put_kv(w, 0, kv, -1), 0);
-        kv_free(kv);
-        if (i % 7 == 0) ckw_delete(w, 0, key, kl); /* saved, then found gone */
-        if (j % 512 == 0) ckw_wait_room(w, 1 << 20);
-    }
+    hand_over_all(w, 0, 7); /* every 7th saved, then found gone */
     ckw_finish(w, 10, "", 0);
+    char key[32], val[128];
     assert_int_equal(ckw_end(w, false, &err, NULL), CKW_DONE);
     assert_int_equal(ckpt_open(&c, dir, true, &err), 0);
     for (int i = 0; i < NKEYS; i++) {
@@ -268,16 +276,9 @@ static void test_cancel_during_merge(void **state)
     (void)state;
     previous((const uint32_t[]){0}, (const char *const[]){"stale", "before"}, 1);
     struct ckwriter *w = start(0);
-    char key[32], val[128];
-    for (int j = 0; j < NKEYS; j++) {
-        int i = nth(j);
-        size_t kl = key_of(i, key), vl = value_of(i, 0, val);
-        struct kv *kv = kv_new_str(key, kl, val, vl);
-        assert_int_equal(ckw_put_kv(w, 0, kv, -1), 0);
-        kv_free(kv);
-        if (j % 512 == 0) ckw_wait_room(w, 1 << 20);
-    }
+    hand_over_all(w, 0, 0);
     ckw_finish(w, 11, "", 0);
+    char key[32], val[128];
     ckw_wait_room(w, 1); /* every block taken: the merge is next */
     struct buf err = BUF_INIT;
     int st = ckw_end(w, true, &err, NULL);
